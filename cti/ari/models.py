@@ -1,0 +1,86 @@
+"""ARI resources as typed, immutable models (the subset of fields the CTI reads).
+
+Unknown fields are ignored, so a newer Asterisk that adds fields does not break parsing.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+
+class AriModel(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+
+class CallerId(AriModel):
+    name: str = ""
+    number: str = ""
+
+
+class DialplanCEP(AriModel):
+    context: str = ""
+    exten: str = ""
+    priority: int = 0
+    app_name: str = ""
+    app_data: str = ""
+
+
+class Channel(AriModel):
+    id: str
+    name: str = ""
+    state: str = ""
+    caller: CallerId = CallerId()
+    connected: CallerId = CallerId()
+    dialplan: DialplanCEP = DialplanCEP()
+    creationtime: str = ""
+    language: str = ""
+    channelvars: dict[str, str] | None = None
+
+
+class Bridge(AriModel):
+    id: str
+    technology: str = ""
+    bridge_type: str = ""
+    bridge_class: str = ""
+    name: str = ""
+    channels: tuple[str, ...] = ()
+    creationtime: str = ""
+
+
+class Playback(AriModel):
+    id: str
+    media_uri: str = ""
+    target_uri: str = ""
+    language: str = ""
+    state: str = ""
+
+
+class StatusInfo(AriModel):
+    startup_time: str
+    last_reload_time: str = ""
+
+
+class SystemInfo(AriModel):
+    version: str = ""
+    entity_id: str = ""
+
+
+class AsteriskInfo(AriModel):
+    """GET /asterisk/info. ``status.startup_time`` changes when Asterisk restarts."""
+
+    status: StatusInfo
+    system: SystemInfo = SystemInfo()
+
+
+class Application(AriModel):
+    """GET /applications/{name}: what our Stasis app is subscribed to right now."""
+
+    name: str
+    channel_ids: tuple[str, ...] = ()
+    bridge_ids: tuple[str, ...] = ()
+    endpoint_ids: tuple[str, ...] = ()
+    device_names: tuple[str, ...] = ()
+
+
+class Variable(AriModel):
+    value: str = ""

@@ -1,0 +1,154 @@
+"""The events websocket of one Stasis application, supervised.
+
+One websocket per app name: a second one makes Asterisk send ``ApplicationReplaced`` to the
+first. The stream reconnects with jittered exponential backoff, capped near
+``reconnect_cap_s`` (5 s by default), and after every (re)connect it takes stock before
+yielding any event: ``/asterisk/info`` (a changed ``startup_time`` means Asterisk restarted),
+then our app's live channels and bridges, handed on as one ``Resynced`` notice. Asterisk
+does not buffer events while no websocket is open, so that notice is how the call layer
+learns what happened while we were away.
+
+The reader does no work but parsing: Asterisk drops a websocket whose writes stall for more
+than 100 ms, so handlers run elsewhere (``cti.ari.dispatch``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import random
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import aiohttp
+
+from cti.ari.client import AriClient
+from cti.ari.events import ApplicationReplacedEvent, Event, Resynced, UnknownEvent, parse_event
+from cti.errors import ApplicationReplaced, AriError, AriNotFound, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Exponential backoff with jitter: attempt n waits in [d/2, d], d = min(cap, base * 2**n).
+
+    Jitter keeps many services that lost Asterisk together from hammering it together when it
+    returns; the half floor keeps the wait from collapsing to nothing.
+    """
+
+    base_s: float = 0.1
+    cap_s: float = 5.0
+
+    def delay(self, attempt: int, rng: random.Random) -> float:
+        ceiling = min(self.cap_s, self.base_s * 2 ** min(attempt, 30))
+        return rng.uniform(ceiling / 2, ceiling)
+
+
+class EventStream:
+    """Yields the app's events forever, reconnecting as needed.
+
+    Iterate it once: ``async for event in stream``. It raises ``ApplicationReplaced`` when
+    another connection takes the app name, and stops when ``close()`` is called.
+    """
+
+    def __init__(
+        self,
+        client: AriClient,
+        app: str,
+        *,
+        backoff: Backoff | None = None,
+        heartbeat_s: float = 5.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.client = client
+        self.app = app
+        self.backoff = backoff or Backoff()
+        self.heartbeat_s = heartbeat_s
+        self._rng = rng or random.Random()
+        self._startup_time: str | None = None
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._stopping = asyncio.Event()
+        self.connects = 0
+
+    async def close(self) -> None:
+        """Stop the stream: the iteration ends after the current connection closes."""
+        self._stopping.set()
+        if self._ws is not None:
+            await self._ws.close()
+
+    async def __aiter__(self) -> AsyncIterator[Event]:
+        attempt = 0
+        while not self._stopping.is_set():
+            try:
+                async with self.client.session.ws_connect(
+                    self.client.events_url(self.app),
+                    headers=self.client.auth_headers,
+                    heartbeat=self.heartbeat_s,
+                ) as ws:
+                    self._ws = ws
+                    attempt = 0
+                    yield await self._resync()
+                    async for event in self._read(ws):
+                        yield event
+                if not self._stopping.is_set():
+                    log.warning("ARI events websocket closed by the far end", extra={"app": self.app})
+            except (TimeoutError, aiohttp.ClientError, ServiceUnavailable) as exc:
+                log.warning("ARI events websocket unavailable: %s", exc, extra={"app": self.app})
+            except AriError as exc:
+                if isinstance(exc, ApplicationReplaced):
+                    raise
+                log.warning("ARI refused the resync: %s", exc, extra={"app": self.app})
+            finally:
+                self._ws = None
+            if not self._stopping.is_set():
+                delay = self.backoff.delay(attempt, self._rng)
+                attempt += 1
+                log.info("reconnecting to ARI in %.2f s", delay, extra={"app": self.app, "attempt": attempt})
+                with contextlib.suppress(asyncio.TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[Event]:
+        async for message in ws:
+            if message.type is not aiohttp.WSMsgType.TEXT:
+                continue
+            try:
+                payload = json.loads(message.data)
+            except ValueError:
+                yield UnknownEvent(type="", raw={"text": message.data}, error="not JSON")
+                continue
+            event = parse_event(payload)
+            if isinstance(event, ApplicationReplacedEvent):
+                await ws.close()
+                raise ApplicationReplaced(self.app)
+            if isinstance(event, UnknownEvent) and event.error:
+                log.warning("unparsable %s event passed through: %s", event.type, event.error)
+            yield event
+
+    async def _resync(self) -> Resynced:
+        """Take stock after a (re)connect: was Asterisk restarted, which calls do we hold."""
+        info = await self.client.asterisk_info()
+        startup = info.status.startup_time
+        first = self._startup_time is None
+        restarted = not first and startup != self._startup_time
+        self._startup_time = startup
+        self.connects += 1
+        try:
+            app = await self.client.get_application(self.app)
+        except AriNotFound:  # the app vanished again between our connect and this call
+            raise ServiceUnavailable(f"Stasis application {self.app!r} is not registered") from None
+        channel_ids, bridge_ids = set(app.channel_ids), set(app.bridge_ids)
+        channels = tuple(c for c in await self.client.list_channels() if c.id in channel_ids)
+        bridges = tuple(b for b in await self.client.list_bridges() if b.id in bridge_ids)
+        log.info(
+            "ARI events connected",
+            extra={
+                "app": self.app,
+                "restarted": restarted,
+                "channels": len(channels),
+                "bridges": len(bridges),
+            },
+        )
+        return Resynced(self.app, first, restarted, startup, channels, bridges)

@@ -1,0 +1,120 @@
+"""Follows every call of our Stasis app from StasisStart to hang-up, and reconciles on resync.
+
+Until the IVR flow runner lands (issue: IVR), a call that enters the hotline is answered and
+greeted, and hung up when the greeting ends; every step is logged, which is what
+``cti call`` shows in the service log. What stays when the IVR arrives is the bookkeeping:
+which calls are alive, and the reconciliation after the events websocket was away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+
+from cti.ari.client import AriClient
+from cti.ari.events import (
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelHangupRequest,
+    Event,
+    PlaybackFinished,
+    Resynced,
+    StasisEnd,
+    StasisStart,
+)
+from cti.errors import AriNotFound
+
+log = logging.getLogger(__name__)
+
+GREETING = "sound:hello-world"
+
+
+@dataclass
+class LiveCall:
+    channel_id: str
+    caller: str
+    started: float = field(default_factory=time.monotonic)
+    digits: list[str] = field(default_factory=list)
+
+    def age_s(self) -> float:
+        return round(time.monotonic() - self.started, 3)
+
+
+class CallTracker:
+    """Holds the live calls of one Stasis app; its ``handle`` is the dispatcher's handler."""
+
+    def __init__(self, ari: AriClient) -> None:
+        self.ari = ari
+        self.calls: dict[str, LiveCall] = {}
+
+    async def handle(self, event: Event) -> None:
+        if isinstance(event, Resynced):
+            self._reconcile(event)
+        elif isinstance(event, StasisStart):
+            await self._start(event)
+        elif isinstance(event, ChannelDtmfReceived) and event.channel.id in self.calls:
+            self.calls[event.channel.id].digits.append(event.digit)
+            log.info("caller pressed %s", event.digit, extra={"channel": event.channel.id})
+        elif isinstance(event, PlaybackFinished):
+            await self._greeting_done(event)
+        elif isinstance(event, ChannelHangupRequest) and event.channel.id in self.calls:
+            log.info("hang-up requested", extra={"channel": event.channel.id, "cause": event.cause})
+        elif isinstance(event, StasisEnd | ChannelDestroyed):
+            self._end(event)
+
+    async def _start(self, event: StasisStart) -> None:
+        channel = event.channel
+        call = LiveCall(channel.id, channel.caller.number)
+        self.calls[channel.id] = call
+        log.info(
+            "call entered from %s",
+            channel.caller.number or "unknown",
+            extra={"channel": channel.id, "stasis_args": list(event.args), "state": channel.state},
+        )
+        try:
+            if channel.state != "Up":
+                await self.ari.answer(channel.id)
+            await self.ari.play(channel.id, f"greeting-{channel.id}", GREETING)
+        except AriNotFound:
+            log.info("caller hung up before the greeting", extra={"channel": channel.id})
+            return
+        log.info("answered and greeting (IVR flows not wired yet)", extra={"channel": channel.id})
+
+    async def _greeting_done(self, event: PlaybackFinished) -> None:
+        channel_id = event.playback.id.removeprefix("greeting-")
+        if channel_id in self.calls:
+            call = self.calls[channel_id]
+            log.info(
+                "greeting finished; hanging up", extra={"channel": channel_id, "digits": "".join(call.digits)}
+            )
+            with contextlib.suppress(AriNotFound):  # the caller may have hung up first
+                await self.ari.hangup(channel_id)
+
+    def _end(self, event: StasisEnd | ChannelDestroyed) -> None:
+        call = self.calls.pop(event.channel.id, None)
+        if call is not None:
+            log.info(
+                "call ended (%s)",
+                type(event).__name__,
+                extra={
+                    "channel": call.channel_id,
+                    "duration_s": call.age_s(),
+                    "digits": "".join(call.digits),
+                },
+            )
+
+    def _reconcile(self, notice: Resynced) -> None:
+        alive = {channel.id: channel for channel in notice.channels}
+        for channel_id in [cid for cid in self.calls if cid not in alive]:
+            call = self.calls.pop(channel_id)
+            log.warning(
+                "call ended while the events websocket was away",
+                extra={"channel": channel_id, "restarted": notice.restarted, "duration_s": call.age_s()},
+            )
+        for channel_id, channel in alive.items():
+            if channel_id not in self.calls:
+                self.calls[channel_id] = LiveCall(channel_id, channel.caller.number)
+                log.info("adopted a call found on resync", extra={"channel": channel_id})
+        log.info("resynced", extra={"live_calls": len(self.calls), "restarted": notice.restarted})

@@ -1,0 +1,172 @@
+"""One typed settings object, read from ``config/cti.toml`` and ``CTI_*`` environment variables.
+
+Every key of a section can be overridden by ``CTI_<SECTION>_<KEY>`` (``CTI_ARI_URL``,
+``CTI_DATABASE_URL``, ``CTI_REDIS_URL``, ``CTI_LOG_JSON``...): the environment wins over the
+file, and the file over the defaults. Errors name the key and where its value came from, so
+a bad value is fixed in the right place. The file is chosen by ``--config``, else
+``CTI_CONFIG``, else ``config/cti.toml`` in the working directory when it exists.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from cti.errors import ConfigError
+
+DEFAULT_CONFIG_PATH = Path("config/cti.toml")
+ENV_PREFIX = "CTI_"
+
+
+def _default_sounds_dir() -> Path:
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "hotline-cti" / "sounds"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class AriSettings(_Section):
+    """Where Asterisk's REST interface is, who we are to it, and our Stasis app name."""
+
+    url: str = "http://127.0.0.1:8088/ari"
+    username: str = "cti"
+    password: SecretStr = SecretStr("cti-dev-secret")
+    app: str = Field(default="cti", pattern=r"^[A-Za-z0-9_.-]+$")
+    request_timeout_s: float = Field(default=10.0, gt=0)
+    reconnect_cap_s: float = Field(default=5.0, gt=0)
+    hotline_context: str = "hotline"
+    hotline_extension: str = "4000"
+
+    @field_validator("url")
+    @classmethod
+    def _http_url_without_credentials(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http(s) URL such as http://127.0.0.1:8088/ari")
+        if parts.username or parts.password:
+            # URLs get logged; credentials belong in ari.username / ari.password.
+            raise ValueError("must not contain credentials: set ari.username and ari.password")
+        return value.rstrip("/")
+
+
+class RedisSettings(_Section):
+    """Redis holds the live state: queue entries, agent presence, claims."""
+
+    url: str = "redis://127.0.0.1:6379/0"
+
+    @field_validator("url")
+    @classmethod
+    def _redis_url(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("redis", "rediss", "unix"):
+            raise ValueError("must be a redis://, rediss:// or unix:// URL")
+        return value
+
+
+class DatabaseSettings(_Section):
+    """The SQL store: SQLite by default, PostgreSQL in production."""
+
+    url: str = "sqlite+aiosqlite:///var/cti.sqlite3"
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        scheme = urlsplit(value).scheme
+        if scheme not in ("sqlite+aiosqlite", "postgresql+psycopg"):
+            raise ValueError(
+                "must use an asyncio driver: sqlite+aiosqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
+            )
+        return value
+
+
+class LogSettings(_Section):
+    """Logging: human lines by default, one JSON object per line for log shippers."""
+
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    json_lines: bool = Field(default=False, alias="json")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class SoundsSettings(_Section):
+    """Where rendered prompts live; Asterisk reads the same absolute path (sound:/abs/path)."""
+
+    dir: Path = Field(default_factory=_default_sounds_dir)
+
+
+class Settings(_Section):
+    """Everything the service and the CLI are configured with."""
+
+    ari: AriSettings = AriSettings()
+    redis: RedisSettings = RedisSettings()
+    database: DatabaseSettings = DatabaseSettings()
+    log: LogSettings = LogSettings()
+    sounds: SoundsSettings = SoundsSettings()
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), "(file)", "no such file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "(syntax)", str(exc)) from exc
+
+
+def _env_key(section: str, key: str) -> str:
+    return f"{ENV_PREFIX}{section}_{key}".upper()
+
+
+def _section_keys(section: str) -> list[str]:
+    model = Settings.model_fields[section].annotation
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        raise TypeError(f"settings section {section} is not a model")
+    return [field.alias or name for name, field in model.model_fields.items()]
+
+
+def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> dict[str, str]:
+    """Overlay CTI_<SECTION>_<KEY> values onto ``data``; return which env var set which key."""
+    origins: dict[str, str] = {}
+    for section in Settings.model_fields:
+        for key in _section_keys(section):
+            name = _env_key(section, key)
+            if name in env:
+                data.setdefault(section, {})[key] = env[name]
+                origins[f"{section}.{key}"] = name
+    return origins
+
+
+def resolve_config_path(explicit: Path | None, env: Mapping[str, str]) -> Path | None:
+    """The config file to read: --config, else CTI_CONFIG, else ./config/cti.toml if present."""
+    if explicit is not None:
+        return explicit
+    if env.get("CTI_CONFIG"):
+        return Path(env["CTI_CONFIG"])
+    return DEFAULT_CONFIG_PATH if DEFAULT_CONFIG_PATH.exists() else None
+
+
+def load_settings(path: Path | None = None, env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings; raise ``ConfigError`` naming the key and its source on bad input."""
+    env = os.environ if env is None else env
+    config_path = resolve_config_path(path, env)
+    data = _read_toml(config_path) if config_path else {}
+    source = str(config_path) if config_path else "defaults"
+    origins = _apply_env(data, env)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(part) for part in first["loc"])
+        where = origins.get(key, source)
+        reason = first["msg"]
+        if first["type"] == "extra_forbidden":
+            reason = "unknown key"
+        raise ConfigError(where, key, reason) from exc

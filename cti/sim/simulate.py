@@ -1,0 +1,75 @@
+"""Simulated callers and agents, driven by the dialplan in config/asterisk/extensions.conf.
+
+A simulated caller is a Local channel: its far half runs ``[sim-caller]`` (answer, wait, key
+the DTMF script, stay, hang up) and its near half is the call the service sees, entering the
+hotline's dialplan or a Stasis app directly. A simulated agent is the dial string
+``Local/<agent>@agent-sim``, which rings for a set time and then answers: exact ring times,
+which the three-ring KPI tests need. No SIP and no media are involved, so they are cheap.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from cti.ari.client import AriClient
+from cti.ari.models import Channel
+
+SIM_CALLER_ENDPOINT = "Local/s@sim-caller"
+AGENT_SIM_CONTEXT = "agent-sim"
+
+
+async def place_simulated_call(
+    client: AriClient,
+    *,
+    digits: str = "",
+    delay_s: float = 1.0,
+    hold_s: float = 30.0,
+    dtmf_ms: int = 100,
+    caller_number: str = "13800138000",
+    caller_name: str = "Simulated caller",
+    app: str | None = None,
+    app_args: str | None = None,
+    context: str = "hotline",
+    extension: str = "4000",
+    channel_id: str | None = None,
+) -> Channel:
+    """Place a caller that keys ``digits`` (SendDTMF syntax; 'w' waits 0.5 s) ``delay_s`` after answer.
+
+    With ``app`` the call enters that Stasis app directly; otherwise it dials ``extension`` in
+    ``context`` like a real caller. Returns the near half, whose id is ``channel_id``.
+    """
+    if any(ch not in "0123456789*#ABCDwW" for ch in digits):
+        raise ValueError(f"digits {digits!r}: only 0-9 * # A-D and w (a 0.5 s pause) are allowed")
+    channel_id = channel_id or f"sim-{uuid.uuid4().hex[:16]}"
+    # Leading underscores make the far half inherit the variables (Local channels copy them).
+    variables = {
+        "__SIM_DTMF": digits,
+        "__SIM_DELAY": f"{delay_s:g}",
+        "__SIM_HOLD": f"{hold_s:g}",
+        "__SIM_DTMF_MS": str(dtmf_ms),
+    }
+    return await client.originate(
+        SIM_CALLER_ENDPOINT,
+        channel_id=channel_id,
+        other_channel_id=f"{channel_id}-far",
+        caller_id=f'"{caller_name}" <{caller_number}>',
+        variables=variables,
+        app=app,
+        app_args=app_args,
+        context=None if app else context,
+        extension=None if app else extension,
+    )
+
+
+def sim_agent_endpoint(agent: str) -> str:
+    """The dial string of simulated agent ``agent`` (digits only, e.g. '1001')."""
+    if not agent.isdigit():
+        raise ValueError(f"simulated agent {agent!r}: the id must be digits (it is a dialplan extension)")
+    return f"Local/{agent}@{AGENT_SIM_CONTEXT}"
+
+
+async def set_agent_timing(client: AriClient, agent: str, *, ring_s: float, talk_s: float = 3600) -> None:
+    """Make simulated agent ``agent`` ring ``ring_s`` seconds before answering, then talk ``talk_s``."""
+    sim_agent_endpoint(agent)  # validates the id
+    await client.set_global_var(f"SIM_RING_{agent}", f"{ring_s:g}")
+    await client.set_global_var(f"SIM_TALK_{agent}", f"{talk_s:g}")

@@ -1,0 +1,36 @@
+"""Creating the asyncio SQLAlchemy engine for SQLite (default) or PostgreSQL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from cti.errors import ServiceUnavailable
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An engine for ``url``; a SQLite file's folder is created, so a fresh checkout just works."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    return create_async_engine(parsed, pool_pre_ping=True)
+
+
+async def database_version(url: str) -> str:
+    """Connect to the database at ``url`` and return its server version."""
+    parsed = make_url(url)
+    engine = make_engine(url)
+    query = "select sqlite_version()" if parsed.get_backend_name() == "sqlite" else "show server_version"
+    try:
+        async with engine.connect() as connection:
+            version = (await connection.execute(text(query))).scalar_one()
+        return f"{parsed.get_backend_name()} {version}"
+    except (SQLAlchemyError, OSError) as exc:
+        where = parsed.render_as_string(hide_password=True)
+        raise ServiceUnavailable(f"database {where} did not answer: {exc}") from exc
+    finally:
+        await engine.dispose()

@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Installs (from Debian's packages) and starts the services the CTI and its tests need,
+# idempotently: what already runs is left alone, so a second call takes well under a second.
+#
+#   scripts/services.sh up [redis] [postgres]   default: redis
+#   scripts/services.sh python                  make sure `python3 -m venv` works (python3-venv)
+#   scripts/services.sh postgres-url            the test database URL (after `up postgres`)
+#
+# Redis listens on 127.0.0.1:6379 and keeps nothing on disk. PostgreSQL: role `cti`
+# (password `cti`) owns database `cti_test` on 127.0.0.1:5432. Without CI=true a PostgreSQL that
+# cannot be had is a warning (the store tests then run on SQLite only); with CI=true it is an error.
+set -euo pipefail
+
+PG_URL=postgresql+psycopg://cti:cti@127.0.0.1:5432/cti_test
+
+say() { printf 'services.sh: %s\n' "$*" >&2; }
+die() { say "$*"; exit 1; }
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+apt_install() {
+  [ -f /etc/debian_version ] || die "cannot install $* here (not Debian): install it yourself, or use docker-compose"
+  say "installing $*"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
+redis_up() {
+  command -v redis-server >/dev/null || apt_install redis-server
+  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return 0; fi
+  say "starting Redis on 127.0.0.1:6379"
+  local dir=${XDG_CACHE_HOME:-$HOME/.cache}/hotline-cti/redis
+  mkdir -p "$dir"
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+    --dir "$dir" --logfile "$dir/redis.log"
+  for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  die "Redis did not start; see $dir/redis.log"
+}
+
+pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
+
+pg_psql() { as_root runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qtA "$@"; }
+
+postgres_up() {
+  if ! command -v pg_ctlcluster >/dev/null; then apt_install postgresql || return 1; fi
+  if ! pg_ready; then
+    local version
+    version=$(ls /etc/postgresql 2>/dev/null | sort -V | tail -n1)
+    [ -n "$version" ] || { say "no PostgreSQL cluster in /etc/postgresql"; return 1; }
+    say "starting PostgreSQL $version"
+    as_root pg_ctlcluster --skip-systemctl-redirect "$version" main start || return 1
+    for _ in $(seq 100); do pg_ready && break; sleep 0.1; done
+    pg_ready || { say "PostgreSQL did not answer on 127.0.0.1:5432"; return 1; }
+  fi
+  if [ "$(pg_psql -c "select 1 from pg_roles where rolname = 'cti'")" != 1 ]; then
+    pg_psql -c "create role cti login password 'cti'"
+  fi
+  if [ "$(pg_psql -c "select 1 from pg_database where datname = 'cti_test'")" != 1 ]; then
+    pg_psql -c "create database cti_test owner cti"
+  fi
+}
+
+python_venv() {
+  command -v python3 >/dev/null || apt_install python3
+  python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null \
+    || die "Python 3.11 or newer is needed; $(python3 --version) found"
+  python3 -c 'import ensurepip, venv' 2>/dev/null || apt_install python3-venv
+}
+
+main() {
+  local cmd=${1:-}
+  shift || true
+  case "$cmd" in
+    up)
+      [ $# -gt 0 ] || set -- redis
+      for service in "$@"; do
+        case "$service" in
+          redis) redis_up ;;
+          postgres)
+            if ! postgres_up; then
+              [ "${CI:-}" = true ] && die "CI=true: PostgreSQL is required for the store tests"
+              say "warning: no PostgreSQL; the store tests run on SQLite only"
+            fi ;;
+          *) die "unknown service $service (redis, postgres)" ;;
+        esac
+      done ;;
+    python) python_venv ;;
+    postgres-url) if pg_ready; then printf '%s\n' "$PG_URL"; fi ;;
+    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+  esac
+}
+
+main "$@"

@@ -1,0 +1,18 @@
+"""Shared test policy: a service a test needs but cannot reach fails the run under CI."""
+
+from __future__ import annotations
+
+import os
+from typing import NoReturn
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def service_missing(what: str) -> NoReturn:
+    """Fail under CI=true (CI must test the real stack); skip on a developer's partial setup."""
+    message = f"{what} (run `make test`, which starts it)"
+    if IN_CI:
+        pytest.fail(f"CI=true and {message}", pytrace=False)
+    pytest.skip(message)  # outside CI only

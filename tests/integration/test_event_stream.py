@@ -1,0 +1,94 @@
+"""The supervised events websocket: reconnect and resync, Asterisk restarts, a stolen app name."""
+
+import time
+from urllib.parse import urlsplit
+
+import pytest
+
+from cti.ari import AriClient, Backoff, Event, EventStream, Resynced
+from cti.ari.events import StasisStart
+from cti.errors import ApplicationReplaced
+from cti.sim import place_simulated_call
+from tests.integration.conftest import AsteriskStack, OpenEventLog
+from tests.integration.tcp_proxy import TcpProxy
+
+
+def resynced(e: Event) -> bool:
+    return isinstance(e, Resynced)
+
+
+async def test_first_connect_reports_a_resync_without_restart(
+    ari: AriClient, app_name: str, open_event_log: OpenEventLog
+) -> None:
+    events = await open_event_log(EventStream(ari, app_name))
+    notice = await events.wait_for(resynced)
+    assert isinstance(notice, Resynced)
+    assert notice.first
+    assert not notice.restarted
+    assert notice.channels == ()
+
+
+async def test_websocket_cut_mid_call_reconnects_and_reports_the_surviving_channel(
+    asterisk: AsteriskStack, ari: AriClient, app_name: str, open_event_log: OpenEventLog
+) -> None:
+    ari_url = urlsplit(asterisk.settings.ari.url)
+    proxy = TcpProxy(ari_url.hostname or "127.0.0.1", ari_url.port or 8088)
+    await proxy.start()
+    settings = asterisk.settings.ari
+    try:
+        async with AriClient(
+            f"http://127.0.0.1:{proxy.port}/ari", settings.username, settings.password.get_secret_value()
+        ) as via_proxy:
+            events = await open_event_log(
+                EventStream(via_proxy, app_name, backoff=Backoff(base_s=0.2, cap_s=5.0))
+            )
+            caller = await place_simulated_call(ari, hold_s=30, app=app_name)
+            await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id)
+
+            seen = len(events.events)
+            cut_at = time.monotonic()
+            assert proxy.drop_connections() > 0
+            notice = await events.wait_for(resynced, within_s=10, start=seen)
+            assert isinstance(notice, Resynced)
+            reconnect_s = time.monotonic() - cut_at
+            assert not notice.first
+            assert not notice.restarted
+            assert caller.id in {c.id for c in notice.channels}  # (its Local far half is listed too)
+            assert reconnect_s < 6, f"reconnected after {reconnect_s:.1f}s"
+            await ari.hangup(caller.id)
+    finally:
+        await proxy.close()
+
+
+async def test_second_client_on_the_same_app_makes_the_first_fail_clearly(
+    ari: AriClient, app_name: str, open_event_log: OpenEventLog
+) -> None:
+    first = await open_event_log(EventStream(ari, app_name))
+    await open_event_log(EventStream(ari, app_name))  # a second service instance, same app name
+    with pytest.raises(AssertionError, match="ApplicationReplaced"):
+        await first.wait_for(lambda e: False, within_s=10)
+    assert isinstance(first.error, ApplicationReplaced)
+    assert app_name in str(first.error)
+    assert "own [ari] app name" in str(first.error)
+
+
+async def test_asterisk_restart_is_detected_and_the_stream_recovers(
+    asterisk: AsteriskStack, ari: AriClient, app_name: str, open_event_log: OpenEventLog
+) -> None:
+    events = await open_event_log(EventStream(ari, app_name, backoff=Backoff(base_s=0.2, cap_s=2.0)))
+    before = await events.wait_for(resynced)
+    assert isinstance(before, Resynced)
+    caller = await place_simulated_call(ari, hold_s=60, app=app_name)
+    await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id)
+
+    seen = len(events.events)
+    asterisk.script("restart")
+    after = await events.wait_for(resynced, within_s=30, start=seen)
+    assert isinstance(after, Resynced)
+    assert after.restarted
+    assert after.startup_time != before.startup_time
+    assert after.channels == ()  # the call died with the old Asterisk
+
+    caller = await place_simulated_call(ari, hold_s=10, app=app_name)  # and the app works again
+    await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id, start=seen)
+    await ari.hangup(caller.id)

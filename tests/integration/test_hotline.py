@@ -1,0 +1,85 @@
+"""The hotline's dialplan and the service on the real Asterisk.
+
+The dialplan sends hotline calls to the Stasis app named by the global CTI_APP; these tests
+point it at their own app and restore it afterwards.
+"""
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+
+from cti.app import run_service
+from cti.ari import AriClient, EventStream
+from cti.ari.events import StasisStart
+from cti.errors import AriNotFound
+from cti.settings import AriSettings, Settings
+from cti.sim import place_simulated_call
+from tests.integration.conftest import AsteriskStack, OpenEventLog
+
+
+@pytest.fixture
+async def hotline_app(ari: AriClient, app_name: str) -> AsyncIterator[str]:
+    await ari.set_global_var("CTI_APP", app_name)
+    yield app_name
+    await ari.set_global_var("CTI_APP", "cti")
+
+
+async def test_hotline_call_enters_our_stasis_app_with_caller_id(
+    ari: AriClient, hotline_app: str, open_event_log: OpenEventLog
+) -> None:
+    events = await open_event_log(EventStream(ari, hotline_app))
+    caller = await place_simulated_call(ari, caller_number="13912345678", hold_s=10)
+    start = await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id)
+    assert isinstance(start, StasisStart)
+    assert start.args == ("hotline",)
+    assert start.channel.dialplan.exten == "4000"
+    assert start.channel.caller.number == "13912345678"
+    await ari.hangup(caller.id)
+
+
+async def test_when_the_app_is_down_the_caller_gets_the_apology_and_fallback_queue(
+    ari: AriClient, hotline_app: str
+) -> None:
+    # No websocket is open for hotline_app, so Stasis() fails at once.
+    caller = await place_simulated_call(ari, hold_s=20)
+    try:
+        fallback = ""
+        for _ in range(50):
+            with contextlib.suppress(AriNotFound):  # ARI answers 404 for a variable not set yet
+                fallback = await ari.get_variable(caller.id, "CTI_FALLBACK")
+            if fallback:
+                break
+            await asyncio.sleep(0.1)
+        assert fallback == "stasis-failed"
+        assert await ari.get_variable(caller.id, "STASISSTATUS") == "FAILED"
+    finally:
+        await ari.hangup(caller.id)
+
+
+async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
+    asterisk: AsteriskStack, ari: AriClient, hotline_app: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = Settings(ari=AriSettings(**{**asterisk.settings.ari.model_dump(), "app": hotline_app}))
+    caplog.set_level(logging.INFO)
+    service = asyncio.create_task(run_service(settings))
+    try:
+        for _ in range(100):
+            if "ARI events connected" in caplog.text:
+                break
+            await asyncio.sleep(0.05)
+        caller = await place_simulated_call(ari, digits="1", delay_s=0.5, hold_s=20)
+        for _ in range(100):
+            if any(r.getMessage().startswith("call ended") for r in caplog.records):
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        service.cancel()
+        await asyncio.gather(service, return_exceptions=True)
+    messages = [r.getMessage() for r in caplog.records if getattr(r, "channel", None) == caller.id]
+    assert messages[0] == "call entered from 13800138000"
+    assert "caller pressed 1" in messages
+    assert "greeting finished; hanging up" in messages
+    assert messages[-1] == "call ended (StasisEnd)"
