@@ -7,7 +7,7 @@ import logging
 import signal
 
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
-from cti.calls import CallTracker
+from cti.calls import CallTracker, DialplanLocation
 from cti.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -27,11 +27,17 @@ async def run_service(settings: Settings) -> None:
     """
     async with ari_client(settings) as ari:
         stream = EventStream(ari, settings.ari.app, backoff=Backoff(cap_s=settings.ari.reconnect_cap_s))
-        tracker = CallTracker(ari)
+        fallback = DialplanLocation(settings.ari.hotline_context, settings.ari.hotline_extension, "fallback")
+        tracker = CallTracker(ari, fallback)
         dispatcher = Dispatcher(tracker.handle)
         loop = asyncio.get_running_loop()
+        stopping: set[asyncio.Task[None]] = set()  # hold the task: the loop keeps only a weak reference
+
+        def stop() -> None:
+            stopping.add(asyncio.create_task(stream.close()))
+
         for signum in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(signum, lambda: asyncio.ensure_future(stream.close()))
+            loop.add_signal_handler(signum, stop)
         log.info("cti service starting", extra={"app": settings.ari.app, "ari": settings.ari.url})
         try:
             async for event in stream:

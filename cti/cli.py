@@ -16,7 +16,7 @@ from rich.table import Table
 from cti.app import ari_client, run_service
 from cti.errors import CtiError
 from cti.live import redis_version
-from cti.logs import configure_logging
+from cti.logs import configure_logging, redact_url
 from cti.settings import Settings, load_settings
 from cti.sim import place_simulated_call
 from cti.store import database_version
@@ -35,13 +35,27 @@ T = TypeVar("T")
 @click.pass_context
 def cli(ctx: click.Context, config_path: Path | None, log_json: bool | None) -> None:
     """hotline-cti: IVR, ACD, screen-pop, callbacks and KPIs over Asterisk ARI."""
-    try:
-        settings = load_settings(config_path)
-    except CtiError as exc:
-        raise click.ClickException(str(exc)) from exc
-    json_lines = settings.log.json_lines if log_json is None else log_json
-    configure_logging(settings.log.level, json_lines)
-    ctx.obj = settings
+    ctx.obj = CliState(config_path, log_json)
+
+
+class CliState:
+    """What the group's options say; settings are read on first use, so --help always works."""
+
+    def __init__(self, config_path: Path | None, log_json: bool | None) -> None:
+        self.config_path = config_path
+        self.log_json = log_json
+        self._settings: Settings | None = None
+
+    @property
+    def settings(self) -> Settings:
+        if self._settings is None:
+            try:
+                self._settings = load_settings(self.config_path)
+            except CtiError as exc:
+                raise click.ClickException(str(exc)) from exc
+            json_lines = self._settings.log.json_lines if self.log_json is None else self.log_json
+            configure_logging(self._settings.log.level, json_lines)
+        return self._settings
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
@@ -53,9 +67,9 @@ def _run(coro: Coroutine[Any, Any, T]) -> T:
 
 @cli.command()
 @click.pass_obj
-def run(settings: Settings) -> None:
+def run(state: CliState) -> None:
     """Run the service: serve the Stasis app named in [ari] app until Ctrl-C."""
-    _run(run_service(settings))
+    _run(run_service(state.settings))
 
 
 @cli.command()
@@ -94,8 +108,9 @@ def call(
 
 @cli.command()
 @click.pass_obj
-def doctor(settings: Settings) -> None:
+def doctor(state: CliState) -> None:
     """Check that Asterisk (ARI), Redis and the database answer; exit 1 if one does not."""
+    settings = state.settings
 
     async def asterisk_version() -> str:
         async with ari_client(settings) as ari:
@@ -104,8 +119,8 @@ def doctor(settings: Settings) -> None:
 
     checks: list[tuple[str, str, Callable[[], Coroutine[Any, Any, str]]]] = [
         ("asterisk", settings.ari.url, asterisk_version),
-        ("redis", settings.redis.url, lambda: redis_version(settings.redis.url)),
-        ("database", settings.database.url, lambda: database_version(settings.database.url)),
+        ("redis", redact_url(settings.redis.url), lambda: redis_version(settings.redis.url)),
+        ("database", redact_url(settings.database.url), lambda: database_version(settings.database.url)),
     ]
     table = Table("service", "where", "status")
     failed = False
@@ -127,9 +142,12 @@ def config() -> None:
 
 @config.command("show")
 @click.pass_obj
-def config_show(settings: Settings) -> None:
+def config_show(state: CliState) -> None:
     """Print the effective settings as JSON (secrets masked)."""
-    click.echo(json.dumps(settings.model_dump(mode="json", by_alias=True), indent=2))
+    shown = state.settings.model_dump(mode="json", by_alias=True)
+    for section in ("redis", "database"):
+        shown[section]["url"] = redact_url(shown[section]["url"])
+    click.echo(json.dumps(shown, indent=2))
 
 
 def main() -> None:

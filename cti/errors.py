@@ -6,8 +6,10 @@ status; only ``AriError`` does, because it reports what Asterisk answered.
 
     CtiError
     ├── ConfigError               a setting is missing or wrong: names the key and where it came from
+    ├── SchemaOutdated            the SQL store lacks the current migration: run `cti db upgrade`
     ├── ServiceUnavailable        Redis, the SQL database or Asterisk cannot be reached
-    │   └── AriUnavailable        ARI did not answer (connection refused, timeout)
+    │   └── AriUnavailable        ARI did not answer (connection refused, timeout, broken socket)
+    ├── AriProtocolError          ARI answered something we cannot read (not JSON, wrong shape)
     └── AriError                  ARI answered with an error status
         ├── AriBadRequest         400: a parameter is wrong
         ├── AriAuthError          401/403: credentials refused
@@ -35,12 +37,20 @@ class ConfigError(CtiError):
         super().__init__(f"{source}: {key}: {reason}")
 
 
+class SchemaOutdated(CtiError):
+    """The SQL store is missing the schema or is at an older migration."""
+
+
 class ServiceUnavailable(CtiError):
     """A service the CTI depends on cannot be reached."""
 
 
 class AriUnavailable(ServiceUnavailable):
     """ARI could not be reached at all (no HTTP answer)."""
+
+
+class AriProtocolError(CtiError):
+    """ARI answered with a body we cannot read: a bug on one side, or a version drift."""
 
 
 class AriError(CtiError):

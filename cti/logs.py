@@ -16,6 +16,7 @@ import re
 import sys
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 _PHONE = re.compile(r"(?<![\w.\-])\+?\d{7,15}(?![\w\-]|\.\d)")
 _RECORD_FIELDS = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "asctime", "taskName"}
@@ -29,6 +30,16 @@ def mask_phone_numbers(text: str) -> str:
         return re.sub(r"\d", "*", number[:-4]) + number[-4:]
 
     return _PHONE.sub(_mask, text)
+
+
+def redact_url(url: str) -> str:
+    """``url`` with its password replaced by ``***``, for logs, errors and `cti config show`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 def _extras(record: logging.LogRecord) -> dict[str, Any]:

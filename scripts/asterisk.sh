@@ -16,9 +16,10 @@
 # service, bind-mounted at the same absolute path inside the root so `sound:/abs/path` works).
 set -euo pipefail
 
+# Paths are settled here, as the invoking user, and handed to sudo explicitly (sudo may reset HOME).
 cache=${XDG_CACHE_HOME:-$HOME/.cache}/hotline-cti
-ROOT=${CTI_ASTERISK_ROOT:-$cache/asterisk-root}
-SOUNDS=${CTI_SOUNDS_DIR:-$cache/sounds}
+ROOT=$(realpath -m "${CTI_ASTERISK_ROOT:-$cache/asterisk-root}")
+SOUNDS=$(realpath -m "${CTI_SOUNDS_DIR:-$cache/sounds}")
 PROJECT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 CONFIG=$PROJECT/config/asterisk
 PACKAGES="asterisk asterisk-core-sounds-en-gsm asterisk-moh-opsound-gsm"
@@ -29,25 +30,32 @@ say() { printf 'asterisk.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
 
 require_debian_root() {
-  [ -f /etc/debian_version ] || die "this host is not Debian: the chroot needs debootstrap and apt.
-  Run the stack with docker-compose instead:  docker compose up -d asterisk redis postgres"
+  local id
+  id=$(. /etc/os-release 2>/dev/null && echo "${ID:-}")
+  if [ "$id" != debian ] && [ -z "${CTI_DEBIAN_MIRROR:-}" ]; then
+    die "this host is not Debian (${id:-unknown}): the chroot needs debootstrap, apt and a Debian archive.
+  Run the stack with docker-compose instead:  docker compose up -d asterisk redis postgres
+  (or set CTI_DEBIAN_MIRROR to a Debian archive if this host has debootstrap)"
+  fi
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null || die "needs root (chroot, mount) and sudo is not installed"
-    exec sudo -E "$0" "$@"
+    mkdir -p "$cache" "$SOUNDS"  # owned by the invoking user, who renders prompts into it
+    exec sudo CTI_ASTERISK_ROOT="$ROOT" CTI_SOUNDS_DIR="$SOUNDS" XDG_CACHE_HOME="$(dirname "$cache")" \
+      CTI_DEBIAN_MIRROR="${CTI_DEBIAN_MIRROR:-}" "$0" "$@"
   fi
 }
 
 # The host's own apt source for Debian, so the root comes from the same archive apt uses here.
 debian_mirror() {
-  local uri=""
-  if [ -f /etc/apt/sources.list.d/debian.sources ]; then
+  local uri=${CTI_DEBIAN_MIRROR:-}
+  if [ -z "$uri" ] && [ -f /etc/apt/sources.list.d/debian.sources ]; then
     uri=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources)
   fi
   if [ -z "$uri" ] && [ -f /etc/apt/sources.list ]; then
     uri=$(awk '$1 == "deb" && $0 !~ /security/ {for (i = 2; i <= NF; i++) if ($i ~ /^[a-z]+:\/\//) {print $i; exit}}' /etc/apt/sources.list)
   fi
   [ -n "$uri" ] || die "no Debian archive found in /etc/apt/sources.list(.d); set CTI_DEBIAN_MIRROR"
-  printf '%s' "${CTI_DEBIAN_MIRROR:-$uri}"
+  printf '%s' "$uri"
 }
 
 host_tools() {
@@ -55,18 +63,14 @@ host_tools() {
   command -v debootstrap >/dev/null || missing+=(debootstrap)
   command -v curl >/dev/null || missing+=(curl)
   command -v flock >/dev/null || missing+=(util-linux)
+  command -v pgrep >/dev/null || missing+=(procps)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing host tools: ${missing[*]}"
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi
 }
 
-mount_into() {  # mount_into SRC DEST: bind-mount SRC at DEST inside the root, once
-  local dest=$ROOT$2
-  mkdir -p "$dest"
-  mountpoint -q "$dest" || mount --bind "$1" "$dest"
-}
-
+# Mounts left on the host by an older version of this script (it now mounts nothing there).
 unmount_all() {
   local m
   for m in "$ROOT$SOUNDS" "$ROOT/dev" "$ROOT/proc"; do
@@ -127,13 +131,15 @@ ari_ready() {
 }
 
 start() {
-  mkdir -p "$SOUNDS"
-  mount_into /proc /proc
-  mount_into /dev /dev
-  mount_into "$SOUNDS" "$SOUNDS"
+  mkdir -p "$SOUNDS" "$ROOT$SOUNDS"
   install_config
-  # fd 9 is our lock: Asterisk must not inherit it, or the next `up` waits forever.
-  chroot "$ROOT" asterisk -g >/dev/null 9>&-
+  # Asterisk runs in a private mount namespace: /proc, /dev and the prompts are bind-mounted
+  # there only, so they vanish with Asterisk and nothing of the host's /dev is ever reachable
+  # through the cached root (a later `rm -rf` of the cache is safe). fd 9 is our lock:
+  # Asterisk must not inherit it, or the next `up` would wait forever.
+  unshare --mount --propagation private sh -c '
+    mount --bind /proc "$1/proc" && mount --bind /dev "$1/dev" && mount --bind "$2" "$1$2" &&
+    exec chroot "$1" asterisk -g' start "$ROOT" "$SOUNDS" >/dev/null 9>&-
   local waited=0
   until running && ari_ready; do
     sleep 0.2
@@ -153,18 +159,27 @@ stop() {
     while running && [ $waited -lt 100 ]; do sleep 0.1; waited=$((waited + 1)); done
   fi
   if [ -d "$ROOT" ]; then
-    local pids
+    local pids waited=0
     pids=$(root_pids)
-    if [ -n "$pids" ]; then kill $pids 2>/dev/null || true; sleep 0.5; fi
+    if [ -n "$pids" ]; then
+      kill $pids 2>/dev/null || true
+      while [ -n "$(root_pids)" ] && [ $waited -lt 50 ]; do sleep 0.1; waited=$((waited + 1)); done
+      pids=$(root_pids)
+      if [ -n "$pids" ]; then kill -9 $pids 2>/dev/null || true; sleep 0.2; fi
+    fi
     unmount_all
   fi
 }
 
-cmd_up() {
-  host_tools
+lock() {
   mkdir -p "$cache"
   exec 9>"$cache/asterisk.lock"
   flock 9
+}
+
+cmd_up() {
+  host_tools
+  lock
   provision
   if running; then
     # Already up: restart only when the project's config differs from what it runs.
@@ -194,8 +209,8 @@ main() {
   shift || true
   case "$cmd" in
     up) require_debian_root up; cmd_up ;;
-    down) require_debian_root down; stop; say "down" ;;
-    restart) require_debian_root restart; host_tools; provision; stop; start ;;
+    down) require_debian_root down; lock; stop; say "down" ;;
+    restart) require_debian_root restart; host_tools; lock; provision; stop; start ;;
     status) require_debian_root status; cmd_status ;;
     logs)
       require_debian_root logs "$@"

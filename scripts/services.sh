@@ -24,15 +24,17 @@ apt_install() {
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
 }
 
+redis_ready() { (exec 3<>/dev/tcp/127.0.0.1/6379 && printf 'PING\r\n' >&3 && head -c5 <&3 | grep -q PONG) 2>/dev/null; }
+
 redis_up() {
+  redis_ready && return 0  # already served (here, or by docker-compose)
   command -v redis-server >/dev/null || apt_install redis-server
-  if redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1; then return 0; fi
   say "starting Redis on 127.0.0.1:6379"
   local dir=${XDG_CACHE_HOME:-$HOME/.cache}/hotline-cti/redis
   mkdir -p "$dir"
   redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
     --dir "$dir" --logfile "$dir/redis.log"
-  for _ in $(seq 50); do redis-cli -h 127.0.0.1 -p 6379 ping >/dev/null 2>&1 && return 0; sleep 0.1; done
+  for _ in $(seq 50); do redis_ready && return 0; sleep 0.1; done
   die "Redis did not start; see $dir/redis.log"
 }
 
@@ -84,7 +86,9 @@ main() {
         esac
       done ;;
     python) python_venv ;;
-    postgres-url) if pg_ready; then printf '%s\n' "$PG_URL"; fi ;;
+    postgres-url)
+      # Only a database we can really use: the role and database may have failed to appear.
+      if psql "${PG_URL/+psycopg/}" -qtAc 'select 1' >/dev/null 2>&1; then printf '%s\n' "$PG_URL"; fi ;;
     *) sed -n '2,12p' "$0" >&2; exit 2 ;;
   esac
 }

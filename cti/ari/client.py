@@ -15,11 +15,11 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 import aiohttp
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from cti.ari import routes
 from cti.ari.models import Application, AsteriskInfo, Bridge, Channel, Playback, Variable
-from cti.errors import AriUnavailable, ari_error_for
+from cti.errors import AriProtocolError, AriUnavailable, ari_error_for
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 QueryValue = str | int | float | bool | Sequence[str] | None
@@ -37,9 +37,15 @@ def _query_pairs(route: routes.Route, query: Mapping[str, QueryValue]) -> list[t
             pairs.append((name, "true" if value else "false"))
         elif isinstance(value, str | int | float):
             pairs.append((name, str(value)))
-        else:  # allowMultiple parameters (media) repeat the name
-            pairs.extend((name, item) for item in value)
+        else:
+            # allowMultiple parameters (media, channel) are one comma-separated value: Asterisk's
+            # generated handlers split it on commas, and a repeated parameter overwrites the last.
+            pairs.append((name, ",".join(value)))
     return pairs
+
+
+def _variables(variables: Mapping[str, str] | None) -> dict[str, Any] | None:
+    return {"variables": dict(variables)} if variables else None
 
 
 class AriClient:
@@ -97,17 +103,32 @@ class AriClient:
                     raise ari_error_for(response.status, await _error_message(response), route.method, path)
                 if response.status == 204 or response.content_length == 0:
                     return None
-                return await response.json(content_type=None)
-        except (TimeoutError, aiohttp.ClientConnectionError) as exc:
+                try:
+                    return await response.json(content_type=None)
+                except ValueError as exc:
+                    raise AriProtocolError(f"ARI {route.method} {path}: the answer is not JSON") from exc
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise AriUnavailable(
                 f"ARI at {self.base_url} did not answer {route.method} {path}: {exc!r}"
             ) from exc
 
     async def _get(self, model: type[ModelT], route: routes.Route, **kwargs: Any) -> ModelT:
-        return model.model_validate(await self.request(route, **kwargs))
+        data = await self.request(route, **kwargs)
+        try:
+            return model.model_validate(data)
+        except ValidationError as exc:
+            raise AriProtocolError(
+                f"ARI {route.method} {route.path}: unexpected {model.__name__}: {exc}"
+            ) from exc
 
     async def _list(self, model: type[ModelT], route: routes.Route) -> list[ModelT]:
-        return [model.model_validate(item) for item in await self.request(route)]
+        data = await self.request(route)
+        try:
+            return [model.model_validate(item) for item in data]
+        except (ValidationError, TypeError) as exc:
+            raise AriProtocolError(
+                f"ARI {route.method} {route.path}: unexpected list of {model.__name__}"
+            ) from exc
 
     # --- asterisk -------------------------------------------------------------------------
     async def asterisk_info(self) -> AsteriskInfo:
@@ -151,8 +172,7 @@ class AriClient:
             "callerId": caller_id,
             "timeout": timeout_s,
         }
-        body = {"variables": dict(variables)} if variables else None
-        return await self._get(Channel, routes.CHANNEL_ORIGINATE, query=query, body=body)
+        return await self._get(Channel, routes.CHANNEL_ORIGINATE, query=query, body=_variables(variables))
 
     async def create_channel(
         self,
@@ -174,8 +194,7 @@ class AriClient:
             "otherChannelId": other_channel_id,
             "originator": originator,
         }
-        body = {"variables": dict(variables)} if variables else None
-        return await self._get(Channel, routes.CHANNEL_CREATE, query=query, body=body)
+        return await self._get(Channel, routes.CHANNEL_CREATE, query=query, body=_variables(variables))
 
     async def dial(self, channel_id: str, *, caller: str | None = None, timeout_s: int | None = None) -> None:
         await self.request(
@@ -201,7 +220,7 @@ class AriClient:
             Playback,
             routes.CHANNEL_PLAY,
             path_params={"channelId": channel_id, "playbackId": playback_id},
-            query={"media": [media] if isinstance(media, str) else media, "lang": lang},
+            query={"media": media, "lang": lang},
         )
 
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
@@ -288,7 +307,7 @@ class AriClient:
             Playback,
             routes.BRIDGE_PLAY,
             path_params={"bridgeId": bridge_id, "playbackId": playback_id},
-            query={"media": [media] if isinstance(media, str) else media, "lang": lang},
+            query={"media": media, "lang": lang},
         )
 
     async def destroy_bridge(self, bridge_id: str) -> None:

@@ -60,7 +60,8 @@ class Dispatcher:
             await asyncio.gather(*list(self._tasks))
 
     async def aclose(self) -> None:
-        """Cancel the handlers still running and wait for them to end."""
+        """Cancel the handlers still running and wait for them to end; drop what is queued."""
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        self._queues.clear()  # a drain cancelled before it started never ran its finally

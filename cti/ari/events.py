@@ -176,8 +176,22 @@ def _target_key(target_uri: str) -> str:
     return ident if kind == "channel" else target_uri
 
 
+def _raw_key(raw: dict[str, Any]) -> str:
+    """The key of an event we do not model, from the usual places of its channel or bridge."""
+    for field_name in ("channel", "peer"):
+        resource = raw.get(field_name)
+        if isinstance(resource, dict) and isinstance(resource.get("id"), str):
+            return str(resource["id"])
+    bridge = raw.get("bridge")
+    if isinstance(bridge, dict) and isinstance(bridge.get("id"), str):
+        return f"bridge:{bridge['id']}"
+    return ""
+
+
 def event_key(event: Event) -> str:
     """The ordering key: a channel id, ``bridge:<id>``, or "" for app-wide events."""
+    if isinstance(event, UnknownEvent):
+        return _raw_key(event.raw)
     if isinstance(event, Dial):
         return event.peer.id
     channel = getattr(event, "channel", None)

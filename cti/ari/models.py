@@ -50,6 +50,7 @@ class Bridge(AriModel):
 class Playback(AriModel):
     id: str
     media_uri: str = ""
+    next_media_uri: str = ""
     target_uri: str = ""
     language: str = ""
     state: str = ""

@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import random
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -26,7 +27,14 @@ import aiohttp
 
 from cti.ari.client import AriClient
 from cti.ari.events import ApplicationReplacedEvent, Event, Resynced, UnknownEvent, parse_event
-from cti.errors import ApplicationReplaced, AriError, AriNotFound, ServiceUnavailable
+from cti.errors import (
+    ApplicationReplaced,
+    AriAuthError,
+    AriError,
+    AriNotFound,
+    AriProtocolError,
+    ServiceUnavailable,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +79,6 @@ class EventStream:
         self._startup_time: str | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stopping = asyncio.Event()
-        self.connects = 0
 
     async def close(self) -> None:
         """Stop the stream: the iteration ends after the current connection closes."""
@@ -82,33 +89,47 @@ class EventStream:
     async def __aiter__(self) -> AsyncIterator[Event]:
         attempt = 0
         while not self._stopping.is_set():
+            connected_at = time.monotonic()
             try:
-                async with self.client.session.ws_connect(
-                    self.client.events_url(self.app),
-                    headers=self.client.auth_headers,
-                    heartbeat=self.heartbeat_s,
-                ) as ws:
-                    self._ws = ws
-                    attempt = 0
-                    yield await self._resync()
-                    async for event in self._read(ws):
-                        yield event
-                if not self._stopping.is_set():
-                    log.warning("ARI events websocket closed by the far end", extra={"app": self.app})
-            except (TimeoutError, aiohttp.ClientError, ServiceUnavailable) as exc:
+                async for event in self._connection():
+                    yield event
+            except aiohttp.WSServerHandshakeError as exc:
+                if exc.status in (401, 403):  # retrying cannot fix credentials
+                    raise AriAuthError(
+                        exc.status, "ARI refused the events websocket", "GET", "/events"
+                    ) from exc
+                log.warning("ARI events websocket refused: %s", exc.status, extra={"app": self.app})
+            except (TimeoutError, aiohttp.ClientError, ServiceUnavailable, AriProtocolError) as exc:
                 log.warning("ARI events websocket unavailable: %s", exc, extra={"app": self.app})
             except AriError as exc:
                 if isinstance(exc, ApplicationReplaced):
                     raise
                 log.warning("ARI refused the resync: %s", exc, extra={"app": self.app})
-            finally:
-                self._ws = None
+            # A connection that lived a while earns a fresh start; one that died at once (a
+            # flapping proxy, a failing resync) keeps backing off instead of spinning.
+            attempt = 0 if time.monotonic() - connected_at >= self.backoff.cap_s else attempt + 1
             if not self._stopping.is_set():
                 delay = self.backoff.delay(attempt, self._rng)
-                attempt += 1
                 log.info("reconnecting to ARI in %.2f s", delay, extra={"app": self.app, "attempt": attempt})
-                with contextlib.suppress(asyncio.TimeoutError):
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), delay)
+
+    async def _connection(self) -> AsyncIterator[Event]:
+        """One websocket's life: connect, take stock, pass events on until it closes."""
+        async with self.client.session.ws_connect(
+            self.client.events_url(self.app), headers=self.client.auth_headers, heartbeat=self.heartbeat_s
+        ) as ws:
+            self._ws = ws
+            try:
+                if self._stopping.is_set():  # close() ran while we were connecting
+                    return
+                yield await self._resync()
+                async for event in self._read(ws):
+                    yield event
+            finally:
+                self._ws = None
+        if not self._stopping.is_set():
+            log.warning("ARI events websocket closed by the far end", extra={"app": self.app})
 
     async def _read(self, ws: aiohttp.ClientWebSocketResponse) -> AsyncIterator[Event]:
         async for message in ws:
@@ -131,10 +152,6 @@ class EventStream:
         """Take stock after a (re)connect: was Asterisk restarted, which calls do we hold."""
         info = await self.client.asterisk_info()
         startup = info.status.startup_time
-        first = self._startup_time is None
-        restarted = not first and startup != self._startup_time
-        self._startup_time = startup
-        self.connects += 1
         try:
             app = await self.client.get_application(self.app)
         except AriNotFound:  # the app vanished again between our connect and this call
@@ -142,6 +159,11 @@ class EventStream:
         channel_ids, bridge_ids = set(app.channel_ids), set(app.bridge_ids)
         channels = tuple(c for c in await self.client.list_channels() if c.id in channel_ids)
         bridges = tuple(b for b in await self.client.list_bridges() if b.id in bridge_ids)
+        # Only a complete stock-taking counts: after a failed one, the next still compares with
+        # the startup time we last reported, so a restart in between is not missed.
+        first = self._startup_time is None
+        restarted = not first and startup != self._startup_time
+        self._startup_time = startup
         log.info(
             "ARI events connected",
             extra={

@@ -1,5 +1,5 @@
 """One session per call: sequencing from StasisStart to hang-up, no business rules."""
 
-from cti.calls.tracker import CallTracker
+from cti.calls.tracker import CallTracker, DialplanLocation
 
-__all__ = ["CallTracker"]
+__all__ = ["CallTracker", "DialplanLocation"]

@@ -42,16 +42,29 @@ class LiveCall:
         return round(time.monotonic() - self.started, 3)
 
 
-class CallTracker:
-    """Holds the live calls of one Stasis app; its ``handle`` is the dispatcher's handler."""
+@dataclass(frozen=True)
+class DialplanLocation:
+    context: str
+    extension: str
+    label: str
 
-    def __init__(self, ari: AriClient) -> None:
+
+class CallTracker:
+    """Holds the live calls of one Stasis app; its ``handle`` is the dispatcher's handler.
+
+    ``fallback`` is where a call goes that we find in our app after a reconnect but know
+    nothing about (the service restarted mid-call): the hotline's apology and app_queue
+    fallback queue, rather than silence.
+    """
+
+    def __init__(self, ari: AriClient, fallback: DialplanLocation) -> None:
         self.ari = ari
+        self.fallback = fallback
         self.calls: dict[str, LiveCall] = {}
 
     async def handle(self, event: Event) -> None:
         if isinstance(event, Resynced):
-            self._reconcile(event)
+            await self._reconcile(event)
         elif isinstance(event, StasisStart):
             await self._start(event)
         elif isinstance(event, ChannelDtmfReceived) and event.channel.id in self.calls:
@@ -105,7 +118,7 @@ class CallTracker:
                 },
             )
 
-    def _reconcile(self, notice: Resynced) -> None:
+    async def _reconcile(self, notice: Resynced) -> None:
         alive = {channel.id: channel for channel in notice.channels}
         for channel_id in [cid for cid in self.calls if cid not in alive]:
             call = self.calls.pop(channel_id)
@@ -113,8 +126,14 @@ class CallTracker:
                 "call ended while the events websocket was away",
                 extra={"channel": channel_id, "restarted": notice.restarted, "duration_s": call.age_s()},
             )
-        for channel_id, channel in alive.items():
-            if channel_id not in self.calls:
-                self.calls[channel_id] = LiveCall(channel_id, channel.caller.number)
-                log.info("adopted a call found on resync", extra={"channel": channel_id})
+        for channel_id in [cid for cid in alive if cid not in self.calls]:
+            log.warning(
+                "unknown call found on resync: sending it to the dialplan fallback",
+                extra={"channel": channel_id},
+            )
+            with contextlib.suppress(AriNotFound):  # it may have hung up meanwhile
+                fallback = self.fallback
+                await self.ari.continue_in_dialplan(
+                    channel_id, context=fallback.context, extension=fallback.extension, label=fallback.label
+                )
         log.info("resynced", extra={"live_calls": len(self.calls), "restarted": notice.restarted})

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
 from cti.errors import ServiceUnavailable
+from cti.logs import redact_url
 
 
 def connect_redis(url: str) -> aioredis.Redis:
@@ -22,6 +21,6 @@ async def redis_version(url: str) -> str:
         info = await client.info("server")
         return str(info["redis_version"])
     except (RedisError, OSError) as exc:
-        raise ServiceUnavailable(f"Redis at {urlsplit(url).netloc or url} did not answer: {exc}") from exc
+        raise ServiceUnavailable(f"Redis at {redact_url(url)} did not answer: {exc}") from exc
     finally:
         await client.aclose()

@@ -10,6 +10,7 @@ which the three-ring KPI tests need. No SIP and no media are involved, so they a
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 
 from cti.ari.client import AriClient
 from cti.ari.models import Channel
@@ -32,17 +33,21 @@ async def place_simulated_call(
     context: str = "hotline",
     extension: str = "4000",
     channel_id: str | None = None,
+    variables: Mapping[str, str] | None = None,
 ) -> Channel:
     """Place a caller that keys ``digits`` (SendDTMF syntax; 'w' waits 0.5 s) ``delay_s`` after answer.
 
     With ``app`` the call enters that Stasis app directly; otherwise it dials ``extension`` in
-    ``context`` like a real caller. Returns the near half, whose id is ``channel_id``.
+    ``context`` like a real caller. ``variables`` are set on the caller's channel: the hotline's
+    dialplan reads ``CTI_APP`` from there before the global, which lets a test (or a second
+    tenant) route a hotline call to its own Stasis app. Returns the near half (``channel_id``).
     """
     if any(ch not in "0123456789*#ABCDwW" for ch in digits):
         raise ValueError(f"digits {digits!r}: only 0-9 * # A-D and w (a 0.5 s pause) are allowed")
     channel_id = channel_id or f"sim-{uuid.uuid4().hex[:16]}"
     # Leading underscores make the far half inherit the variables (Local channels copy them).
-    variables = {
+    all_variables = {
+        **(variables or {}),
         "__SIM_DTMF": digits,
         "__SIM_DELAY": f"{delay_s:g}",
         "__SIM_HOLD": f"{hold_s:g}",
@@ -53,7 +58,7 @@ async def place_simulated_call(
         channel_id=channel_id,
         other_channel_id=f"{channel_id}-far",
         caller_id=f'"{caller_name}" <{caller_number}>',
-        variables=variables,
+        variables=all_variables,
         app=app,
         app_args=app_args,
         context=None if app else context,

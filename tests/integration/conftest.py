@@ -25,8 +25,6 @@ from tests.conftest import service_missing
 PROJECT = Path(__file__).resolve().parents[2]
 ASTERISK_SCRIPT = PROJECT / "scripts" / "asterisk.sh"
 
-pytestmark = pytest.mark.integration
-
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

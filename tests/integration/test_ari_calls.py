@@ -42,6 +42,7 @@ async def test_originate_answer_play_dtmf_hangup(
     await ari.answer(caller.id)
     playback = await ari.play(caller.id, f"pb-{caller.id}", ["sound:hello-world", "sound:beep"])
     assert playback.target_uri == f"channel:{caller.id}"
+    assert (playback.media_uri, playback.next_media_uri) == ("sound:hello-world", "sound:beep")
     await events.wait_for(lambda e: isinstance(e, PlaybackStarted) and e.playback.id == playback.id)
 
     dtmf = await events.wait_for(of(ChannelDtmfReceived, caller.id))

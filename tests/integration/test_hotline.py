@@ -1,13 +1,12 @@
 """The hotline's dialplan and the service on the real Asterisk.
 
-The dialplan sends hotline calls to the Stasis app named by the global CTI_APP; these tests
-point it at their own app and restore it afterwards.
+The dialplan sends hotline calls to the Stasis app named by CTI_APP; these tests set it on
+their own caller's channel (it wins over the global), so nothing shared is changed.
 """
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 
@@ -20,18 +19,17 @@ from cti.sim import place_simulated_call
 from tests.integration.conftest import AsteriskStack, OpenEventLog
 
 
-@pytest.fixture
-async def hotline_app(ari: AriClient, app_name: str) -> AsyncIterator[str]:
-    await ari.set_global_var("CTI_APP", app_name)
-    yield app_name
-    await ari.set_global_var("CTI_APP", "cti")
+def to_app(app: str) -> dict[str, str]:
+    return {"CTI_APP": app}
 
 
 async def test_hotline_call_enters_our_stasis_app_with_caller_id(
-    ari: AriClient, hotline_app: str, open_event_log: OpenEventLog
+    ari: AriClient, app_name: str, open_event_log: OpenEventLog
 ) -> None:
-    events = await open_event_log(EventStream(ari, hotline_app))
-    caller = await place_simulated_call(ari, caller_number="13912345678", hold_s=10)
+    events = await open_event_log(EventStream(ari, app_name))
+    caller = await place_simulated_call(
+        ari, caller_number="13912345678", hold_s=10, variables=to_app(app_name)
+    )
     start = await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id)
     assert isinstance(start, StasisStart)
     assert start.args == ("hotline",)
@@ -41,10 +39,10 @@ async def test_hotline_call_enters_our_stasis_app_with_caller_id(
 
 
 async def test_when_the_app_is_down_the_caller_gets_the_apology_and_fallback_queue(
-    ari: AriClient, hotline_app: str
+    ari: AriClient, app_name: str
 ) -> None:
-    # No websocket is open for hotline_app, so Stasis() fails at once.
-    caller = await place_simulated_call(ari, hold_s=20)
+    # No websocket is open for app_name, so Stasis() fails at once.
+    caller = await place_simulated_call(ari, hold_s=20, variables=to_app(app_name))
     try:
         fallback = ""
         for _ in range(50):
@@ -53,16 +51,16 @@ async def test_when_the_app_is_down_the_caller_gets_the_apology_and_fallback_que
             if fallback:
                 break
             await asyncio.sleep(0.1)
-        assert fallback == "stasis-failed"
+        assert fallback == "app-down"
         assert await ari.get_variable(caller.id, "STASISSTATUS") == "FAILED"
     finally:
         await ari.hangup(caller.id)
 
 
 async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
-    asterisk: AsteriskStack, ari: AriClient, hotline_app: str, caplog: pytest.LogCaptureFixture
+    asterisk: AsteriskStack, ari: AriClient, app_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(ari=AriSettings(**{**asterisk.settings.ari.model_dump(), "app": hotline_app}))
+    settings = Settings(ari=AriSettings(**{**asterisk.settings.ari.model_dump(), "app": app_name}))
     caplog.set_level(logging.INFO)
     service = asyncio.create_task(run_service(settings))
     try:
@@ -70,7 +68,10 @@ async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
             if "ARI events connected" in caplog.text:
                 break
             await asyncio.sleep(0.05)
-        caller = await place_simulated_call(ari, digits="1", delay_s=0.5, hold_s=20)
+        assert "ARI events connected" in caplog.text
+        caller = await place_simulated_call(
+            ari, digits="1", delay_s=0.5, hold_s=20, variables=to_app(app_name)
+        )
         for _ in range(100):
             if any(r.getMessage().startswith("call ended") for r in caplog.records):
                 break
@@ -83,3 +84,28 @@ async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
     assert "caller pressed 1" in messages
     assert "greeting finished; hanging up" in messages
     assert messages[-1] == "call ended (StasisEnd)"
+
+
+async def test_a_call_left_in_our_app_by_a_previous_instance_goes_to_the_fallback(
+    asterisk: AsteriskStack, ari: AriClient, app_name: str, open_event_log: OpenEventLog
+) -> None:
+    previous = await open_event_log(EventStream(ari, app_name))
+    caller = await place_simulated_call(ari, hold_s=30, app=app_name)
+    await previous.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id)
+    await previous.close()  # that instance dies; the caller stays in the app, in silence
+
+    settings = Settings(ari=AriSettings(**{**asterisk.settings.ari.model_dump(), "app": app_name}))
+    service = asyncio.create_task(run_service(settings))
+    try:
+        fallback = ""
+        for _ in range(50):
+            with contextlib.suppress(AriNotFound):
+                fallback = await ari.get_variable(caller.id, "CTI_FALLBACK")
+            if fallback:
+                break
+            await asyncio.sleep(0.1)
+        assert fallback == "handed-back"
+    finally:
+        service.cancel()
+        await asyncio.gather(service, return_exceptions=True)
+        await ari.hangup(caller.id)

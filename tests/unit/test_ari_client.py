@@ -22,7 +22,7 @@ from cti.errors import (
 
 def test_query_values_are_encoded_for_ari() -> None:
     pairs = _query_pairs(routes.CHANNEL_PLAY, {"media": ["sound:a", "sound:b"], "lang": None, "skipms": 3000})
-    assert pairs == [("media", "sound:a"), ("media", "sound:b"), ("skipms", "3000")]
+    assert pairs == [("media", "sound:a,sound:b"), ("skipms", "3000")]  # Asterisk splits on commas
     assert _query_pairs(routes.APPLICATION_SUBSCRIBE, {"eventSource": "channel:x"}) == [
         ("eventSource", "channel:x")
     ]

@@ -92,3 +92,17 @@ async def test_aclose_cancels_running_handlers() -> None:
     await started.wait()
     await asyncio.wait_for(dispatcher.aclose(), 1)
     assert dispatcher.busy_keys == 0
+
+
+async def test_after_aclose_new_events_are_handled_again() -> None:
+    handled: list[str] = []
+
+    async def handler(event: Event) -> None:
+        handled.append(digit_of(event))
+
+    dispatcher = Dispatcher(handler)
+    dispatcher.submit(dtmf("c1", "1"))  # its drain task has not started yet
+    await dispatcher.aclose()
+    dispatcher.submit(dtmf("c1", "2"))
+    await dispatcher.join()
+    assert handled == ["2"]

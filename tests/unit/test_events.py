@@ -104,6 +104,9 @@ def test_events_of_one_channel_share_a_key() -> None:
         ({"type": "PlaybackStarted", "playback": {"id": "p", "target_uri": "bridge:b1"}}, "bridge:b1"),
         ({"type": "ChannelEnteredBridge", "bridge": {"id": "b1"}, "channel": CHANNEL}, "c1"),
         ({"type": "ApplicationReplaced"}, ""),
+        ({"type": "ChannelHold", "channel": CHANNEL}, "c1"),  # unmodelled, still ordered with its call
+        ({"type": "ChannelTalkingStarted", "channel": {"no": "id"}}, ""),
+        ({"type": "BridgeVideoSourceChanged", "bridge": {"id": "b2"}}, "bridge:b2"),
     ],
 )
 def test_keys_of_bridge_and_app_events(raw: dict[str, Any], key: str) -> None:

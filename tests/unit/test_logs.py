@@ -3,7 +3,7 @@ import logging
 
 import pytest
 
-from cti.logs import JsonFormatter, MaskingFormatter, mask_phone_numbers
+from cti.logs import JsonFormatter, MaskingFormatter, mask_phone_numbers, redact_url
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,19 @@ def test_json_lines_carry_extras_and_mask_numbers_everywhere() -> None:
 def test_human_lines_append_extras_masked() -> None:
     line = MaskingFormatter("%(levelname)s %(message)s").format(record("hello", caller="13912345678"))
     assert line == "INFO hello caller=*******5678"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        (
+            "postgresql+psycopg://cti:s3cret@127.0.0.1:5432/cti",
+            "postgresql+psycopg://cti:***@127.0.0.1:5432/cti",
+        ),
+        ("redis://:pw@10.0.0.5/0", "redis://:***@10.0.0.5/0"),
+        ("redis://127.0.0.1:6379/0", "redis://127.0.0.1:6379/0"),
+        ("sqlite+aiosqlite:///var/cti.sqlite3", "sqlite+aiosqlite:///var/cti.sqlite3"),
+    ],
+)
+def test_passwords_in_urls_are_redacted(url: str, shown: str) -> None:
+    assert redact_url(url) == shown
