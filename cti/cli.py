@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 import click
 from rich.console import Console
@@ -15,11 +16,17 @@ from rich.table import Table
 
 from cti.app import ari_client, run_service
 from cti.errors import CtiError
+from cti.kpi.definitions import KpiConfig
+from cti.kpi.html import to_html
+from cti.kpi.queue_log import summary as queue_log_summary
+from cti.kpi.render import to_csv, to_json, to_table
+from cti.kpi.report import GROUP_BY, make_period
+from cti.kpi.service import import_queue_log, kpi_report
 from cti.live import redis_version
 from cti.logs import configure_logging, redact_url
 from cti.settings import Settings, load_settings
 from cti.sim import place_simulated_call
-from cti.store import database_version
+from cti.store import database_version, schema
 
 T = TypeVar("T")
 
@@ -148,6 +155,105 @@ def config_show(state: CliState) -> None:
     for section in ("redis", "database"):
         shown[section]["url"] = redact_url(shown[section]["url"])
     click.echo(json.dumps(shown, indent=2))
+
+
+@cli.group()
+def db() -> None:
+    """The SQL store's schema."""
+
+
+@db.command()
+@click.pass_obj
+def upgrade(state: CliState) -> None:
+    """Apply every pending migration to the database in [database] url."""
+    url = state.settings.database.url
+    try:
+        revision = schema.upgrade(url)
+    except CtiError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"{redact_url(url)} is at revision {revision}")
+
+
+def _store_url(state: CliState) -> str:
+    """The database URL, its schema checked (an empty SQLite file is upgraded on the spot)."""
+    url = state.settings.database.url
+    try:
+        schema.ensure_schema(url)
+    except CtiError as exc:
+        raise click.ClickException(str(exc)) from exc
+    return url
+
+
+@cli.group()
+def kpi() -> None:
+    """Reports of the center's KPIs, and imports of app_queue's queue_log."""
+
+
+@kpi.command("report")
+@click.option("--from", "start", help="First day (2026-11-01) or moment (2026-11-01T08:00), center time.")
+@click.option("--to", "end", help="Last day, included (2026-11-30), or end moment, excluded.")
+@click.option("--queue", help="Only this queue.")
+@click.option("--by", type=click.Choice(GROUP_BY), help="One row per queue, agent, hour, day, week or month.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json", "csv", "html"]), default="table", show_default=True
+)
+@click.option(
+    "--ring-cycle", type=click.FloatRange(min=0, min_open=True), help="Seconds per ring (default: [kpi])."
+)
+@click.option("--threshold", type=click.FloatRange(min=0), help="Service-level threshold T in seconds.")
+@click.option("--short-abandon", type=click.FloatRange(min=0), help="Leave out abandons shorter than this.")
+@click.option(
+    "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not stdout."
+)
+@click.pass_obj
+def kpi_report_command(
+    state: CliState,
+    start: str | None,
+    end: str | None,
+    queue: str | None,
+    by: str | None,
+    fmt: str,
+    ring_cycle: float | None,
+    threshold: float | None,
+    short_abandon: float | None,
+    output: Path | None,
+) -> None:
+    """Answered within three rings, contacted within one minute, SL, ASA, abandonment, AHT, FCR..."""
+    settings = state.settings.kpi
+    tz = ZoneInfo(settings.timezone)
+    try:
+        period = make_period(start, end, tz)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--from/--to") from exc
+    cfg = KpiConfig(
+        ring_cycle_s=ring_cycle or settings.ring_cycle_s,
+        threshold_s=settings.threshold_s if threshold is None else threshold,
+        short_abandon_s=settings.short_abandon_s if short_abandon is None else short_abandon,
+    )
+    url = _store_url(state)
+    report, agents = _run(
+        kpi_report(url, cfg, period=period, queue=queue, by=by, tz=tz, with_agents=fmt == "html")
+    )
+    text = (
+        {"json": to_json, "csv": to_csv, "table": to_table}[fmt](report)
+        if fmt != "html"
+        else to_html(report, agents)
+    )
+    if output:
+        output.write_text(text, encoding="utf-8")
+        click.echo(f"wrote {output}", err=True)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@kpi.command("import-queue-log")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.pass_obj
+def import_queue_log_command(state: CliState, path: Path) -> None:
+    """Read app_queue's queue_log at PATH into call events (again: nothing changes)."""
+    parsed, stored = _run(import_queue_log(_store_url(state), path))
+    for line in queue_log_summary(parsed, stored):
+        click.echo(line)
 
 
 def main() -> None:

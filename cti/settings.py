@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
@@ -101,6 +102,24 @@ class SoundsSettings(_Section):
     dir: Path = Field(default_factory=_default_sounds_dir)
 
 
+class KpiSettings(_Section):
+    """KPI rules the center chooses (DESIGN.md §4); reports print them beside the numbers."""
+
+    ring_cycle_s: float = Field(default=5.0, gt=0)  # China 5 s (1 on, 4 off); US 6 s
+    threshold_s: float = Field(default=20.0, ge=0)  # service level T
+    short_abandon_s: float = Field(default=0.0, ge=0)
+    timezone: str = "Asia/Shanghai"  # hours, days, weeks and months are the center's
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+        return value
+
+
 class Settings(_Section):
     """Everything the service and the CLI are configured with."""
 
@@ -109,6 +128,7 @@ class Settings(_Section):
     database: DatabaseSettings = DatabaseSettings()
     log: LogSettings = LogSettings()
     sounds: SoundsSettings = SoundsSettings()
+    kpi: KpiSettings = KpiSettings()
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

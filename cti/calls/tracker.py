@@ -24,7 +24,7 @@ from cti.ari.events import (
     StasisEnd,
     StasisStart,
 )
-from cti.errors import AriNotFound
+from cti.errors import AriConflict, AriNotFound
 
 log = logging.getLogger(__name__)
 
@@ -126,12 +126,15 @@ class CallTracker:
                 "call ended while the events websocket was away",
                 extra={"channel": channel_id, "restarted": notice.restarted, "duration_s": call.age_s()},
             )
-        for channel_id in [cid for cid in alive if cid not in self.calls]:
+        # Our app is also subscribed to channels it does not hold (the far half of a Local
+        # channel it originated): only channels executing Stasis are ours to hand back.
+        strays = [c.id for c in alive.values() if c.id not in self.calls and c.dialplan.app_name == "Stasis"]
+        for channel_id in strays:
             log.warning(
-                "unknown call found on resync: sending it to the dialplan fallback",
+                "unknown call found on resync: handing it to the dialplan fallback",
                 extra={"channel": channel_id},
             )
-            with contextlib.suppress(AriNotFound):  # it may have hung up meanwhile
+            with contextlib.suppress(AriNotFound, AriConflict):  # it may have hung up or left meanwhile
                 fallback = self.fallback
                 await self.ari.continue_in_dialplan(
                     channel_id, context=fallback.context, extension=fallback.extension, label=fallback.label

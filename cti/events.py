@@ -1,0 +1,70 @@
+"""The call-event vocabulary: what every producer (IVR, ACD, dialer, queue_log import) records.
+
+Events are append-only facts. Each has an ``event_id`` chosen by its producer, so a replayed
+event (a retry, a re-import, an outbox drained twice after a crash) is stored once. KPIs are
+computed from these events, never from counters (DESIGN.md §1.5). This module is pure: no I/O.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+
+class EventKind(StrEnum):
+    """What happened. Names are stable: they are stored, exported and reported."""
+
+    CALL_STARTED = "call_started"  # a call reached the service (inbound) or was placed (outbound)
+    CALL_ENDED = "call_ended"
+    IVR_NODE_ENTERED = "ivr_node_entered"
+    IVR_KEY_PRESSED = "ivr_key_pressed"
+    QUEUE_ENTERED = "queue_entered"  # data: position, priority
+    AGENT_OFFERED = "agent_offered"  # the agent's phone started ringing
+    AGENT_ANSWERED = "agent_answered"  # the agent picked up: caller and agent connected
+    RING_NO_ANSWER = "ring_no_answer"  # data: ring_s
+    OFFER_CANCELED = "offer_canceled"  # ringing stopped: the caller left or another agent answered
+    ABANDONED = "abandoned"  # the caller hung up while waiting; data: position, wait_s
+    OVERFLOWED = "overflowed"  # data: target
+    TIMED_OUT = "timed_out"  # maximum wait reached
+    CALLBACK_REQUESTED = "callback_requested"
+    CALLBACK_SERVED = "callback_served"
+    TRANSFERRED = "transferred"  # data: target
+    COMPLETED = "completed"  # the conversation ended; data: by (caller|agent), talk_s, hold_s
+    WRAPUP_ENDED = "wrapup_ended"  # data: wrapup_s
+    DISPOSITION = "disposition"  # data: code, resolved (bool)
+    APPOINTMENT_BOOKED = "appointment_booked"
+    AGENT_STATE_CHANGED = "agent_state_changed"  # data: state, reason
+    LEAD_CREATED = "lead_created"  # data: source
+    DIAL_STARTED = "dial_started"  # an outbound attempt for lead_id started dialling
+    CUSTOMER_ANSWERED = "customer_answered"  # the lead's customer answered an outbound attempt
+    FUNNEL_STAGE = "funnel_stage"  # data: stage (see kpi.definitions.FUNNEL_STAGES)
+    FUNNEL_LOST = "funnel_lost"  # data: stage, reason
+
+
+@dataclass(frozen=True)
+class CallEvent:
+    """One fact about a call, an agent or a lead, at a wall-clock time (timezone-aware)."""
+
+    kind: EventKind
+    at: datetime
+    call_id: str = ""
+    queue: str | None = None
+    agent: str | None = None
+    lead_id: str | None = None
+    caller_number: str | None = None
+    data: Mapping[str, Any] = field(default_factory=dict)
+    source: str = "cti"
+    event_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+    def __post_init__(self) -> None:
+        if self.at.tzinfo is None:
+            raise ValueError(f"event {self.kind} at {self.at}: the time must carry a timezone")
+
+    def number(self, key: str, default: float = 0.0) -> float:
+        """A numeric ``data`` field (seconds, positions), ``default`` when absent."""
+        value = self.data.get(key, default)
+        return float(value) if value is not None else default

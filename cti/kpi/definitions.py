@@ -1,0 +1,201 @@
+"""The KPI definitions of DESIGN.md §4, as pure functions over facts. Versioned: reports print it.
+
+Conventions. Rates are fractions in [0, 1], ``None`` where the denominator is 0. Times are
+seconds. "Within three rings" is strict (wait < 3 x ring cycle: with a 5 s cycle 14.9 s is in
+and 15.0 s is out); service-level thresholds are inclusive (wait <= T), as app_queue's are.
+A short abandon (wait < short_abandon_s) is left out of offered and abandoned alike; the default
+0 s leaves nothing out. A callback request is neither answered nor abandoned: it is a miss for
+the three-ring rate (the caller was not answered) and is reported on its own.
+
+Change a definition -> change ``DEFINITIONS_VERSION``, so numbers from different rules are never
+compared unknowingly.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from cti.kpi.facts import AgentOffer, Contact, InboundCall, Lead, Outcome, QueueStay
+
+DEFINITIONS_VERSION = "kpi-defs/2026-11-23.1"
+FUNNEL_STAGES = ("lead", "contacted", "appointment_booked", "assessed", "completed", "surveyed")
+
+
+@dataclass(frozen=True)
+class KpiConfig:
+    ring_cycle_s: float = 5.0  # China: 1 s on, 4 s off; US: 6 s
+    rings: int = 3
+    threshold_s: float = 20.0  # service level T
+    short_abandon_s: float = 0.0
+    lead_contact_s: float = 60.0
+    repeat_window: timedelta = timedelta(hours=48)
+    fcr_window: timedelta = timedelta(days=7)
+
+    def __post_init__(self) -> None:
+        if self.ring_cycle_s <= 0 or self.rings <= 0:
+            raise ValueError("ring cycle and rings must be positive")
+        if self.threshold_s < 0 or self.short_abandon_s < 0:
+            raise ValueError("thresholds cannot be negative")
+
+    @property
+    def three_rings_s(self) -> float:
+        return self.rings * self.ring_cycle_s
+
+
+def rate(numerator: int, denominator: int) -> float | None:
+    return numerator / denominator if denominator else None
+
+
+def mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """Nearest-rank percentile (the smallest value with at least pct% of values at or below it)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100 * len(ordered)))
+    return ordered[rank - 1]
+
+
+def _wait(stay: QueueStay) -> float:
+    return stay.wait_s if stay.wait_s is not None else math.inf
+
+
+def is_short_abandon(stay: QueueStay, cfg: KpiConfig) -> bool:
+    return stay.outcome is Outcome.ABANDONED and _wait(stay) < cfg.short_abandon_s
+
+
+def answered_within_three_rings(stay: QueueStay, cfg: KpiConfig) -> bool:
+    return stay.outcome is Outcome.ANSWERED and _wait(stay) < cfg.three_rings_s
+
+
+def queue_kpis(stays: Iterable[QueueStay], cfg: KpiConfig) -> dict[str, Any]:
+    """Caller-view KPIs of queue stays: three rings, SL, SL2, ASA, abandonment, AHT."""
+    stays = list(stays)
+    counted = [s for s in stays if not is_short_abandon(s, cfg)]
+    answered = [s for s in counted if s.outcome is Outcome.ANSWERED]
+    abandoned = [s for s in counted if s.outcome is Outcome.ABANDONED]
+    within_rings = sum(answered_within_three_rings(s, cfg) for s in answered)
+    answered_in_t = sum(_wait(s) <= cfg.threshold_s for s in answered)
+    abandoned_in_t = sum(_wait(s) <= cfg.threshold_s for s in abandoned)
+    handled = [s for s in answered if s.talk_s is not None]
+    return {
+        "offered": len(counted),
+        "answered": len(answered),
+        "abandoned": len(abandoned),
+        "short_abandons_excluded": len(stays) - len(counted),
+        "overflowed": sum(s.outcome is Outcome.OVERFLOWED for s in counted),
+        "timed_out": sum(s.outcome is Outcome.TIMED_OUT for s in counted),
+        "callbacks": sum(s.outcome is Outcome.CALLBACK for s in counted),
+        "answered_within_three_rings": within_rings,
+        "three_ring_rate": rate(within_rings, len(counted)),
+        "service_level": rate(answered_in_t, len(answered)),
+        "service_level_2": rate(answered_in_t + abandoned_in_t, len(answered) + len(abandoned)),
+        "asa_s": mean([_wait(s) for s in answered]),
+        "abandon_rate": rate(len(abandoned), len(counted)),
+        "handled": len(handled),
+        "aht_s": mean([(s.talk_s or 0) + s.hold_s + (s.wrapup_s or 0) for s in handled]),
+    }
+
+
+def agent_view_kpis(offers: Iterable[AgentOffer], cfg: KpiConfig) -> dict[str, Any]:
+    """Of agent offers (the agent's phone ringing), the share picked up within three rings."""
+    offers = list(offers)
+    within = sum(1 for o in offers if o.answered and o.ring_s is not None and o.ring_s < cfg.three_rings_s)
+    return {
+        "agent_offers": len(offers),
+        "agent_answered_within_three_rings": within,
+        "agent_three_ring_rate": rate(within, len(offers)),
+    }
+
+
+def lead_kpis(leads: Iterable[Lead], cfg: KpiConfig) -> dict[str, Any]:
+    """Contacted within one minute (customer answered < 60 s after the lead was created)."""
+    leads = list(leads)
+    limit = timedelta(seconds=cfg.lead_contact_s)
+    contacted = sum(
+        1 for lead in leads if lead.answered_at is not None and lead.answered_at - lead.created_at < limit
+    )
+    to_dial = [(lead.first_dial_at - lead.created_at).total_seconds() for lead in leads if lead.first_dial_at]
+    return {
+        "leads": len(leads),
+        "leads_contacted_within_one_minute": contacted,
+        "one_minute_contact_rate": rate(contacted, len(leads)),
+        "leads_never_dialled": sum(1 for lead in leads if lead.first_dial_at is None),
+        "time_to_first_dial_p50_s": percentile(to_dial, 50),
+        "time_to_first_dial_p90_s": percentile(to_dial, 90),
+        "time_to_first_dial_p99_s": percentile(to_dial, 99),
+    }
+
+
+def _calls_by_number(calls: Iterable[InboundCall]) -> dict[str, list[InboundCall]]:
+    by_number: dict[str, list[InboundCall]] = {}
+    for call in sorted(calls, key=lambda c: c.at):
+        if call.caller_number:
+            by_number.setdefault(call.caller_number, []).append(call)
+    return by_number
+
+
+def repeat_call_kpis(
+    period_calls: Iterable[InboundCall], history: Iterable[InboundCall], cfg: KpiConfig
+) -> dict[str, Any]:
+    """Share of calls from a number that called within the previous 48 h (earlier calls from ``history``)."""
+    by_number = _calls_by_number(history)
+    period_calls = list(period_calls)
+    repeats = 0
+    for call in period_calls:
+        earlier = by_number.get(call.caller_number or "", [])
+        if any(call.at - cfg.repeat_window <= c.at < call.at and c.call_id != call.call_id for c in earlier):
+            repeats += 1
+    return {
+        "calls": len(period_calls),
+        "repeat_calls": repeats,
+        "repeat_call_rate": rate(repeats, len(period_calls)),
+    }
+
+
+def fcr_kpis(stays: Iterable[QueueStay], history: Iterable[InboundCall], cfg: KpiConfig) -> dict[str, Any]:
+    """First-contact resolution: handled calls resolved, with no call from the number within 7 days after."""
+    by_number = _calls_by_number(history)
+    handled = [s for s in stays if s.outcome is Outcome.ANSWERED and s.talk_s is not None]
+    resolved = 0
+    for stay in handled:
+        later = by_number.get(stay.caller_number or "", [])
+        called_again = any(
+            stay.entered_at < c.at <= stay.entered_at + cfg.fcr_window and c.call_id != stay.call_id
+            for c in later
+        )
+        resolved += bool(stay.resolved) and not called_again
+    return {"first_contact_resolved": resolved, "fcr_rate": rate(resolved, len(handled))}
+
+
+def appointment_kpis(contacts: Iterable[Contact]) -> dict[str, Any]:
+    """Appointment rate: contacts that booked a service appointment / contacts."""
+    contacts = list(contacts)
+    booked = sum(1 for c in contacts if c.booked_appointment)
+    return {
+        "contacts": len(contacts),
+        "appointments": booked,
+        "appointment_rate": rate(booked, len(contacts)),
+    }
+
+
+def funnel(leads: Iterable[Lead]) -> list[dict[str, Any]]:
+    """Counts per funnel stage and the loss reasons recorded at each stage (the waterfall)."""
+    leads = list(leads)
+    rows: list[dict[str, Any]] = []
+    for stage in FUNNEL_STAGES:
+        reached = len(leads) if stage == "lead" else sum(1 for lead in leads if stage in lead.stages)
+        reasons: dict[str, int] = {}
+        for lead in leads:
+            for lost_stage, reason in lead.lost:
+                if lost_stage == stage:
+                    reasons[reason] = reasons.get(reason, 0) + 1
+        rows.append({"stage": stage, "count": reached, "lost": dict(sorted(reasons.items()))})
+    return rows

@@ -1,0 +1,53 @@
+"""The KPI use cases over the store: build a report, import a queue_log file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from cti.kpi.definitions import KpiConfig
+from cti.kpi.queries import load_facts
+from cti.kpi.queue_log import QueueLogImport, parse_queue_log
+from cti.kpi.report import Period, build_report
+from cti.store.engine import make_engine
+from cti.store.events import count_events, insert_events
+
+IMPORT_BATCH = 5000
+
+
+async def kpi_report(
+    database_url: str,
+    cfg: KpiConfig,
+    *,
+    period: Period,
+    queue: str | None,
+    by: str | None,
+    tz: ZoneInfo,
+    with_agents: bool = False,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The report, and (``with_agents``) its per-agent rows for the HTML page."""
+    engine = make_engine(database_url)
+    try:
+        facts, history = await load_facts(engine, period, cfg)
+    finally:
+        await engine.dispose()
+    report = build_report(facts, history, cfg, period=period, queue=queue, by=by, tz=tz)
+    agents: list[dict[str, Any]] = []
+    if with_agents:
+        agents = build_report(facts, history, cfg, period=period, queue=queue, by="agent", tz=tz)["groups"]
+    return report, agents
+
+
+async def import_queue_log(database_url: str, path: Path) -> tuple[QueueLogImport, int]:
+    """Parse ``path`` and store its events; return the parse result and how many were new."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        parsed = parse_queue_log(handle)
+    engine = make_engine(database_url)
+    try:
+        before = await count_events(engine)
+        for start in range(0, len(parsed.events), IMPORT_BATCH):
+            await insert_events(engine, parsed.events[start : start + IMPORT_BATCH])
+        return parsed, await count_events(engine) - before
+    finally:
+        await engine.dispose()

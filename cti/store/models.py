@@ -1,0 +1,171 @@
+"""The SQL schema (SQLAlchemy 2 declarative), one migration per change in ``migrations/``.
+
+Times are stored as integer microseconds since the Unix epoch, UTC (``*_us``): exact, the
+same on SQLite and PostgreSQL, and fast to range-scan and to read back (no per-row datetime
+parsing, which dominates a month's KPI report on SQLite otherwise).
+
+``call_events`` is the append-only log the KPIs come from; ``event_id`` is unique so a replayed
+event is stored once. The other tables are the operational records (calls, legs, agent states,
+leads, dial attempts, dispositions) and the CRM side the IVR lookup and the screen-pop read.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+_ID = String(64)
+
+
+class CallEventRow(Base):
+    __tablename__ = "call_events"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    event_id: Mapped[str] = mapped_column(_ID, unique=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    at_us: Mapped[int] = mapped_column(BigInteger)
+    call_id: Mapped[str] = mapped_column(_ID, default="")
+    queue: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    lead_id: Mapped[str | None] = mapped_column(_ID)
+    caller_number: Mapped[str | None] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16), default="cti")
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    __table_args__ = (
+        Index("ix_call_events_at", "at_us"),
+        Index("ix_call_events_call", "call_id"),
+        Index("ix_call_events_lead", "lead_id"),
+        Index("ix_call_events_kind_at", "kind", "at_us"),
+    )
+
+
+class CallRow(Base):
+    __tablename__ = "calls"
+
+    call_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    direction: Mapped[str] = mapped_column(String(8))  # inbound | outbound
+    caller_number: Mapped[str | None] = mapped_column(String(32))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    started_at_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    ended_at_us: Mapped[int | None] = mapped_column(BigInteger)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+
+
+class CallLegRow(Base):
+    __tablename__ = "call_legs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(ForeignKey("calls.call_id"), index=True)
+    channel_id: Mapped[str] = mapped_column(_ID, unique=True)
+    role: Mapped[str] = mapped_column(String(16))  # caller | agent | customer
+    endpoint: Mapped[str | None] = mapped_column(String(128))
+    created_at_us: Mapped[int] = mapped_column(BigInteger)
+    answered_at_us: Mapped[int | None] = mapped_column(BigInteger)
+    ended_at_us: Mapped[int | None] = mapped_column(BigInteger)
+    hangup_cause: Mapped[int | None] = mapped_column(Integer)
+
+
+class AgentStateChangeRow(Base):
+    __tablename__ = "agent_state_changes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(String(64))
+    at_us: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class CustomerRow(Base):
+    __tablename__ = "customers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    segment: Mapped[str] = mapped_column(String(16), default="regular")  # regular | vip
+    language: Mapped[str] = mapped_column(String(8), default="zh")
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class PhoneNumberRow(Base):
+    __tablename__ = "phone_numbers"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="mobile")
+
+
+class VehicleRow(Base):
+    __tablename__ = "vehicles"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    vin: Mapped[str] = mapped_column(String(17), unique=True)
+    plate: Mapped[str | None] = mapped_column(String(16), index=True)
+    model: Mapped[str] = mapped_column(String(64))
+    purchased_on: Mapped[date | None] = mapped_column(Date)
+
+
+class ServiceRecordRow(Base):
+    __tablename__ = "service_history"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"), index=True)
+    on: Mapped[date] = mapped_column(Date)
+    kind: Mapped[str] = mapped_column(String(32))  # first_maintenance | maintenance | repair | glass ...
+    dealer: Mapped[str | None] = mapped_column(String(128))
+    notes: Mapped[str | None] = mapped_column(Text)
+
+
+class CaseRow(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(32))  # complaint | repair | roadside | inquiry
+    status: Mapped[str] = mapped_column(String(16), default="open")
+    opened_at_us: Mapped[int] = mapped_column(BigInteger)
+    summary: Mapped[str] = mapped_column(Text, default="")
+
+
+class LeadRow(Base):
+    __tablename__ = "leads"
+
+    lead_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))  # insurer | web | ivr_callback | campaign
+    phone_number: Mapped[str] = mapped_column(String(32))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    campaign: Mapped[str | None] = mapped_column(String(64))
+    created_at_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    status: Mapped[str] = mapped_column(String(16), default="new")
+
+
+class DialAttemptRow(Base):
+    __tablename__ = "dial_attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_id: Mapped[str] = mapped_column(ForeignKey("leads.lead_id"), index=True)
+    call_id: Mapped[str] = mapped_column(_ID, unique=True)
+    started_at_us: Mapped[int] = mapped_column(BigInteger)
+    answered_at_us: Mapped[int | None] = mapped_column(BigInteger)
+    ended_at_us: Mapped[int | None] = mapped_column(BigInteger)
+    result: Mapped[str | None] = mapped_column(String(32))  # answered | busy | no_answer | failed
+
+
+class DispositionRow(Base):
+    __tablename__ = "dispositions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[str] = mapped_column(_ID, index=True)
+    agent: Mapped[str] = mapped_column(String(64))
+    code: Mapped[str] = mapped_column(String(32))
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+    notes: Mapped[str | None] = mapped_column(Text)
+    at_us: Mapped[int] = mapped_column(BigInteger)

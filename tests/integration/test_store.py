@@ -1,0 +1,86 @@
+"""The call-event store on SQLite and PostgreSQL: migrations, idempotent batches, reads."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from cti.errors import SchemaOutdated
+from cti.events import CallEvent, EventKind
+from cti.store import count_events, events_between, insert_events, make_engine, schema
+from cti.store.events import call_starts_between, events_of_leads
+from tests.unit.kpi_events import T0, answered_call, ev
+
+
+def reset(url: str) -> None:
+    """Drop everything: PostgreSQL's test database outlives a test, SQLite's file does not."""
+    engine = create_engine(schema.sync_url(url))
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("drop schema public cascade; create schema public"))
+    engine.dispose()
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[AsyncEngine]:
+    reset(database_url)
+    schema.upgrade(database_url)
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+    reset(database_url)
+
+
+async def test_events_round_trip_exactly(store: AsyncEngine) -> None:
+    events = answered_call("a", 14.999999, queue="vip")
+    events.append(
+        ev(EventKind.DISPOSITION, 100, "a", agent="1001", data={"code": "booked", "resolved": True})
+    )
+    await insert_events(store, events)
+    stored = sorted(await events_between(store, None, None), key=lambda e: (e.at, e.kind))
+    assert sorted(events, key=lambda e: (e.at, e.kind)) == stored
+
+
+async def test_a_replayed_event_is_stored_once(store: AsyncEngine) -> None:
+    events = answered_call("a", 3)
+    await insert_events(store, events)
+    await insert_events(store, [*events, *answered_call("b", 4)])
+    assert await count_events(store) == 10
+
+
+async def test_reads_by_period_lead_and_call_start(store: AsyncEngine) -> None:
+    lead = [
+        ev(EventKind.LEAD_CREATED, 0, lead_id="L1"),
+        ev(EventKind.FUNNEL_STAGE, 30 * 86400, "x", lead_id="L1", data={"stage": "completed"}),
+    ]
+    await insert_events(store, [*answered_call("a", 3), *answered_call("b", 3, start=3600), *lead])
+    window = await events_between(store, T0 + timedelta(seconds=3600), T0 + timedelta(seconds=3700))
+    assert {e.call_id for e in window} == {"b"}
+    assert {e.kind for e in await events_of_leads(store, ["L1"])} == {
+        EventKind.LEAD_CREATED,
+        EventKind.FUNNEL_STAGE,
+    }
+    assert {e.call_id for e in await call_starts_between(store, T0, None)} == {"a", "b"}
+
+
+async def test_an_empty_sqlite_file_is_upgraded_on_first_use(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh.sqlite3'}"
+    schema.ensure_schema(url)
+    engine = make_engine(url)
+    await insert_events(engine, [CallEvent(EventKind.CALL_STARTED, T0, "c")])
+    assert await count_events(engine) == 1
+    await engine.dispose()
+
+
+async def test_a_database_without_the_schema_is_refused_with_the_command_to_run(database_url: str) -> None:
+    reset(database_url)
+    if database_url.startswith("sqlite"):
+        engine = create_engine(schema.sync_url(database_url))
+        with engine.begin() as connection:
+            connection.execute(text("create table unrelated (id integer)"))
+        engine.dispose()
+    with pytest.raises(SchemaOutdated, match=r"without the cti schema, expected 0001: run `cti db upgrade`"):
+        schema.ensure_schema(database_url)
