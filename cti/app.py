@@ -1,14 +1,20 @@
-"""Wiring, in one place: settings -> ARI client -> event stream -> dispatcher -> call layer."""
+"""Wiring, in one place: store and outbox, HTTP API, ARI client -> event stream -> dispatcher -> calls."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import signal
+import socket
+
+from aiohttp import web
 
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
+from cti.live import EventOutbox, OutboxDrainer, connect_redis
 from cti.settings import Settings
+from cti.store import ensure_schema, make_engine
+from cti.web import build_web_app
 
 log = logging.getLogger(__name__)
 
@@ -23,12 +29,36 @@ async def run_service(settings: Settings) -> None:
     """Serve our Stasis app until SIGINT or SIGTERM.
 
     Asterisk being down is not fatal: the event stream keeps reconnecting, so the service
-    can start before Asterisk and survive its restarts.
+    can start before Asterisk and survive its restarts. The store's schema is checked first
+    (an empty SQLite file is upgraded), so a misconfigured database stops the start, loudly.
     """
+    await asyncio.to_thread(ensure_schema, settings.database.url)
+    web_runner = web.AppRunner(build_web_app(settings), access_log=None)
+    await web_runner.setup()
+    await web.TCPSite(web_runner, settings.web.host, settings.web.port).start()
+    log.info("HTTP API listening", extra={"url": f"http://{settings.web.host}:{settings.web.port}/api/"})
+    redis = connect_redis(settings.redis.url)
+    engine = make_engine(settings.database.url)
+    drainer = OutboxDrainer(
+        redis, engine, f"{settings.ari.app}@{socket.gethostname()}", stream=settings.redis.outbox_stream
+    )
+    drained = asyncio.Event()
+    drain_task = asyncio.create_task(drainer.run(drained), name="outbox-drainer")
+    try:
+        await _serve(settings, EventOutbox(redis, settings.redis.outbox_stream))
+    finally:
+        drained.set()
+        await drain_task
+        await engine.dispose()
+        await redis.aclose()
+        await web_runner.cleanup()
+
+
+async def _serve(settings: Settings, outbox: EventOutbox) -> None:
     async with ari_client(settings) as ari:
         stream = EventStream(ari, settings.ari.app, backoff=Backoff(cap_s=settings.ari.reconnect_cap_s))
         fallback = DialplanLocation(settings.ari.hotline_context, settings.ari.hotline_extension, "fallback")
-        tracker = CallTracker(ari, fallback)
+        tracker = CallTracker(ari, outbox, fallback)
         dispatcher = Dispatcher(tracker.handle)
         loop = asyncio.get_running_loop()
         stopping: set[asyncio.Task[None]] = set()  # hold the task: the loop keeps only a weak reference

@@ -89,9 +89,10 @@ def run(state: CliState) -> None:
 @click.option("--to", "extension", default=None, help="Extension to dial (default: [ari] hotline_extension).")
 @click.pass_obj
 def call(
-    settings: Settings, digits: str, delay_s: float, hold_s: float, caller_number: str, extension: str | None
+    state: CliState, digits: str, delay_s: float, hold_s: float, caller_number: str, extension: str | None
 ) -> None:
     """Place a simulated caller into the hotline through the local Asterisk."""
+    settings = state.settings
 
     async def place() -> str:
         async with ari_client(settings) as ari:

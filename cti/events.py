@@ -7,6 +7,7 @@ computed from these events, never from counters (DESIGN.md §1.5). This module i
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -68,3 +69,38 @@ class CallEvent:
         """A numeric ``data`` field (seconds, positions), ``default`` when absent."""
         value = self.data.get(key, default)
         return float(value) if value is not None else default
+
+
+def event_to_json(event: CallEvent) -> str:
+    """The event as JSON (the outbox's wire format)."""
+    return json.dumps(
+        {
+            "event_id": event.event_id,
+            "kind": event.kind.value,
+            "at": event.at.isoformat(),
+            "call_id": event.call_id,
+            "queue": event.queue,
+            "agent": event.agent,
+            "lead_id": event.lead_id,
+            "caller_number": event.caller_number,
+            "data": dict(event.data),
+            "source": event.source,
+        },
+        ensure_ascii=False,
+    )
+
+
+def event_from_json(text: str) -> CallEvent:
+    fields = json.loads(text)
+    return CallEvent(
+        kind=EventKind(fields["kind"]),
+        at=datetime.fromisoformat(fields["at"]),
+        call_id=fields["call_id"],
+        queue=fields["queue"],
+        agent=fields["agent"],
+        lead_id=fields["lead_id"],
+        caller_number=fields["caller_number"],
+        data=fields["data"],
+        source=fields["source"],
+        event_id=fields["event_id"],
+    )

@@ -81,5 +81,6 @@ def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # aiohttp's access log and per-request debug lines would drown the call flow.
-    logging.getLogger("aiohttp").setLevel(max(logging.WARNING, root.level))
+    # aiohttp's access log and Alembic's per-migration chatter would drown the call flow.
+    for chatty in ("aiohttp", "alembic"):
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, root.level))

@@ -62,6 +62,7 @@ class RedisSettings(_Section):
     """Redis holds the live state: queue entries, agent presence, claims."""
 
     url: str = "redis://127.0.0.1:6379/0"
+    outbox_stream: str = "cti:events"  # call events on their way to the SQL store
 
     @field_validator("url")
     @classmethod
@@ -120,6 +121,16 @@ class KpiSettings(_Section):
         return value
 
 
+class WebSettings(_Section):
+    """The HTTP API and (later) the agent desktop. Every endpoint needs a token with a role."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=1, le=65535)
+    # Lines "<role> <token>" (roles: agent, supervisor, manager, api). Keep it out of the
+    # repository in production; the shipped file holds development tokens only.
+    tokens_file: Path = Path("config/web-tokens.dev")
+
+
 class Settings(_Section):
     """Everything the service and the CLI are configured with."""
 
@@ -129,6 +140,7 @@ class Settings(_Section):
     log: LogSettings = LogSettings()
     sounds: SoundsSettings = SoundsSettings()
     kpi: KpiSettings = KpiSettings()
+    web: WebSettings = WebSettings()
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

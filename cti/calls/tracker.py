@@ -12,6 +12,9 @@ import contextlib
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from redis.exceptions import RedisError
 
 from cti.ari.client import AriClient
 from cti.ari.events import (
@@ -25,6 +28,8 @@ from cti.ari.events import (
     StasisStart,
 )
 from cti.errors import AriConflict, AriNotFound
+from cti.events import CallEvent, EventKind
+from cti.live.outbox import EventOutbox
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +62,9 @@ class CallTracker:
     fallback queue, rather than silence.
     """
 
-    def __init__(self, ari: AriClient, fallback: DialplanLocation) -> None:
+    def __init__(self, ari: AriClient, outbox: EventOutbox, fallback: DialplanLocation) -> None:
         self.ari = ari
+        self.outbox = outbox
         self.fallback = fallback
         self.calls: dict[str, LiveCall] = {}
 
@@ -75,12 +81,13 @@ class CallTracker:
         elif isinstance(event, ChannelHangupRequest) and event.channel.id in self.calls:
             log.info("hang-up requested", extra={"channel": event.channel.id, "cause": event.cause})
         elif isinstance(event, StasisEnd | ChannelDestroyed):
-            self._end(event)
+            await self._end(event)
 
     async def _start(self, event: StasisStart) -> None:
         channel = event.channel
         call = LiveCall(channel.id, channel.caller.number)
         self.calls[channel.id] = call
+        await self._record(EventKind.CALL_STARTED, call, {"direction": "inbound", "entry": list(event.args)})
         log.info(
             "call entered from %s",
             channel.caller.number or "unknown",
@@ -105,9 +112,21 @@ class CallTracker:
             with contextlib.suppress(AriNotFound):  # the caller may have hung up first
                 await self.ari.hangup(channel_id)
 
-    def _end(self, event: StasisEnd | ChannelDestroyed) -> None:
+    async def _record(self, kind: EventKind, call: LiveCall, data: dict[str, object]) -> None:
+        event = CallEvent(
+            kind, datetime.now(UTC), call.channel_id, caller_number=call.caller or None, data=data
+        )
+        try:
+            await self.outbox.record(event)
+        except RedisError as exc:  # the call goes on; the gap is loud in the log
+            log.error("call event %s not recorded: %s", kind, exc, extra={"channel": call.channel_id})
+
+    async def _end(self, event: StasisEnd | ChannelDestroyed) -> None:
         call = self.calls.pop(event.channel.id, None)
         if call is not None:
+            await self._record(
+                EventKind.CALL_ENDED, call, {"duration_s": call.age_s(), "digits": "".join(call.digits)}
+            )
             log.info(
                 "call ended (%s)",
                 type(event).__name__,

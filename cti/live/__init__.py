@@ -1,5 +1,6 @@
-"""Live state in Redis: agent presence, queue entries, atomic claims, outbox stream."""
+"""Live state in Redis: agent presence, queue entries, atomic claims, the event outbox."""
 
 from cti.live.connection import connect_redis, redis_version
+from cti.live.outbox import EventOutbox, OutboxDrainer
 
-__all__ = ["connect_redis", "redis_version"]
+__all__ = ["EventOutbox", "OutboxDrainer", "connect_redis", "redis_version"]

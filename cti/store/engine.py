@@ -12,12 +12,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from cti.errors import ServiceUnavailable
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An engine for ``url``; a SQLite file's folder is created, so a fresh checkout just works."""
+def ensure_sqlite_folder(url: str) -> None:
+    """Create a SQLite file's folder, so a fresh checkout just works (SQLite makes only the file)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    return create_async_engine(parsed, pool_pre_ping=True)
+
+
+def make_engine(url: str) -> AsyncEngine:
+    """An asyncio engine for ``url``."""
+    ensure_sqlite_folder(url)
+    return create_async_engine(make_url(url), pool_pre_ping=True)
 
 
 async def database_version(url: str) -> str:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from cti.errors import SchemaOutdated, ServiceUnavailable
+from cti.store.engine import ensure_sqlite_folder
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -46,6 +47,7 @@ def head_revision() -> str:
 
 def _state(url: str) -> tuple[str | None, bool]:
     """(current revision, whether the database has any table at all)."""
+    ensure_sqlite_folder(url)
     engine = create_engine(sync_url(url))
     try:
         with engine.connect() as connection:
@@ -60,6 +62,7 @@ def _state(url: str) -> tuple[str | None, bool]:
 
 def upgrade(url: str) -> str:
     """Apply every pending migration; return the revision now current."""
+    ensure_sqlite_folder(url)
     command.upgrade(alembic_config(url), "head")
     return head_revision()
 

@@ -7,6 +7,7 @@ their own caller's channel (it wins over the global), so nothing shared is chang
 import asyncio
 import contextlib
 import logging
+from pathlib import Path
 
 import pytest
 
@@ -14,13 +15,27 @@ from cti.app import run_service
 from cti.ari import AriClient, EventStream
 from cti.ari.events import StasisStart
 from cti.errors import AriNotFound
-from cti.settings import AriSettings, Settings
+from cti.events import EventKind
+from cti.settings import DatabaseSettings, RedisSettings, Settings
 from cti.sim import place_simulated_call
+from cti.store import events_between, make_engine
 from tests.integration.conftest import AsteriskStack, OpenEventLog
 
 
 def to_app(app: str) -> dict[str, str]:
     return {"CTI_APP": app}
+
+
+@pytest.fixture
+def service_settings(asterisk: AsteriskStack, app_name: str, redis_url: str, tmp_path: Path) -> Settings:
+    """The service on its own Stasis app, outbox stream and SQLite store."""
+    return asterisk.settings.model_copy(
+        update={
+            "ari": asterisk.settings.ari.model_copy(update={"app": app_name}),
+            "redis": RedisSettings(url=redis_url, outbox_stream=f"test:{app_name}:events"),
+            "database": DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}"),
+        }
+    )
 
 
 async def test_hotline_call_enters_our_stasis_app_with_caller_id(
@@ -58,11 +73,10 @@ async def test_when_the_app_is_down_the_caller_gets_the_apology_and_fallback_que
 
 
 async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
-    asterisk: AsteriskStack, ari: AriClient, app_name: str, caplog: pytest.LogCaptureFixture
+    service_settings: Settings, ari: AriClient, app_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    settings = Settings(ari=AriSettings(**{**asterisk.settings.ari.model_dump(), "app": app_name}))
     caplog.set_level(logging.INFO)
-    service = asyncio.create_task(run_service(settings))
+    service = asyncio.create_task(run_service(service_settings))
     try:
         for _ in range(100):
             if "ARI events connected" in caplog.text:
@@ -85,17 +99,26 @@ async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
     assert "greeting finished; hanging up" in messages
     assert messages[-1] == "call ended (StasisEnd)"
 
+    engine = make_engine(service_settings.database.url)  # the outbox was drained into the store
+    stored = [e for e in await events_between(engine, None, None) if e.call_id == caller.id]
+    await engine.dispose()
+    assert [e.kind for e in sorted(stored, key=lambda e: e.at)] == [
+        EventKind.CALL_STARTED,
+        EventKind.CALL_ENDED,
+    ]
+    assert stored[0].caller_number == "13800138000"
+    assert stored[0].data["direction"] == "inbound"
+
 
 async def test_a_call_left_in_our_app_by_a_previous_instance_goes_to_the_fallback(
-    asterisk: AsteriskStack, ari: AriClient, app_name: str, open_event_log: OpenEventLog
+    service_settings: Settings, ari: AriClient, app_name: str, open_event_log: OpenEventLog
 ) -> None:
     previous = await open_event_log(EventStream(ari, app_name))
     caller = await place_simulated_call(ari, hold_s=30, app=app_name)
     await previous.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id)
     await previous.close()  # that instance dies; the caller stays in the app, in silence
 
-    settings = Settings(ari=AriSettings(**{**asterisk.settings.ari.model_dump(), "app": app_name}))
-    service = asyncio.create_task(run_service(settings))
+    service = asyncio.create_task(run_service(service_settings))
     try:
         fallback = ""
         for _ in range(50):

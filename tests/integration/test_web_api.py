@@ -1,0 +1,97 @@
+"""GET /api/kpi over real HTTP on loopback, with the store on SQLite: tokens, roles, errors, JSON."""
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+
+from cti.events import EventKind
+from cti.settings import DatabaseSettings, WebSettings, load_settings
+from cti.store import insert_events, make_engine, schema
+from cti.web import build_web_app
+from tests.unit.kpi_events import answered_call, unanswered_call
+
+PROJECT = Path(__file__).resolve().parents[2]
+MANAGER = {"Authorization": "Bearer dev-manager-token"}
+REQUIRED = (
+    "offered",
+    "answered",
+    "abandoned",
+    "answered_within_three_rings",
+    "three_ring_rate",
+    "service_level",
+    "service_level_2",
+    "asa_s",
+    "abandon_rate",
+    "aht_s",
+    "one_minute_contact_rate",
+    "definitions_version",
+)
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    url = f"sqlite+aiosqlite:///{tmp_path / 'api.sqlite3'}"
+    schema.upgrade(url)
+    engine = make_engine(url)
+    events = answered_call("a", 5) + answered_call("b", 16, queue="service")
+    await insert_events(engine, events + unanswered_call("c", EventKind.ABANDONED, 30))
+    await engine.dispose()
+    base = load_settings(PROJECT / "config" / "cti.toml", {})
+    settings = base.model_copy(
+        update={
+            "database": DatabaseSettings(url=url),
+            "web": WebSettings(tokens_file=PROJECT / "config" / "web-tokens.dev"),
+        }
+    )
+    async with TestClient(TestServer(build_web_app(settings), host="127.0.0.1")) as test_client:
+        yield test_client
+
+
+async def test_the_report_as_json(client: TestClient) -> None:  # type: ignore[type-arg]
+    response = await client.get(
+        "/api/kpi", params={"from": "2026-11-01", "to": "2026-11-30", "by": "queue"}, headers=MANAGER
+    )
+    assert response.status == 200
+    report = await response.json()
+    for row in [report["overall"], *report["groups"]]:
+        assert set(REQUIRED) <= set(row)
+        assert all(
+            row[k] is None or 0 <= row[k] <= 1
+            for k in REQUIRED
+            if k.endswith("rate") or k.startswith("service")
+        )
+    assert (report["overall"]["offered"], report["overall"]["answered"]) == (3, 2)
+    assert report["overall"]["three_ring_rate"] == pytest.approx(1 / 3)
+    assert [g["key"] for g in report["groups"]] == ["sales", "service"]
+
+
+async def test_no_token_is_401_and_a_wrong_role_is_403(client: TestClient) -> None:  # type: ignore[type-arg]
+    anonymous = await client.get("/api/kpi")
+    assert anonymous.status == 401
+    body = await anonymous.json()
+    assert set(body) == {"error_id", "message", "details"}
+    unknown = await client.get("/api/kpi", headers={"Authorization": "Bearer not-a-real-token"})
+    assert unknown.status == 401
+    agent = await client.get("/api/kpi", headers={"Authorization": "Bearer dev-agent-token"})
+    assert agent.status == 403
+    assert "agent role" in (await agent.json())["message"]
+
+
+@pytest.mark.parametrize(
+    ("params", "says"),
+    [
+        ({"from": "last tuesday"}, "not an ISO date"),
+        ({"from": "2026-11-30", "to": "2026-11-01"}, "the period is empty"),
+        ({"by": "year"}, "by must be one of"),
+        ({"ring_cycle": "0"}, "ring_cycle must be positive"),
+        ({"threshold": "soon"}, "threshold must be a number"),
+    ],
+)
+async def test_bad_parameters_are_400_with_what_and_where(
+    client: TestClient, params: dict[str, str], says: str
+) -> None:  # type: ignore[type-arg]
+    response = await client.get("/api/kpi", params=params, headers=MANAGER)
+    assert response.status == 400
+    assert says in (await response.json())["message"]
