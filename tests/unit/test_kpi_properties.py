@@ -1,0 +1,65 @@
+"""Properties of the KPI maths over arbitrary event histories: never raises, rates stay rates."""
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cti.events import CallEvent, EventKind
+from cti.kpi import KpiConfig, Period, build_report, derive_facts
+from cti.kpi.report import kpi_row
+from tests.unit.kpi_events import at
+
+events = st.builds(
+    lambda kind, t, call, agent, queue, lead, wait: CallEvent(
+        kind,
+        at(t),
+        f"c{call}",
+        queue=queue,
+        agent=agent,
+        lead_id=lead,
+        caller_number=f"1390000000{call % 3}",
+        data={"wait_s": wait, "talk_s": wait, "resolved": call % 2 == 0, "stage": "assessed"} if wait else {},
+    ),
+    st.sampled_from(list(EventKind)),
+    st.floats(min_value=0, max_value=200_000, allow_nan=False),
+    st.integers(min_value=0, max_value=6),
+    st.sampled_from([None, "1001", "1002"]),
+    st.sampled_from([None, "sales", "service"]),
+    st.sampled_from([None, "L1", "L2"]),
+    st.none() | st.floats(min_value=0, max_value=500, allow_nan=False),
+)
+configs = st.builds(
+    KpiConfig,
+    ring_cycle_s=st.floats(min_value=0.5, max_value=10),
+    threshold_s=st.floats(min_value=0, max_value=60),
+    short_abandon_s=st.floats(min_value=0, max_value=10),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=st.lists(events, max_size=40), cfg=configs)
+def test_rates_are_fractions_or_null_and_counts_add_up(history: list[CallEvent], cfg: KpiConfig) -> None:
+    facts = derive_facts(history)
+    row = kpi_row(facts, facts.calls, cfg)
+    for key, value in row.items():
+        if key.endswith("_rate") or key.startswith("service_level"):
+            assert value is None or 0 <= value <= 1, (key, value)
+    assert (
+        row["answered"] + row["abandoned"] + row["overflowed"] + row["timed_out"] + row["callbacks"]
+        <= row["offered"]
+    )
+    assert row["answered_within_three_rings"] <= row["answered"]
+    assert row["leads_contacted_within_one_minute"] <= row["leads"]
+    assert row["agent_answered_within_three_rings"] <= row["agent_offers"]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    history=st.lists(events, max_size=40),
+    by=st.sampled_from([None, "queue", "agent", "hour", "day", "week", "month"]),
+)
+def test_groups_never_hold_more_than_the_whole(history: list[CallEvent], by: str | None) -> None:
+    facts = derive_facts(history)
+    report = build_report(facts, facts.calls, KpiConfig(), period=Period(at(0), at(100_000)), by=by)
+    if by in ("hour", "day", "week", "month", "queue"):  # a partition of the queue stays
+        assert sum(g["offered"] for g in report["groups"]) == report["overall"]["offered"]
+    assert all(g["offered"] <= report["overall"]["offered"] for g in report["groups"])
