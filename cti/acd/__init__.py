@@ -1,0 +1,39 @@
+"""The ACD: queues, agents and routing. Pure decisions here; Redis claims in ``cti.live``."""
+
+from cti.acd.agents import AgentStateError, AgentStatus, Command, StateChange, apply
+from cti.acd.model import (
+    AcdConfig,
+    AgentConfig,
+    AgentSnapshot,
+    AgentState,
+    Entry,
+    QueueConfig,
+    SkillStep,
+    Strategy,
+    load_acd_config,
+)
+from cti.acd.strategies import Offer, RoundRobinMemory, choose, eligible, match, required_level, service_order
+
+__all__ = [
+    "AcdConfig",
+    "AgentConfig",
+    "AgentSnapshot",
+    "AgentState",
+    "AgentStateError",
+    "AgentStatus",
+    "Command",
+    "Entry",
+    "Offer",
+    "QueueConfig",
+    "RoundRobinMemory",
+    "SkillStep",
+    "StateChange",
+    "Strategy",
+    "apply",
+    "choose",
+    "eligible",
+    "load_acd_config",
+    "match",
+    "required_level",
+    "service_order",
+]

@@ -1,0 +1,167 @@
+"""Queues, agents and callers waiting: the ACD's configuration and its snapshots of live state.
+
+Configuration is validated here (pydantic) so that a bad agent or queue is refused with the key
+and the reason before the service starts. Snapshots are plain frozen values that the pure
+strategies read; the live state in Redis (``cti.live``) produces them.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from cti.errors import ConfigError
+
+
+class Strategy(StrEnum):
+    RINGALL = "ringall"  # every eligible agent rings; the first to answer takes the call
+    LONGEST_IDLE = "longest-idle"
+    RRMEMORY = "round-robin"  # round robin that remembers where it stopped
+    FEWEST_CALLS = "fewest-calls"
+    LEAST_TALK_TIME = "least-talk-time"
+    RANDOM = "random"
+    LINEAR = "linear"  # always in configured order
+
+
+class AgentState(StrEnum):
+    LOGGED_OUT = "logged_out"
+    READY = "ready"
+    RINGING = "ringing"
+    ON_CALL = "on_call"
+    WRAP_UP = "wrap_up"
+    PAUSED = "paused"
+
+
+class _Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SkillStep(_Config):
+    """From ``after_s`` seconds of waiting on, agents with ``min_level`` or more may take the call."""
+
+    after_s: float = Field(ge=0)
+    min_level: int = Field(ge=1, le=5)
+
+
+class AgentConfig(_Config):
+    id: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    name: str
+    endpoint: str  # any Asterisk dial string: PJSIP/1001, Local/1001@agent-sim, PJSIP/trunk/138...
+    skills: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("endpoint")
+    @classmethod
+    def _dial_string(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z]+/\S+", value):
+            raise ValueError("must be an Asterisk dial string such as PJSIP/1001 or Local/1001@agent-sim")
+        return value
+
+    @field_validator("skills")
+    @classmethod
+    def _levels(cls, value: dict[str, int]) -> dict[str, int]:
+        bad = {skill: level for skill, level in value.items() if not 1 <= level <= 5}
+        if bad:
+            raise ValueError(f"skill levels are 1-5: {bad}")
+        return value
+
+
+class QueueConfig(_Config):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    strategy: Strategy = Strategy.LONGEST_IDLE
+    skill: str = ""  # the skill agents need; default: the queue's name
+    escalation: tuple[SkillStep, ...] = (SkillStep(after_s=0, min_level=1),)
+    ring_timeout_s: float = Field(default=15, gt=0)
+    max_wait_s: float = Field(default=300, gt=0)
+    wrapup_s: float = Field(default=10, ge=0)
+    max_len: int = Field(default=0, ge=0)  # 0: no limit
+    priority: int = 0  # between queues: an agent serving several takes the higher first
+    moh_class: str = "default"
+    announce_every_s: float = Field(default=30, ge=0)  # position / expected wait; 0: never
+    overflow: str | None = None  # queue to move to when max_wait_s passes
+    join_empty: bool = True  # may a caller join when no agent is logged in?
+    leave_empty: bool = False  # do waiting callers leave when the last agent logs out?
+    auto_pause_after: int = Field(default=3, ge=0)  # consecutive unanswered rings; 0: never
+
+    @property
+    def required_skill(self) -> str:
+        return self.skill or self.name
+
+    @model_validator(mode="after")
+    def _escalation_in_order(self) -> Self:
+        if not self.escalation or self.escalation[0].after_s != 0:
+            raise ValueError("escalation must start with a step at after_s = 0")
+        if list(self.escalation) != sorted(self.escalation, key=lambda s: s.after_s):
+            raise ValueError("escalation steps must be in order of after_s")
+        return self
+
+
+class AcdConfig(_Config):
+    agents: tuple[AgentConfig, ...] = ()
+    queues: tuple[QueueConfig, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        for kind, names in (("agent", [a.id for a in self.agents]), ("queue", [q.name for q in self.queues])):
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"duplicate {kind} ids: {duplicates}")
+        known = {q.name for q in self.queues}
+        for queue in self.queues:
+            if queue.overflow is not None and queue.overflow not in known:
+                raise ValueError(f"queue {queue.name}: overflow target {queue.overflow!r} is not a queue")
+        return self
+
+    def queue(self, name: str) -> QueueConfig:
+        return next(q for q in self.queues if q.name == name)
+
+
+def load_acd_config(path: Path) -> AcdConfig:
+    """Read agents and queues from a TOML file; ``ConfigError`` names the key and the reason."""
+    try:
+        with path.open("rb") as handle:
+            data = tomllib.load(handle)
+        return AcdConfig.model_validate(data)
+    except FileNotFoundError as exc:
+        raise ConfigError(str(path), "(file)", "no such file") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(path), "(syntax)", str(exc)) from exc
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
+        reason = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
+        raise ConfigError(str(path), key, reason) from exc
+
+
+@dataclass(frozen=True)
+class AgentSnapshot:
+    """What the strategies know of an agent at one moment."""
+
+    id: str
+    state: AgentState
+    skills: dict[str, int]
+    order: int  # position in the configuration: linear order and tie-breaker
+    idle_since: float = 0.0  # monotonic seconds: when the agent last became ready
+    calls_taken: int = 0
+    talk_time_s: float = 0.0
+
+    def level(self, skill: str) -> int:
+        return self.skills.get(skill, 0)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A caller waiting in a queue."""
+
+    call_id: str
+    queue: str
+    entered_at: float  # monotonic seconds
+    priority: int = 0  # higher first (a VIP), then the longest waiting
+
+    def wait_s(self, now: float) -> float:
+        return now - self.entered_at
