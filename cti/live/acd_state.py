@@ -1,0 +1,178 @@
+"""The ACD's live state in Redis: agent statuses, queue entries, and the atomic claim.
+
+Several service instances (each with its own ARI app name) may share one Redis and one pool of
+agents. Two rules keep them honest:
+
+- **Claim before ringing.** An agent is offered a call only through ``claim``: a Lua script that
+  moves the agent from ready to ringing in one step, so two instances racing for the same agent
+  get one yes and one no. Every other change goes through ``transition``, a compare-and-set on
+  the status's version, so a stale writer never overwrites a newer state.
+- **A call belongs to the instance whose Stasis app holds the caller**: its queue entry names
+  that owner; only the owner routes it.
+
+Times are wall-clock epoch seconds, comparable across instances. The state is rebuilt after a
+Redis restart from Asterisk (which calls exist) and the configuration (who the agents are).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+import redis.asyncio as aioredis
+
+from cti.acd.agents import AgentStatus, Command, StateChange, apply
+from cti.acd.model import AgentConfig, AgentSnapshot, AgentState, Entry
+
+# KEYS[1] agent hash; ARGV: call id, now. Ready -> ringing, or nothing.
+_CLAIM = """
+if redis.call('HGET', KEYS[1], 'state') ~= 'ready' then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'ringing', 'call_id', ARGV[1], 'since', ARGV[2], 'reason', 'offered')
+redis.call('HINCRBY', KEYS[1], 'version', 1)
+return 1
+"""
+
+# KEYS[1] agent hash; ARGV[1] expected version, then field/value pairs. Compare-and-set.
+_SET_IF_VERSION = """
+if (redis.call('HGET', KEYS[1], 'version') or '0') ~= ARGV[1] then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[1], 'version', tostring(tonumber(ARGV[1]) + 1))
+return 1
+"""
+
+
+class StaleAgentState(Exception):
+    """The agent changed between our read and our write: read again and decide again."""
+
+
+def _status(agent_id: str, fields: dict[str, str]) -> tuple[AgentStatus, int]:
+    status = AgentStatus(
+        agent=agent_id,
+        state=AgentState(fields.get("state", AgentState.LOGGED_OUT.value)),
+        since=float(fields.get("since", 0)),
+        reason=fields.get("reason", ""),
+        call_id=fields.get("call_id") or None,
+        missed_in_row=int(fields.get("missed", 0)),
+    )
+    return status, int(fields.get("version", 0))
+
+
+class AcdState:
+    """Agents and queue entries of one contact center, shared by every instance."""
+
+    def __init__(self, redis: aioredis.Redis, prefix: str = "cti:acd") -> None:
+        self.redis = redis
+        self.prefix = prefix
+        self._claim = redis.register_script(_CLAIM)
+        self._cas = redis.register_script(_SET_IF_VERSION)
+
+    def _agent_key(self, agent_id: str) -> str:
+        return f"{self.prefix}:agent:{agent_id}"
+
+    def _queue_key(self, queue: str) -> str:
+        return f"{self.prefix}:queue:{queue}"
+
+    def _entry_key(self, call_id: str) -> str:
+        return f"{self.prefix}:entry:{call_id}"
+
+    # --- agents -----------------------------------------------------------------------------
+    async def agent(self, agent_id: str) -> tuple[AgentStatus, int]:
+        fields: dict[str, str] = await self.redis.hgetall(self._agent_key(agent_id))  # type: ignore[assignment]
+        return _status(agent_id, fields)
+
+    async def claim(self, agent_id: str, call_id: str, now: float) -> bool:
+        """Ready -> ringing for ``call_id``, atomically; False if the agent was not ready."""
+        return bool(await self._claim(keys=[self._agent_key(agent_id)], args=[call_id, repr(now)]))
+
+    async def transition(self, agent_id: str, command: Command, now: float, **options: Any) -> StateChange:
+        """Apply ``command`` (see ``cti.acd.agents.apply``) if nobody changed the agent meanwhile."""
+        status, version = await self.agent(agent_id)
+        new, change = apply(status, command, now, **options)
+        fields = {
+            "state": new.state.value,
+            "since": repr(new.since),
+            "reason": new.reason,
+            "call_id": new.call_id or "",
+            "missed": str(new.missed_in_row),
+        }
+        flat = [item for pair in fields.items() for item in pair]
+        if not await self._cas(keys=[self._agent_key(agent_id)], args=[str(version), *flat]):
+            raise StaleAgentState(f"agent {agent_id} changed while {command} was decided")
+        return change
+
+    async def record_call(self, agent_id: str, talk_s: float) -> None:
+        """Count a finished conversation (fewest-calls and least-talk-time read these)."""
+        key = self._agent_key(agent_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hincrby(key, "calls", 1)
+            pipe.hincrbyfloat(key, "talk_s", talk_s)
+            await pipe.execute()
+
+    async def snapshots(self, agents: Sequence[AgentConfig]) -> list[AgentSnapshot]:
+        """Every configured agent as the strategies see it, in configuration order."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent in agents:
+                pipe.hgetall(self._agent_key(agent.id))
+            replies: list[dict[str, str]] = await pipe.execute()
+        snapshots = []
+        for order, (agent, fields) in enumerate(zip(agents, replies, strict=True)):
+            status, _ = _status(agent.id, fields)
+            snapshots.append(
+                AgentSnapshot(
+                    agent.id,
+                    status.state,
+                    agent.skills,
+                    order,
+                    idle_since=status.since,
+                    calls_taken=int(fields.get("calls", 0)),
+                    talk_time_s=float(fields.get("talk_s", 0)),
+                )
+            )
+        return snapshots
+
+    # --- queue entries ----------------------------------------------------------------------
+    async def enqueue(self, entry: Entry, owner: str) -> int:
+        """Add a waiting caller; return its 1-based position in its queue."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hset(
+                self._entry_key(entry.call_id),
+                mapping={
+                    "queue": entry.queue,
+                    "entered_at": repr(entry.entered_at),
+                    "priority": entry.priority,
+                    "owner": owner,
+                },
+            )
+            pipe.zadd(self._queue_key(entry.queue), {entry.call_id: entry.entered_at})
+            await pipe.execute()
+        return await self.position(entry)
+
+    async def dequeue(self, entry: Entry) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.zrem(self._queue_key(entry.queue), entry.call_id)
+            pipe.delete(self._entry_key(entry.call_id))
+            await pipe.execute()
+
+    async def position(self, entry: Entry) -> int:
+        """1-based place in line among callers of the same queue (priority first, then wait)."""
+        waiting = await self.waiting([entry.queue])
+        ahead = [
+            e
+            for e in waiting
+            if (-e.priority, e.entered_at, e.call_id) < (-entry.priority, entry.entered_at, entry.call_id)
+        ]
+        return len(ahead) + 1
+
+    async def waiting(self, queues: Iterable[str], owner: str | None = None) -> list[Entry]:
+        """Callers waiting in ``queues`` (only ``owner``'s, if given)."""
+        entries: list[Entry] = []
+        for queue in queues:
+            for member in await self.redis.zrange(self._queue_key(queue), 0, -1):
+                call_id = str(member)
+                fields = await self.redis.hgetall(self._entry_key(call_id))
+                if not fields or (owner is not None and fields.get("owner") != owner):
+                    continue
+                entries.append(
+                    Entry(call_id, queue, float(fields["entered_at"]), int(fields.get("priority", 0)))
+                )
+        return entries

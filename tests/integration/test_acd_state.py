@@ -1,0 +1,96 @@
+"""The ACD's live state on real Redis: one agent is never offered two calls, even across instances."""
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+
+from cti.acd import AgentConfig, AgentState, AgentStatus, Command, Entry
+from cti.live import AcdState, StaleAgentState, connect_redis
+
+AGENTS = [
+    AgentConfig(id=f"{1100 + i}", name=f"A{i}", endpoint=f"Local/{1100 + i}@agent-sim", skills={"sales": 3})
+    for i in range(20)
+]
+
+
+@pytest.fixture
+async def instances(redis_url: str) -> AsyncIterator[tuple[AcdState, AcdState]]:
+    """Two service instances: separate Redis connections, one shared state."""
+    prefix = f"test:acd:{uuid.uuid4().hex[:8]}"
+    first, second = connect_redis(redis_url), connect_redis(redis_url)
+    yield AcdState(first, prefix), AcdState(second, prefix)
+    keys = [key async for key in first.scan_iter(f"{prefix}:*")]
+    if keys:
+        await first.delete(*keys)
+    await first.aclose()
+    await second.aclose()
+
+
+async def test_two_instances_racing_never_claim_one_agent_twice(instances: tuple[AcdState, AcdState]) -> None:
+    one, two = instances
+    for agent in AGENTS:
+        await one.transition(agent.id, Command.LOGIN, 0.0)
+    attempts = [(state, agent.id, f"call-{n}") for n in range(10) for agent in AGENTS for state in (one, two)]
+    gate = asyncio.Semaphore(50)  # many in flight at once, within the connection pools
+
+    async def claim(state: AcdState, agent_id: str, call: str) -> bool:
+        async with gate:
+            return await state.claim(agent_id, call, 1.0)
+
+    results = await asyncio.gather(*(claim(state, agent_id, call) for state, agent_id, call in attempts))
+    winners = [(agent_id, call) for (_, agent_id, call), won in zip(attempts, results, strict=True) if won]
+    assert sorted(agent_id for agent_id, _ in winners) == sorted(a.id for a in AGENTS)  # each exactly once
+    for agent_id, call in winners:
+        status, _ = await one.agent(agent_id)
+        assert (status.state, status.call_id) == (AgentState.RINGING, call)
+
+
+async def test_a_stale_writer_cannot_overwrite_a_newer_state(instances: tuple[AcdState, AcdState]) -> None:
+    one, two = instances
+    await one.transition("1100", Command.LOGIN, 0.0)
+    assert await two.claim("1100", "c1", 1.0)
+    assert not await one.claim("1100", "c2", 1.1)  # already ringing
+    original = one.agent
+
+    async def read_before_the_answer(agent_id: str) -> tuple[AgentStatus, int]:
+        seen = await original(agent_id)
+        await two.transition("1100", Command.ANSWER, 2.0)  # lands between our read and our write
+        return seen
+
+    one.agent = read_before_the_answer  # type: ignore[method-assign]
+    with pytest.raises(StaleAgentState):
+        await one.transition("1100", Command.RING_NO_ANSWER, 3.0)
+    status, _ = await two.agent("1100")
+    assert status.state is AgentState.ON_CALL
+
+
+async def test_snapshots_and_call_counts(instances: tuple[AcdState, AcdState]) -> None:
+    one, _ = instances
+    await one.transition("1101", Command.LOGIN, 5.0)
+    await one.transition("1102", Command.LOGIN, 6.0)
+    await one.transition("1102", Command.PAUSE, 7.0, reason="training")
+    await one.record_call("1101", 120.5)
+    snapshots = {s.id: s for s in await one.snapshots(AGENTS[:4])}
+    assert snapshots["1100"].state is AgentState.LOGGED_OUT
+    assert (snapshots["1101"].state, snapshots["1101"].idle_since, snapshots["1101"].calls_taken) == (
+        AgentState.READY,
+        5.0,
+        1,
+    )
+    assert snapshots["1101"].talk_time_s == 120.5
+    assert snapshots["1102"].state is AgentState.PAUSED
+    assert [s.order for s in await one.snapshots(AGENTS[:4])] == [0, 1, 2, 3]
+
+
+async def test_queue_positions_follow_priority_then_arrival(instances: tuple[AcdState, AcdState]) -> None:
+    one, two = instances
+    first = Entry("c1", "sales", entered_at=10.0)
+    assert await one.enqueue(first, owner="app-1") == 1
+    assert await two.enqueue(Entry("c2", "sales", entered_at=11.0), owner="app-2") == 2
+    assert await one.enqueue(Entry("vip", "sales", entered_at=12.0, priority=5), owner="app-1") == 1
+    assert [e.call_id for e in await one.waiting(["sales"], owner="app-1")] == ["c1", "vip"]
+    await one.dequeue(first)
+    assert await two.position(Entry("c2", "sales", entered_at=11.0)) == 2  # behind the VIP
+    assert {e.call_id for e in await two.waiting(["sales"])} == {"c2", "vip"}
