@@ -244,6 +244,15 @@ class AriClient:
             query={"context": context, "extension": extension, "priority": priority, "label": label},
         )
 
+    async def start_channel_moh(self, channel_id: str, moh_class: str | None = None) -> None:
+        """Music on hold to one channel (a caller waiting in a queue)."""
+        await self.request(
+            routes.CHANNEL_MOH_START, path_params={"channelId": channel_id}, query={"mohClass": moh_class}
+        )
+
+    async def stop_channel_moh(self, channel_id: str) -> None:
+        await self.request(routes.CHANNEL_MOH_STOP, path_params={"channelId": channel_id})
+
     async def get_variable(self, channel_id: str, variable: str) -> str:
         found = await self._get(
             Variable,

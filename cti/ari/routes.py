@@ -44,6 +44,8 @@ CHANNEL_RING_STOP = _route("DELETE", "/channels/{channelId}/ring")
 CHANNEL_PLAY = _route("POST", "/channels/{channelId}/play/{playbackId}", "media lang offsetms skipms")
 CHANNEL_HANGUP = _route("DELETE", "/channels/{channelId}", "reason reason_code")
 CHANNEL_CONTINUE = _route("POST", "/channels/{channelId}/continue", "context extension priority label")
+CHANNEL_MOH_START = _route("POST", "/channels/{channelId}/moh", "mohClass")
+CHANNEL_MOH_STOP = _route("DELETE", "/channels/{channelId}/moh")
 CHANNEL_GET_VAR = _route("GET", "/channels/{channelId}/variable", "variable")
 CHANNEL_SET_VAR = _route("POST", "/channels/{channelId}/variable", "variable value")
 

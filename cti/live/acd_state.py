@@ -98,7 +98,14 @@ class AcdState:
         flat = [item for pair in fields.items() for item in pair]
         if not await self._cas(keys=[self._agent_key(agent_id)], args=[str(version), *flat]):
             raise StaleAgentState(f"agent {agent_id} changed while {command} was decided")
+        if new.state is AgentState.READY:
+            await self.redis.publish(self.ready_channel, agent_id)  # wakes every instance's router
         return change
+
+    @property
+    def ready_channel(self) -> str:
+        """Pub/sub channel announcing agents that became ready (any instance may have callers)."""
+        return f"{self.prefix}:ready"
 
     async def record_call(self, agent_id: str, talk_s: float) -> None:
         """Count a finished conversation (fewest-calls and least-talk-time read these)."""
