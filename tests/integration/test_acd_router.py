@@ -2,127 +2,15 @@
 
 import asyncio
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
-from typing import Any
 
-import pytest
-
-from cti.acd import AcdConfig, AgentConfig, AgentState, Command, QueueConfig, Strategy
-from cti.acd.router import QueueRouter
-from cti.ari import AriClient, Dispatcher, Event, EventStream
-from cti.ari.events import StasisStart
-from cti.events import CallEvent, EventKind, event_from_json
-from cti.live import AcdState, EventOutbox, connect_redis
-from cti.sim import place_simulated_call, set_agent_timing, sim_agent_endpoint
-
-AGENT_IDS = ["1201", "1202", "1203"]
-
-
-def agents(ids: list[str] = AGENT_IDS) -> tuple[AgentConfig, ...]:
-    return tuple(
-        AgentConfig(id=i, name=f"Agent {i}", endpoint=sim_agent_endpoint(i), skills={"sales": 3}) for i in ids
-    )
-
-
-@dataclass
-class Acd:
-    ari: AriClient
-    app: str
-    router: QueueRouter
-    state: AcdState
-    outbox: EventOutbox
-
-    async def recorded(self) -> list[CallEvent]:
-        entries = await self.outbox.redis.xrange(self.outbox.stream)
-        return [event_from_json(fields["e"]) for _, fields in entries]
-
-    async def wait_for(
-        self, predicate: Callable[[list[CallEvent]], bool], within_s: float = 15
-    ) -> list[CallEvent]:
-        deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
-            events = await self.recorded()
-            if predicate(events):
-                return events
-            await asyncio.sleep(0.1)
-        raise AssertionError(
-            f"not seen within {within_s}s: {[(e.kind.value, e.agent) for e in await self.recorded()]}"
-        )
-
-    async def call(self, queue: str = "sales", hold_s: float = 30, delay_s: float = 0) -> str:
-        channel = await place_simulated_call(
-            self.ari, app=self.app, app_args=f"caller,{queue}", hold_s=hold_s, delay_s=delay_s
-        )
-        return channel.id
-
-
-MakeAcd = Callable[..., Awaitable[Acd]]
+from cti.acd import AgentState, QueueConfig, Strategy
+from cti.events import CallEvent, EventKind
+from cti.sim import set_agent_timing
+from tests.integration.conftest import AGENT_IDS, Acd, MakeAcd
 
 
 def kinds(events: list[CallEvent], call_id: str) -> list[tuple[str, str | None]]:
     return [(e.kind.value, e.agent) for e in events if e.call_id == call_id]
-
-
-@pytest.fixture
-async def make_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeAcd]:
-    prefix = f"test:acd:{uuid.uuid4().hex[:8]}"
-    redis = connect_redis(redis_url)
-    made: list[tuple[QueueRouter, Dispatcher]] = []
-
-    async def make(
-        queues: tuple[QueueConfig, ...], agent_ids: list[str] = AGENT_IDS, login: bool = True
-    ) -> Acd:
-        app = f"acd-{uuid.uuid4().hex[:8]}"
-        config = AcdConfig(agents=agents(agent_ids), queues=queues)
-        state = AcdState(redis, prefix)
-        outbox = EventOutbox(redis, f"{prefix}:events:{app}")
-        router = QueueRouter(ari, app, config, state, outbox)
-        router.start()
-
-        async def handle(event: Event) -> None:
-            if isinstance(event, StasisStart) and event.args[:1] == ("caller",):
-                await router.enqueue(event.channel, event.args[1])
-            else:
-                await router.handle(event)
-
-        dispatcher = Dispatcher(handle)
-        stream = EventStream(ari, app)
-        connected = asyncio.Event()
-
-        async def pump() -> None:
-            async for event in stream:
-                connected.set()  # the first event is always the Resynced of the connect
-                dispatcher.submit(event)
-
-        tasks.append(asyncio.create_task(pump()))
-        streams.append(stream)
-        made.append((router, dispatcher))
-        await asyncio.wait_for(connected.wait(), 10)
-        if login:
-            for agent_id in agent_ids:
-                await state.transition(agent_id, Command.LOGIN, time.time())
-        return Acd(ari, app, router, state, outbox)
-
-    tasks: list[asyncio.Task[None]] = []
-    streams: list[EventStream] = []
-    yield make
-    for stream in streams:
-        await stream.close()
-    for task in tasks:
-        task.cancel()
-    for router, dispatcher in made:
-        await dispatcher.aclose()
-        await router.aclose()
-    await _forget(redis, prefix)
-
-
-async def _forget(redis: Any, prefix: str) -> None:
-    keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
 
 
 def sales(**options: object) -> QueueConfig:
