@@ -6,12 +6,16 @@ import asyncio
 import logging
 import signal
 import socket
+import time
 
 from aiohttp import web
 
+from cti.acd import AcdConfig, AgentState, Command, agent_state_event, load_acd_config
+from cti.acd.router import QueueRouter
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
-from cti.live import EventOutbox, OutboxDrainer, connect_redis
+from cti.errors import ConfigError
+from cti.live import AcdState, EventOutbox, OutboxDrainer, connect_redis
 from cti.settings import Settings
 from cti.store import ensure_schema, make_engine
 from cti.web import build_web_app
@@ -35,7 +39,12 @@ async def run_service(settings: Settings) -> None:
     await asyncio.to_thread(ensure_schema, settings.database.url)
     web_runner = web.AppRunner(build_web_app(settings), access_log=None)
     await web_runner.setup()
-    await web.TCPSite(web_runner, settings.web.host, settings.web.port).start()
+    try:
+        await web.TCPSite(web_runner, settings.web.host, settings.web.port).start()
+    except OSError as exc:
+        await web_runner.cleanup()
+        where = f"{settings.web.host}:{settings.web.port}"
+        raise ConfigError("[web]", "web.port", f"cannot listen on {where}: {exc.strerror}") from exc
     log.info("HTTP API listening", extra={"url": f"http://{settings.web.host}:{settings.web.port}/api/"})
     redis = connect_redis(settings.redis.url)
     engine = make_engine(settings.database.url)
@@ -45,7 +54,11 @@ async def run_service(settings: Settings) -> None:
     drained = asyncio.Event()
     drain_task = asyncio.create_task(drainer.run(drained), name="outbox-drainer")
     try:
-        await _serve(settings, EventOutbox(redis, settings.redis.outbox_stream))
+        await _serve(
+            settings,
+            EventOutbox(redis, settings.redis.outbox_stream),
+            AcdState(redis, settings.acd.redis_prefix),
+        )
     finally:
         drained.set()
         await drain_task
@@ -54,11 +67,30 @@ async def run_service(settings: Settings) -> None:
         await web_runner.cleanup()
 
 
-async def _serve(settings: Settings, outbox: EventOutbox) -> None:
+async def _login_all(config: AcdConfig, state: AcdState, outbox: EventOutbox) -> None:
+    """The demo's agents log in by themselves (``[acd] auto_login``)."""
+    for agent in config.agents:
+        status, _ = await state.agent(agent.id)
+        if status.state is AgentState.LOGGED_OUT:
+            await outbox.record(
+                agent_state_event(await state.transition(agent.id, Command.LOGIN, time.time()))
+            )
+
+
+async def _serve(settings: Settings, outbox: EventOutbox, acd_state: AcdState) -> None:
+    acd_config = load_acd_config(settings.acd.config_file)
+    if settings.acd.default_queue not in {q.name for q in acd_config.queues}:
+        raise ConfigError(
+            str(settings.acd.config_file), "acd.default_queue", f"no queue {settings.acd.default_queue!r}"
+        )
+    if settings.acd.auto_login:
+        await _login_all(acd_config, acd_state, outbox)
     async with ari_client(settings) as ari:
         stream = EventStream(ari, settings.ari.app, backoff=Backoff(cap_s=settings.ari.reconnect_cap_s))
         fallback = DialplanLocation(settings.ari.hotline_context, settings.ari.hotline_extension, "fallback")
-        tracker = CallTracker(ari, outbox, fallback)
+        router = QueueRouter(ari, settings.ari.app, acd_config, acd_state, outbox)
+        router.start()
+        tracker = CallTracker(ari, outbox, fallback, router, settings.acd.default_queue)
         dispatcher = Dispatcher(tracker.handle)
         loop = asyncio.get_running_loop()
         stopping: set[asyncio.Task[None]] = set()  # hold the task: the loop keeps only a weak reference
@@ -74,4 +106,5 @@ async def _serve(settings: Settings, outbox: EventOutbox) -> None:
                 dispatcher.submit(event)
         finally:
             await dispatcher.aclose()
+            await router.aclose()
             log.info("cti service stopped", extra={"live_calls": len(tracker.calls)})

@@ -131,6 +131,15 @@ class WebSettings(_Section):
     tokens_file: Path = Path("config/web-tokens.dev")
 
 
+class AcdSettings(_Section):
+    """Where agents and queues are configured (cti.acd.model), and the demo's convenience."""
+
+    config_file: Path = Path("config/acd.toml")
+    auto_login: bool = False  # log every configured agent in at start (demo; agents log in themselves)
+    default_queue: str = "general"  # where calls go that no IVR flow routes
+    redis_prefix: str = "cti:acd"  # keys of the live agent and queue state (one per center)
+
+
 class Settings(_Section):
     """Everything the service and the CLI are configured with."""
 
@@ -141,6 +150,7 @@ class Settings(_Section):
     sounds: SoundsSettings = SoundsSettings()
     kpi: KpiSettings = KpiSettings()
     web: WebSettings = WebSettings()
+    acd: AcdSettings = AcdSettings()
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -1,6 +1,6 @@
 """The ACD: queues, agents and routing. Pure decisions here; Redis claims in ``cti.live``."""
 
-from cti.acd.agents import AgentStateError, AgentStatus, Command, StateChange, apply
+from cti.acd.agents import AgentStateError, AgentStatus, Command, StateChange, agent_state_event, apply
 from cti.acd.model import (
     AcdConfig,
     AgentConfig,
@@ -29,6 +29,7 @@ __all__ = [
     "SkillStep",
     "StateChange",
     "Strategy",
+    "agent_state_event",
     "apply",
     "choose",
     "eligible",

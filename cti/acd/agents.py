@@ -10,10 +10,12 @@ callers stop waiting on an empty seat.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 
 from cti.acd.model import AgentState
 from cti.errors import CtiError
+from cti.events import CallEvent, EventKind
 
 
 class AgentStateError(CtiError):
@@ -111,3 +113,14 @@ def apply(
         missed_in_row=missed,
     )
     return new, StateChange(status.agent, state, new.reason, now, new.call_id)
+
+
+def agent_state_event(change: StateChange) -> CallEvent:
+    """The call event of a state change (agent state history, occupancy, and rebuilding Redis)."""
+    return CallEvent(
+        EventKind.AGENT_STATE_CHANGED,
+        datetime.fromtimestamp(change.at, UTC),
+        change.call_id or "",
+        agent=change.agent,
+        data={"state": change.state.value, "reason": change.reason},
+    )

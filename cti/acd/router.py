@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cti.acd.agents import AgentStateError, Command
-from cti.acd.model import AcdConfig, Entry, QueueConfig
+from cti.acd.agents import AgentStateError, Command, StateChange, agent_state_event
+from cti.acd.model import AcdConfig, AgentState, Entry, QueueConfig
 from cti.acd.strategies import RoundRobinMemory, match
 from cti.ari.client import AriClient
 from cti.ari.events import ChannelDestroyed, ChannelStateChange, Dial, Event, StasisEnd, StasisStart
@@ -170,6 +170,10 @@ class QueueRouter:
                 session = self.calls.get(offer.entry.call_id)
                 for agent_id in offer.agents:
                     if session is not None and await self.state.claim(agent_id, session.entry.call_id, now):
+                        change = StateChange(
+                            agent_id, AgentState.RINGING, "offered", now, session.entry.call_id
+                        )
+                        await self.outbox.record(agent_state_event(change))
                         await self._ring(session, agent_id)
 
     async def _ring(self, session: Waiting, agent_id: str) -> None:
@@ -337,9 +341,11 @@ class QueueRouter:
 
     async def _agent(self, agent_id: str, command: Command, now: float, **options: Any) -> None:
         try:
-            await self.state.transition(agent_id, command, now, **options)
+            change = await self.state.transition(agent_id, command, now, **options)
         except (StaleAgentState, AgentStateError) as exc:
             log.warning("agent %s: %s not applied: %s", agent_id, command, exc)
+            return
+        await self.outbox.record(agent_state_event(change))
 
     async def _hangup(self, channel_id: str) -> None:
         with contextlib.suppress(AriNotFound):
@@ -367,6 +373,12 @@ class QueueRouter:
             data=data or {},
         )
         await self.outbox.record(event)
+        details = {k: round(v, 3) if isinstance(v, float) else v for k, v in (data or {}).items()}
+        log.info(
+            "acd: %s",
+            kind.value,
+            extra={"channel": event.call_id, "queue": event.queue, "agent": agent, **details},
+        )
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)

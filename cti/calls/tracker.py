@@ -1,9 +1,10 @@
 """Follows every call of our Stasis app from StasisStart to hang-up, and reconciles on resync.
 
-Until the IVR flow runner lands (issue: IVR), a call that enters the hotline is answered and
-greeted, and hung up when the greeting ends; every step is logged, which is what
-``cti call`` shows in the service log. What stays when the IVR arrives is the bookkeeping:
-which calls are alive, and the reconciliation after the events websocket was away.
+Sequencing only: a call that enters the hotline is answered and greeted, then handed to the ACD
+(``[acd] default_queue``); the ACD's own events (agent legs, answers) go to the router first.
+Until the IVR flow runner lands (issue: IVR), the greeting stands in for the flow. Every step is
+logged, which is what ``cti call`` shows in the service log; the bookkeeping of live calls and
+the reconciliation after the events websocket was away stay when the IVR arrives.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 
+from cti.acd.router import QueueRouter
 from cti.ari.client import AriClient
 from cti.ari.events import (
     ChannelDestroyed,
@@ -27,6 +29,7 @@ from cti.ari.events import (
     StasisEnd,
     StasisStart,
 )
+from cti.ari.models import Channel
 from cti.errors import AriConflict, AriNotFound
 from cti.events import CallEvent, EventKind
 from cti.live.outbox import EventOutbox
@@ -38,10 +41,14 @@ GREETING = "sound:hello-world"
 
 @dataclass
 class LiveCall:
-    channel_id: str
+    channel: Channel
     caller: str
     started: float = field(default_factory=time.monotonic)
     digits: list[str] = field(default_factory=list)
+
+    @property
+    def channel_id(self) -> str:
+        return self.channel.id
 
     def age_s(self) -> float:
         return round(time.monotonic() - self.started, 3)
@@ -62,13 +69,19 @@ class CallTracker:
     fallback queue, rather than silence.
     """
 
-    def __init__(self, ari: AriClient, outbox: EventOutbox, fallback: DialplanLocation) -> None:
+    def __init__(
+        self, ari: AriClient, outbox: EventOutbox, fallback: DialplanLocation, router: QueueRouter, queue: str
+    ) -> None:
         self.ari = ari
         self.outbox = outbox
         self.fallback = fallback
+        self.router = router
+        self.queue = queue
         self.calls: dict[str, LiveCall] = {}
 
     async def handle(self, event: Event) -> None:
+        if await self.router.handle(event) and not isinstance(event, StasisEnd | ChannelDestroyed):
+            return  # the ACD's own business (agent legs, answers); a caller's end concerns us too
         if isinstance(event, Resynced):
             await self._reconcile(event)
         elif isinstance(event, StasisStart):
@@ -85,7 +98,7 @@ class CallTracker:
 
     async def _start(self, event: StasisStart) -> None:
         channel = event.channel
-        call = LiveCall(channel.id, channel.caller.number)
+        call = LiveCall(channel, channel.caller.number)
         self.calls[channel.id] = call
         await self._record(EventKind.CALL_STARTED, call, {"direction": "inbound", "entry": list(event.args)})
         log.info(
@@ -107,10 +120,11 @@ class CallTracker:
         if channel_id in self.calls:
             call = self.calls[channel_id]
             log.info(
-                "greeting finished; hanging up", extra={"channel": channel_id, "digits": "".join(call.digits)}
+                "greeting finished; queueing in %s",
+                self.queue,
+                extra={"channel": channel_id, "digits": "".join(call.digits)},
             )
-            with contextlib.suppress(AriNotFound):  # the caller may have hung up first
-                await self.ari.hangup(channel_id)
+            await self.router.enqueue(call.channel, self.queue)
 
     async def _record(self, kind: EventKind, call: LiveCall, data: dict[str, object]) -> None:
         event = CallEvent(

@@ -10,7 +10,11 @@ from tests.integration.conftest import AGENT_IDS, Acd, MakeAcd
 
 
 def kinds(events: list[CallEvent], call_id: str) -> list[tuple[str, str | None]]:
-    return [(e.kind.value, e.agent) for e in events if e.call_id == call_id]
+    return [
+        (e.kind.value, e.agent)
+        for e in events
+        if e.call_id == call_id and e.kind is not EventKind.AGENT_STATE_CHANGED
+    ]
 
 
 def sales(**options: object) -> QueueConfig:
@@ -60,6 +64,12 @@ async def test_ring_no_answer_rolls_over_and_auto_pauses(make_acd: MakeAcd) -> N
     ]
     status, _ = await acd.state.agent("1201")
     assert (status.state, status.reason) == (AgentState.PAUSED, "auto:no-answer")
+    changes = [
+        (e.data["state"], e.data["reason"])
+        for e in events
+        if e.kind is EventKind.AGENT_STATE_CHANGED and e.agent == "1201"
+    ]
+    assert changes == [("ringing", "offered"), ("paused", "auto:no-answer")]
     await acd.ari.hangup(caller)
 
 
@@ -83,7 +93,7 @@ async def test_after_the_maximum_wait_the_caller_overflows_to_another_queue(make
     await set_agent_timing(acd.ari, "1203", ring_s=0, talk_s=30)
     caller = await acd.call(hold_s=10)
     events = await acd.wait_for(lambda ev: any(e.kind is EventKind.AGENT_ANSWERED for e in ev))
-    assert [(e.kind.value, e.queue) for e in events if e.call_id == caller][:4] == [
+    assert [(e.kind.value, e.queue) for e in events if e.call_id == caller and e.queue][:4] == [
         ("queue_entered", "sales"),
         ("overflowed", "sales"),
         ("queue_entered", "general"),

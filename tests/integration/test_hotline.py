@@ -34,6 +34,7 @@ def service_settings(asterisk: AsteriskStack, app_name: str, redis_url: str, tmp
             "ari": asterisk.settings.ari.model_copy(update={"app": app_name}),
             "redis": RedisSettings(url=redis_url, outbox_stream=f"test:{app_name}:events"),
             "database": DatabaseSettings(url=f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}"),
+            "acd": asterisk.settings.acd.model_copy(update={"redis_prefix": f"test:{app_name}:acd"}),
         }
     )
 
@@ -84,7 +85,7 @@ async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
             await asyncio.sleep(0.05)
         assert "ARI events connected" in caplog.text
         caller = await place_simulated_call(
-            ari, digits="1", delay_s=0.5, hold_s=20, variables=to_app(app_name)
+            ari, digits="1", delay_s=0.5, hold_s=5, variables=to_app(app_name)
         )
         for _ in range(100):
             if any(r.getMessage().startswith("call ended") for r in caplog.records):
@@ -96,16 +97,17 @@ async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
     messages = [r.getMessage() for r in caplog.records if getattr(r, "channel", None) == caller.id]
     assert messages[0] == "call entered from 13800138000"
     assert "caller pressed 1" in messages
-    assert "greeting finished; hanging up" in messages
+    assert "greeting finished; queueing in general" in messages
     assert messages[-1] == "call ended (StasisEnd)"
 
     engine = make_engine(service_settings.database.url)  # the outbox was drained into the store
     stored = [e for e in await events_between(engine, None, None) if e.call_id == caller.id]
     await engine.dispose()
-    assert [e.kind for e in sorted(stored, key=lambda e: e.at)] == [
-        EventKind.CALL_STARTED,
-        EventKind.CALL_ENDED,
-    ]
+    stored.sort(key=lambda e: e.at)
+    kinds = [e.kind for e in stored]
+    assert (kinds[0], kinds[-1]) == (EventKind.CALL_STARTED, EventKind.CALL_ENDED)
+    assert EventKind.QUEUE_ENTERED in kinds  # handed to the ACD after the greeting
+    assert EventKind.AGENT_ANSWERED in kinds  # a demo agent took it
     assert stored[0].caller_number == "13800138000"
     assert stored[0].data["direction"] == "inbound"
 

@@ -180,8 +180,9 @@ def write(tmp_path: Path, text: str) -> Path:
     return path
 
 
-def test_the_shipped_acd_config_loads() -> None:
-    config = load_acd_config(Path("config/acd.toml"))
+@pytest.mark.parametrize("name", ["acd.toml", "acd.demo.toml"])
+def test_the_shipped_acd_configs_load(name: str) -> None:
+    config = load_acd_config(Path("config") / name)
     assert isinstance(config, AcdConfig)
     assert {q.name for q in config.queues} >= {"sales", "service", "roadside", "complaints", "vip", "general"}
 
