@@ -6,6 +6,7 @@ status; only ``AriError`` does, because it reports what Asterisk answered.
 
     CtiError
     ├── ConfigError               a setting is missing or wrong: names the key and where it came from
+    ├── FlowError                 an IVR flow is invalid: every problem with file, line, node (cti.ivr)
     ├── SchemaOutdated            the SQL store lacks the current migration: run `cti db upgrade`
     ├── ServiceUnavailable        Redis, the SQL database or Asterisk cannot be reached
     │   └── AriUnavailable        ARI did not answer (connection refused, timeout, broken socket)

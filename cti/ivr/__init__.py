@@ -1,0 +1,72 @@
+"""The IVR: flows as data (model, loader, validator) and a pure interpreter the runner drives over ARI."""
+
+from cti.ivr.errors import FlowError, Problem
+from cti.ivr.interpreter import step
+from cti.ivr.loader import Parsed, load_flow, parse_flow, read_flow, validate_flows
+from cti.ivr.messages import (
+    TERMINAL_ACTIONS,
+    Action,
+    CallState,
+    Digit,
+    Event,
+    FlowContext,
+    HangUp,
+    Hangup,
+    Journey,
+    Lookup,
+    LookupResult,
+    OfferCallback,
+    Phase,
+    Play,
+    PromptFinished,
+    Route,
+    Started,
+    StartTimer,
+    StopPlayback,
+    Timeout,
+    Transfer,
+)
+from cti.ivr.model import SUPPORTED_LANGUAGES, Flow, Node, Say
+from cti.ivr.simulator import Transcript, simulate
+from cti.ivr.stations import Station, load_stations, nearest_station
+
+__all__ = [
+    "SUPPORTED_LANGUAGES",
+    "TERMINAL_ACTIONS",
+    "Action",
+    "CallState",
+    "Digit",
+    "Event",
+    "Flow",
+    "FlowContext",
+    "FlowError",
+    "HangUp",
+    "Hangup",
+    "Journey",
+    "Lookup",
+    "LookupResult",
+    "Node",
+    "OfferCallback",
+    "Parsed",
+    "Phase",
+    "Play",
+    "Problem",
+    "PromptFinished",
+    "Route",
+    "Say",
+    "StartTimer",
+    "Started",
+    "Station",
+    "StopPlayback",
+    "Timeout",
+    "Transcript",
+    "Transfer",
+    "load_flow",
+    "load_stations",
+    "nearest_station",
+    "parse_flow",
+    "read_flow",
+    "simulate",
+    "step",
+    "validate_flows",
+]

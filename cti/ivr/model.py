@@ -1,0 +1,339 @@
+"""The typed model of an IVR flow, as written in ``ivr_flows/*.yaml``.
+
+A flow is data, not code (issue 5): nodes keyed by id, each of one kind, linked by node ids.
+Models are frozen pydantic models so a loaded flow can be shared by every call without copies.
+Structural rules that need the whole flow (references, reachability, cycles, prompts per language)
+live in ``cti.ivr.validator``, which reports every problem at once with file and line; the models
+only check what a single field can tell. This module is pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime, time
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+#: Languages we have voices for (espeak-ng ``cmn`` and ``en``, DESIGN.md §3).
+SUPPORTED_LANGUAGES = frozenset({"zh", "en"})
+#: DTMF keys a phone can send (RFC 4733 events 0-11); A-D are missing from consumer phones.
+DTMF_KEYS = frozenset("0123456789*#")
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Say(_Frozen):
+    """Something the caller hears: text per language (rendered by TTS) or a recorded sound.
+
+    YAML accepts the short form ``{zh: "...", en: "..."}`` for text, or ``{sound: name}``.
+    """
+
+    text: Mapping[str, str] = Field(default_factory=dict)
+    sound: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _texts_shorthand(cls, data: Any) -> Any:
+        if isinstance(data, Mapping) and not {"text", "sound"} & set(data):
+            return {"text": data}
+        return data
+
+    @model_validator(mode="after")
+    def _something_to_say(self) -> Say:
+        if not self.text and not self.sound:
+            raise ValueError("a prompt needs text per language or a sound")
+        return self
+
+
+class Validation(StrEnum):
+    """What collected digits must look like (see ``cti.ivr.digits``)."""
+
+    PHONE = "phone"
+    PLATE_DIGITS = "plate_digits"
+    VIN_LAST6 = "vin_last6"
+    AREA_CODE = "area_code"
+
+
+class _Node(_Frozen):
+    def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
+        """(field path, target node id) of every way out of this node."""
+        return ()
+
+    def prompts(self) -> tuple[tuple[tuple[str, ...], Say], ...]:
+        """(field path, prompt) of everything this node may say."""
+        return ()
+
+
+class PromptNode(_Node):
+    type: Literal["prompt"]
+    prompt: Say
+    next: str
+
+    def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
+        return ((("next",), self.next),)
+
+    def prompts(self) -> tuple[tuple[tuple[str, ...], Say], ...]:
+        return ((("prompt",), self.prompt),)
+
+
+class _AsksCaller(_Node):
+    """Shared by menu and collect: a prompt, a wait for keys, retries, then ``default``."""
+
+    prompt: Say
+    timeout_s: float = Field(default=5.0, gt=0, le=60)
+    retries: int = Field(default=2, ge=0, le=9)
+    invalid_prompt: Say | None = None
+    timeout_prompt: Say | None = None
+    default: str | None = None  # where to go when retries run out; None: hang up
+
+    def prompts(self) -> tuple[tuple[tuple[str, ...], Say], ...]:
+        said = (
+            ("prompt", self.prompt),
+            ("invalid_prompt", self.invalid_prompt),
+            ("timeout_prompt", self.timeout_prompt),
+        )
+        return tuple(((name,), say) for name, say in said if say is not None)
+
+    def _default_edge(self) -> tuple[tuple[tuple[str, ...], str], ...]:
+        return ((("default",), self.default),) if self.default is not None else ()
+
+
+class MenuNode(_AsksCaller):
+    type: Literal["menu"]
+    options: Mapping[str, str] = Field(default_factory=dict)  # DTMF key -> node id
+
+    @field_validator("options", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        # YAML reads `1: sales` with an int key; a key is a DTMF symbol, so text.
+        return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else value
+
+    def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
+        options = tuple((("options", key), target) for key, target in self.options.items())
+        return (*options, *self._default_edge())
+
+
+class DigitRange(_Frozen):
+    min: int = Field(default=1, ge=1, le=32)
+    max: int = Field(default=1, ge=1, le=32)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> DigitRange:
+        if self.min > self.max:
+            raise ValueError(f"digits: min {self.min} is above max {self.max}")
+        return self
+
+
+class CollectNode(_AsksCaller):
+    type: Literal["collect"]
+    digits: DigitRange = Field(default_factory=DigitRange)
+    terminator: str = "#"
+    validate_as: Validation | None = Field(default=None, alias="validate")
+    into: str
+    next: str
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("terminator")
+    @classmethod
+    def _dtmf_terminator(cls, value: str) -> str:
+        if value not in DTMF_KEYS or value.isdigit():
+            raise ValueError("terminator must be '#' or '*'")
+        return value
+
+    def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
+        return ((("next",), self.next), *self._default_edge())
+
+
+class LookupNode(_Node):
+    """Find the customer; fields land in variables ``<into>.<field>`` (e.g. ``customer.segment``)."""
+
+    type: Literal["lookup"]
+    by: str = "caller_number"  # or the name of a collected variable
+    into: str = "customer"
+    found: str
+    not_found: str
+
+    def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
+        return ((("found",), self.found), (("not_found",), self.not_found))
+
+
+#: Branch subjects that are not plain variables.
+BUSINESS_HOURS = "business_hours"  # cases: open / closed / holiday
+LANGUAGE = "language"  # the call's current language
+SEGMENT = "segment"  # shorthand for the lookup's default variable customer.segment
+HOURS_CASES = frozenset({"open", "closed", "holiday"})
+
+
+class BranchNode(_Node):
+    type: Literal["branch"]
+    on: str
+    cases: Mapping[str, str] = Field(default_factory=dict)  # value -> node id
+    default: str
+
+    @field_validator("cases", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value: Any) -> Any:
+        return {str(k): v for k, v in value.items()} if isinstance(value, Mapping) else value
+
+    def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
+        cases = tuple((("cases", key), target) for key, target in self.cases.items())
+        return (*cases, (("default",), self.default))
+
+
+class SetLanguageNode(_Node):
+    type: Literal["set_language"]
+    language: str
+    next: str
+
+    def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
+        return ((("next",), self.next),)
+
+
+class SayStationNode(_Node):
+    """Roadside help: speak the service station for the area code the caller keyed.
+
+    ``found`` is a template with ``{city}``, ``{name}``, ``{address}`` and ``{phone}``.
+    """
+
+    type: Literal["say_station"]
+    area_code_var: str = "area_code"
+    found: Say
+    not_found: Say
+    next: str
+
+    def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
+        return ((("next",), self.next),)
+
+    def prompts(self) -> tuple[tuple[tuple[str, ...], Say], ...]:
+        return ((("found",), self.found), (("not_found",), self.not_found))
+
+
+class _Terminal(_Node):
+    """A node that ends the IVR: an optional last prompt, then the hand-over."""
+
+    prompt: Say | None = None
+
+    def prompts(self) -> tuple[tuple[tuple[str, ...], Say], ...]:
+        return ((("prompt",), self.prompt),) if self.prompt is not None else ()
+
+
+class QueueNode(_Terminal):
+    type: Literal["queue"]
+    queue: str
+    priority: int = Field(default=0, ge=0, le=100)  # higher is served first (app_queue's QUEUE_PRIO)
+
+
+class CallbackNode(_Terminal):
+    type: Literal["callback"]
+    queue: str
+
+
+class TransferNode(_Terminal):
+    type: Literal["transfer"]
+    target: str = Field(min_length=1)  # an external number or any Asterisk dial string
+
+
+class HangupNode(_Terminal):
+    type: Literal["hangup"]
+
+
+Node = Annotated[
+    PromptNode
+    | MenuNode
+    | CollectNode
+    | LookupNode
+    | BranchNode
+    | SetLanguageNode
+    | SayStationNode
+    | QueueNode
+    | CallbackNode
+    | TransferNode
+    | HangupNode,
+    Field(discriminator="type"),
+]
+TERMINAL_NODES = (QueueNode, CallbackNode, TransferNode, HangupNode)
+#: Nodes that pass control on without waiting for the caller or for a prompt.
+IMMEDIATE_NODES = (BranchNode, SetLanguageNode)
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+class OpenHours(_Frozen):
+    """One opening interval of a day, written ``"08:30-20:00"``; ``24:00`` means end of day."""
+
+    start: time
+    end: time
+
+    @model_validator(mode="before")
+    @classmethod
+    def _from_text(cls, data: Any) -> Any:
+        if not isinstance(data, str):
+            return data
+        start, _, end = (part.strip() for part in data.partition("-"))
+        try:
+            return {
+                "start": time.fromisoformat(start),
+                "end": time.max if end == "24:00" else time.fromisoformat(end),
+            }
+        except ValueError:
+            raise ValueError(f"{data!r}: write opening hours as HH:MM-HH:MM") from None
+
+    @model_validator(mode="after")
+    def _ordered(self) -> OpenHours:
+        if self.end <= self.start:
+            raise ValueError(f"opening hours end {self.end} is not after start {self.start}")
+        return self
+
+    def covers(self, moment: time) -> bool:
+        return self.start <= moment < self.end or (self.end == time.max and moment == time.max)
+
+
+class Flow(_Frozen):
+    """One IVR flow: an entry point's nodes, languages, and the center's calendar."""
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    entry: str
+    languages: tuple[str, ...] = Field(min_length=1)  # the first is the default
+    timezone: str = "Asia/Shanghai"
+    business_hours: Mapping[Weekday, tuple[OpenHours, ...]] | None = None  # None: always open
+    holidays: frozenset[date] = frozenset()
+    fallback: str | None = None  # a terminal node used when the loop guard trips
+    nodes: Mapping[str, Node]
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {value!r} (use an IANA name such as Asia/Shanghai)") from None
+        return value
+
+    @property
+    def default_language(self) -> str:
+        return self.languages[0]
+
+    def hours_status(self, now: datetime) -> str:
+        """``holiday``, ``open`` or ``closed`` at ``now`` (timezone-aware), in the flow's timezone."""
+        local = now.astimezone(ZoneInfo(self.timezone))
+        if local.date() in self.holidays:
+            return "holiday"
+        if self.business_hours is None:
+            return "open"
+        day = list(Weekday)[local.weekday()]
+        opened = any(hours.covers(local.time()) for hours in self.business_hours.get(day, ()))
+        return "open" if opened else "closed"
