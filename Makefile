@@ -29,15 +29,15 @@ run: $(STAMP) services asterisk
 
 ## make test: the whole suite (ruff, mypy, unit and integration tests on the real stack).
 test: $(STAMP)
-	scripts/services.sh up redis postgres
+	scripts/services.sh up redis postgres baresip
 	scripts/asterisk.sh up
 	$(MAKE) --no-print-directory lint
 	CTI_TEST_DATABASE_URL="$${CTI_TEST_DATABASE_URL:-$$(scripts/services.sh postgres-url)}" \
 		$(VENV)/bin/pytest -p no:cacheprovider
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check cti tests
-	$(VENV)/bin/ruff format --check cti tests
+	$(VENV)/bin/ruff check cti tests bench
+	$(VENV)/bin/ruff format --check cti tests bench
 	$(VENV)/bin/mypy cti
 
 unit: $(STAMP)

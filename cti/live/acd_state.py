@@ -41,6 +41,11 @@ return 1
 """
 
 
+def _line_score(entry: Entry) -> float:
+    """Sorted-set score giving the line's order: higher priority first, then earlier arrival."""
+    return entry.entered_at - entry.priority * 1e10
+
+
 class StaleAgentState(Exception):
     """The agent changed between our read and our write: read again and decide again."""
 

@@ -1,0 +1,292 @@
+"""How fast does a queued caller reach an agent's ringing phone? Ours vs app_queue vs the ARI floor.
+
+Run: ``.venv/bin/python bench/acd_latency.py`` (it brings up Redis and the project's Asterisk).
+
+One clock for all: Asterisk's own, read from AMI events with ``timestampevents=yes``. A call's
+latency runs from the caller entering the queue (the ``Newexten`` of its ``Stasis`` or ``Queue``
+application) to the agent's channel ringing (the ``Newstate Ringing`` of the channel its
+``DialBegin`` names). Three systems, same Asterisk, same 50 simulated agents
+(``Local/13xx@agent-sim``, ringing until the caller hangs up), same run:
+
+- **ours**: the cti ACD (``QueueRouter``: Redis enqueue, event, MOH, match, claim, create, dial);
+- **app_queue**: Asterisk's ``Queue()`` with the same agents as members (``config/asterisk/queues.conf``);
+- **floor**: the least any ARI application can do: create the agent's channel, wait for its
+  StasisStart, dial. No queue, no claim, no events.
+
+Phases: 200 calls one at a time, then 50 callers at once with 50 idle agents. The table gives
+percentiles per system and phase, with Asterisk's and this process's CPU seconds beside them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import os
+import resource
+import subprocess
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig, Strategy
+from cti.acd.router import QueueRouter
+from cti.ari import AriClient, Dispatcher, Event, EventStream
+from cti.ari.events import StasisEnd, StasisStart
+from cti.errors import AriError
+from cti.kpi.definitions import percentile
+from cti.live import AcdState, EventOutbox, connect_redis
+from cti.settings import load_settings
+from cti.sim import place_simulated_call, set_agent_timing, sim_agent_endpoint
+
+PROJECT = Path(__file__).resolve().parents[1]
+AGENTS = [str(1300 + i) for i in range(50)]
+TASKS: set[asyncio.Task[None]] = set()  # the event pumps, held for the run
+AGENT_CHANNEL = "Local/13"  # the agents' channels: Local/13xx@agent-sim-...;1
+AMI_USER, AMI_SECRET = "cti-bench", "cti-bench-secret"
+
+
+@dataclass
+class Ami:
+    """A minimal AMI reader that indexes, as they arrive, the two moments of each call.
+
+    A call's start is the ``Newexten`` of its caller's ``Stasis`` or ``Queue`` application; its
+    end is the first ``Newstate Ringing`` of an agent's channel with the caller's Linkedid (app_queue
+    dials the agent from the caller; ARI creates it with ``originator`` = the caller). Indexing on
+    arrival keeps the bench's own work off the event loop that the ACD under test shares.
+    """
+
+    entered: dict[str, float] = field(default_factory=dict)
+    ringing: dict[str, float] = field(default_factory=dict)
+    changed: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+    _writer: asyncio.StreamWriter | None = None  # held: a collected writer closes the socket
+
+    async def start(self) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", 5038)
+        await reader.readline()  # banner
+        writer.write(
+            f"Action: Login\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\nEvents: on\r\n\r\n".encode()
+        )
+        await writer.drain()
+        self._writer = writer
+        self._task = asyncio.create_task(self._read(reader))
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        current: dict[str, str] = {}
+        while line := await reader.readline():
+            text = line.decode(errors="replace").rstrip("\r\n")
+            if text:
+                key, _, value = text.partition(": ")
+                current[key] = value
+            elif current:
+                self._index(current)
+                current = {}
+
+    def _index(self, event: dict[str, str]) -> None:
+        kind, timestamp = event.get("Event"), float(event.get("Timestamp", 0))
+        if kind == "Newexten" and event.get("Application") in ("Stasis", "Queue"):
+            self.entered.setdefault(event.get("Uniqueid", ""), timestamp)
+        elif (
+            kind == "Newstate"
+            and event.get("ChannelStateDesc") == "Ringing"
+            and event.get("Channel", "").startswith(AGENT_CHANNEL)
+            and self.ringing.setdefault(event.get("Linkedid", ""), timestamp) == timestamp
+        ):
+            self.changed.set()
+
+    def latencies_ms(self, callers: set[str]) -> dict[str, float]:
+        """Caller uniqueid -> ms from entering the queue to its agent's channel ringing."""
+        both = callers & self.entered.keys() & self.ringing.keys()
+        return {caller: (self.ringing[caller] - self.entered[caller]) * 1000 for caller in both}
+
+    async def wait_ringing(self, callers: set[str], within_s: float = 20) -> None:
+        deadline = time.monotonic() + within_s
+        while not callers <= self.ringing.keys() and (left := deadline - time.monotonic()) > 0:
+            self.changed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.changed.wait(), left)
+
+
+def asterisk_cpu_s() -> float:
+    """Asterisk's user + system CPU seconds so far (from /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    for pid in os.listdir("/proc"):
+        if pid.isdigit():
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() == "asterisk":
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    return (int(fields[11]) + int(fields[12])) / tick
+            except OSError:
+                continue
+    return 0.0
+
+
+def own_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+async def pump(ari: AriClient, app: str, handler: Callable[[Event], Awaitable[None]]) -> EventStream:
+    """An events websocket for ``app`` feeding ``handler`` through a Dispatcher; connected on return."""
+    stream = EventStream(ari, app)
+    dispatcher = Dispatcher(handler)
+    connected = asyncio.Event()
+
+    async def run() -> None:
+        async for event in stream:
+            connected.set()
+            dispatcher.submit(event)
+
+    TASKS.add(asyncio.get_running_loop().create_task(run()))
+    await asyncio.wait_for(connected.wait(), 10)
+    return stream
+
+
+async def start_ours(ari: AriClient, redis_url: str) -> tuple[str, QueueRouter]:
+    app = f"bench-ours-{uuid.uuid4().hex[:6]}"
+    redis = connect_redis(redis_url)
+    prefix = f"bench:{app}"
+    config = AcdConfig(
+        agents=tuple(
+            AgentConfig(id=a, name=a, endpoint=sim_agent_endpoint(a), skills={"bench": 3}) for a in AGENTS
+        ),
+        queues=(QueueConfig(name="bench", strategy=Strategy.LONGEST_IDLE, auto_pause_after=0, wrapup_s=0),),
+    )
+    state = AcdState(redis, prefix)
+    router = QueueRouter(ari, app, config, state, EventOutbox(redis, f"{prefix}:events"))
+    for agent in AGENTS:
+        await state.transition(agent, Command.LOGIN, time.time())
+
+    async def handle(event: Event) -> None:
+        if isinstance(event, StasisStart) and event.args[:1] == ("caller",):
+            await router.enqueue(event.channel, "bench")
+        else:
+            await router.handle(event)
+
+    await pump(ari, app, handle)
+    return app, router
+
+
+async def start_floor(ari: AriClient) -> str:
+    """create + wait for StasisStart + dial, and nothing else (agents in turn, no bookkeeping)."""
+    app = f"bench-floor-{uuid.uuid4().hex[:6]}"
+    agents = itertools.cycle(AGENTS)
+    legs: dict[str, str] = {}
+
+    async def handle(event: Event) -> None:
+        if isinstance(event, StasisStart) and event.args[:1] == ("floor",):
+            leg = f"floor-{uuid.uuid4().hex[:12]}"
+            legs[event.channel.id] = leg
+            await ari.create_channel(
+                sim_agent_endpoint(next(agents)),
+                app=app,
+                channel_id=leg,
+                app_args=f"leg,{event.channel.id}",
+                originator=event.channel.id,  # shares the caller's Linkedid, like ours
+            )
+        elif isinstance(event, StasisStart) and event.args[:1] == ("leg",):
+            await ari.dial(event.channel.id, caller=event.args[1], timeout_s=30)
+        elif isinstance(event, StasisEnd) and event.channel.id in legs:
+            with contextlib.suppress(AriError):
+                await ari.hangup(legs.pop(event.channel.id))
+
+    await pump(ari, app, handle)
+    return app
+
+
+async def one_call(ari: AriClient, extension: str, app: str) -> str:
+    variables = {"BENCH_APP": app}
+    channel = await place_simulated_call(
+        ari, context="bench", extension=extension, delay_s=0, hold_s=60, variables=variables
+    )
+    return channel.id
+
+
+async def settle(ari: AriClient, within_s: float = 15) -> None:
+    """Wait until Asterisk holds no channel: the previous calls' agent legs are gone."""
+    deadline = time.monotonic() + within_s
+    while await ari.list_channels() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+
+
+async def hang_up(ari: AriClient, callers: list[str]) -> None:
+    for caller in callers:
+        with contextlib.suppress(AriError):
+            await ari.hangup(caller)
+
+
+async def run_phase(
+    ari: AriClient, ami: Ami, extension: str, app: str, calls: int, at_once: bool
+) -> tuple[list[float], float, float]:
+    cpu_ast, cpu_own = asterisk_cpu_s(), own_cpu_s()
+    latencies: list[float] = []
+    batches = [calls] if at_once else [1] * calls
+    for size in batches:
+        callers = await asyncio.gather(*(one_call(ari, extension, app) for _ in range(size)))
+        await ami.wait_ringing(set(callers))
+        latencies += ami.latencies_ms(set(callers)).values()
+        await hang_up(ari, list(callers))
+        await settle(ari)  # every agent free again before the next call
+    return latencies, asterisk_cpu_s() - cpu_ast, own_cpu_s() - cpu_own
+
+
+HEADER = (
+    f"{'system':<10} {'phase':<14} {'n':>4} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+    f" {'ast cpu s':>9} {'own cpu':>8}"
+)
+
+
+def row(system: str, phase: str, latencies: list[float], cpu_ast: float, cpu_own: float) -> str:
+    p = {q: percentile(latencies, q) or 0.0 for q in (50, 90, 99)}
+    worst = max(latencies, default=0.0)
+    numbers = f"{p[50]:>8.2f} {p[90]:>8.2f} {p[99]:>8.2f} {worst:>8.2f} {cpu_ast:>9.2f} {cpu_own:>8.2f}"
+    return f"{system:<10} {phase:<14} {len(latencies):>4} {numbers}"
+
+
+async def main(sequential: int, burst: int) -> None:
+    for script in (["scripts/services.sh", "up", "redis"], ["scripts/asterisk.sh", "up"]):
+        await asyncio.to_thread(subprocess.run, [PROJECT / script[0], *script[1:]], check=True)
+    settings = load_settings(PROJECT / "config/cti.toml")
+    ami = Ami()
+    await ami.start()
+    async with AriClient(
+        settings.ari.url, settings.ari.username, settings.ari.password.get_secret_value()
+    ) as ari:
+        for agent in AGENTS:
+            await set_agent_timing(ari, agent, ring_s=120)  # they ring until the caller leaves
+        ours_app, router = await start_ours(ari, settings.redis.url)
+        floor_app = await start_floor(ari)
+        systems = [("ours", "ours", ours_app), ("app_queue", "app_queue", ""), ("floor", "floor", floor_app)]
+        print(HEADER)
+        results: dict[str, list[float]] = {}
+        for phase, count, at_once in (
+            ("one at a time", sequential, False),
+            (f"{burst} at once", burst, True),
+        ):
+            for name, extension, app in systems:
+                latencies, cpu_ast, cpu_own = await run_phase(ari, ami, extension, app, count, at_once)
+                print(row(name, phase, latencies, cpu_ast, cpu_own), flush=True)
+                if at_once:
+                    results[name] = latencies
+        await router.aclose()
+
+    def p(name: str, q: float) -> float:
+        return percentile(results[name], q) or 0.0
+
+    print(
+        f"ours p50 {p('ours', 50):.1f} p99 {p('ours', 99):.1f}"
+        f" floor p50 {p('floor', 50):.1f} p99 {p('floor', 99):.1f}"
+        f" app_queue p50 {p('app_queue', 50):.1f} p99 {p('app_queue', 99):.1f}"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--calls", type=int, default=200, help="calls one at a time per system")
+    parser.add_argument("--burst", type=int, default=50, help="callers arriving at once (at most 50 agents)")
+    options = parser.parse_args()
+    asyncio.run(main(options.calls, min(options.burst, len(AGENTS))))
