@@ -2,13 +2,14 @@
 # Installs (from Debian's packages) and starts the services the CTI and its tests need,
 # idempotently: what already runs is left alone, so a second call takes well under a second.
 #
-#   scripts/services.sh up [redis] [postgres]   default: redis
+#   scripts/services.sh up [redis] [postgres] [baresip]   default: redis
 #   scripts/services.sh python                  make sure `python3 -m venv` works (python3-venv)
 #   scripts/services.sh postgres-url            the test database URL (after `up postgres`)
 #
 # Redis listens on 127.0.0.1:6379 and keeps nothing on disk. PostgreSQL: role `cti`
 # (password `cti`) owns database `cti_test` on 127.0.0.1:5432. Without CI=true a PostgreSQL that
 # cannot be had is a warning (the store tests then run on SQLite only); with CI=true it is an error.
+# baresip: only installs Debian's baresip-core; the softphone tests start their own instances.
 set -euo pipefail
 
 PG_URL=postgresql+psycopg://cti:cti@127.0.0.1:5432/cti_test
@@ -61,6 +62,12 @@ postgres_up() {
   fi
 }
 
+# The headless softphone (DESIGN.md §3): the tests start their own instances, nothing runs here.
+baresip_up() {
+  command -v baresip >/dev/null || apt_install baresip-core
+  command -v baresip >/dev/null || die "baresip-core is installed but no baresip command is on PATH"
+}
+
 python_venv() {
   command -v python3 >/dev/null || apt_install python3
   python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null \
@@ -82,14 +89,15 @@ main() {
               [ "${CI:-}" = true ] && die "CI=true: PostgreSQL is required for the store tests"
               say "warning: no PostgreSQL; the store tests run on SQLite only"
             fi ;;
-          *) die "unknown service $service (redis, postgres)" ;;
+          baresip) baresip_up ;;
+          *) die "unknown service $service (redis, postgres, baresip)" ;;
         esac
       done ;;
     python) python_venv ;;
     postgres-url)
       # Only a database we can really use: the role and database may have failed to appear.
       if psql "${PG_URL/+psycopg/}" -qtAc 'select 1' >/dev/null 2>&1; then printf '%s\n' "$PG_URL"; fi ;;
-    *) sed -n '2,12p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
   esac
 }
 

@@ -1,0 +1,231 @@
+"""The ACD end to end with real SIP softphones (issue 4): baresip agents registered over PJSIP.
+
+The simulated agents of test_acd_router.py prove the routing; these tests prove what they
+cannot: that an agent's real SIP phone rings with the caller's number, that answering it on the
+phone bridges caller and agent in Asterisk, and that hanging up on the phone ends the call as
+``completed`` by the agent. Callers stay simulated (Local channels): only the agent side is SIP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import subprocess
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+
+from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig, Strategy
+from cti.acd.router import QueueRouter
+from cti.ari import AriClient, Dispatcher, Event, EventStream
+from cti.ari.events import StasisStart
+from cti.ari.models import Bridge
+from cti.events import CallEvent, EventKind
+from cti.live import AcdState, EventOutbox, connect_redis
+from cti.sim import place_simulated_call
+from tests.conftest import service_missing
+from tests.integration.baresip import Softphone, SoftphoneUnavailable, softphones
+from tests.integration.conftest import PROJECT, Acd, AsteriskStack
+
+PHONES = ("1001", "1002")  # agents of config/asterisk/pjsip_wizard.conf
+RING_S = 1.0  # how long a phone rings before the test accepts, like an agent reaching for it
+
+MakeSoftphoneAcd = Callable[[QueueConfig], Awaitable[Acd]]
+
+
+@pytest.fixture(scope="session")
+def baresip_installed() -> None:
+    """``scripts/services.sh up baresip`` installs Debian's baresip-core once (idempotent)."""
+    try:
+        done = subprocess.run(
+            [str(PROJECT / "scripts" / "services.sh"), "up", "baresip"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        service_missing("installing baresip-core took over 600 s")
+    if done.returncode != 0:
+        service_missing(f"baresip could not be installed: {done.stderr.strip()[-800:]}")
+
+
+@pytest.fixture
+async def phones(
+    asterisk: AsteriskStack, baresip_installed: None, tmp_path: Path
+) -> AsyncIterator[dict[str, Softphone]]:
+    """Agents 1001 and 1002 on real softphones, registered, in manual answer mode; always stopped."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            started = await stack.enter_async_context(softphones(PHONES, tmp_path))
+        except SoftphoneUnavailable as exc:
+            service_missing(f"baresip did not start: {exc}")
+        yield started
+
+
+@pytest.fixture
+async def softphone_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeSoftphoneAcd]:
+    """Like conftest's ``make_acd``, but the agents' endpoints are their phones: PJSIP/<ext>."""
+    prefix = f"test:acd:{uuid.uuid4().hex[:8]}"
+    redis = connect_redis(redis_url)
+    cleanup = contextlib.AsyncExitStack()
+
+    async def make(queue: QueueConfig) -> Acd:
+        app = f"acd-{uuid.uuid4().hex[:8]}"
+        agents = tuple(
+            AgentConfig(id=ext, name=f"Agent {ext}", endpoint=f"PJSIP/{ext}", skills={"sales": 3})
+            for ext in PHONES
+        )
+        state = AcdState(redis, prefix)
+        outbox = EventOutbox(redis, f"{prefix}:events:{app}")
+        router = QueueRouter(ari, app, AcdConfig(agents=agents, queues=(queue,)), state, outbox)
+        router.start()
+        cleanup.push_async_callback(router.aclose)
+
+        async def handle(event: Event) -> None:
+            if isinstance(event, StasisStart) and event.args[:1] == ("caller",):
+                await router.enqueue(event.channel, event.args[1])
+            else:
+                await router.handle(event)
+
+        dispatcher = Dispatcher(handle)
+        cleanup.push_async_callback(dispatcher.aclose)
+        await _pump(EventStream(ari, app), dispatcher, cleanup)
+        for ext in PHONES:
+            await state.transition(ext, Command.LOGIN, time.time())
+        return Acd(ari, app, router, state, outbox)
+
+    yield make
+    await cleanup.aclose()
+    keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
+    if keys:
+        await redis.delete(*keys)
+    await redis.aclose()
+
+
+async def _pump(stream: EventStream, dispatcher: Dispatcher, cleanup: contextlib.AsyncExitStack) -> None:
+    """Feed the app's events to the dispatcher; return once connected (the first event is Resynced)."""
+    connected = asyncio.Event()
+
+    async def pump() -> None:
+        async for event in stream:
+            connected.set()
+            dispatcher.submit(event)
+
+    task = asyncio.create_task(pump())
+
+    async def stop() -> None:
+        await stream.close()
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+    cleanup.push_async_callback(stop)
+    await asyncio.wait_for(connected.wait(), 10)
+
+
+def sales(**options: object) -> QueueConfig:
+    return QueueConfig.model_validate({"name": "sales", "ring_timeout_s": 15, "wrapup_s": 1, **options})
+
+
+async def call(acd: Acd, number: str) -> str:
+    """A simulated caller with its own number, straight into the ACD's sales queue."""
+    channel = await place_simulated_call(
+        acd.ari, app=acd.app, app_args="caller,sales", caller_number=number, hold_s=60
+    )
+    return channel.id
+
+
+def kinds(events: list[CallEvent], call_id: str) -> list[tuple[str, str | None]]:
+    return [
+        (e.kind.value, e.agent)
+        for e in events
+        if e.call_id == call_id and e.kind is not EventKind.AGENT_STATE_CHANGED
+    ]
+
+
+def count(kind: EventKind, n: int) -> Callable[[list[CallEvent]], bool]:
+    return lambda events: sum(e.kind is kind for e in events) >= n
+
+
+async def answer_after_ring(phone: Softphone) -> str:
+    """Wait for the phone to ring, let it ring RING_S, accept; the caller's number it showed."""
+    incoming = await phone.wait_event("CALL_INCOMING", within_s=15)
+    await asyncio.sleep(RING_S)
+    await phone.accept()
+    await phone.wait_event("CALL_ESTABLISHED", within_s=5)
+    return str(incoming["peeruri"])
+
+
+async def bridged(acd: Acd, caller: str, within_s: float = 5) -> tuple[Bridge, str]:
+    """The caller's bridge once it holds caller and agent (the router bridges just after
+    recording ``agent_answered``), and the agent's channel id."""
+    deadline = time.monotonic() + within_s
+    while True:
+        session = acd.router.calls.get(caller)
+        if session is not None and session.bridge_id and session.agent_channel:
+            bridge = await acd.ari.get_bridge(session.bridge_id)
+            if set(bridge.channels) == {caller, session.agent_channel}:
+                return bridge, session.agent_channel
+        if time.monotonic() > deadline:
+            raise AssertionError(f"caller {caller} not bridged with an agent within {within_s}s")
+        await asyncio.sleep(0.1)
+
+
+async def test_given_a_softphone_agent_when_a_caller_queues_then_the_phone_answers_and_hangs_up(
+    phones: dict[str, Softphone], softphone_acd: MakeSoftphoneAcd
+) -> None:
+    acd = await softphone_acd(sales(strategy=Strategy.LINEAR))  # 1001 first
+    caller = await call(acd, "13800000001")
+
+    shown = await answer_after_ring(phones["1001"])
+    assert shown.startswith("sip:13800000001@")
+    events = await acd.wait_for(count(EventKind.AGENT_ANSWERED, 1))
+    answered = next(e for e in events if e.kind is EventKind.AGENT_ANSWERED)
+    assert (answered.call_id, answered.agent) == (caller, "1001")
+    assert answered.data["wait_s"] >= RING_S
+    _, agent_channel = await bridged(acd, caller)
+    assert (await acd.ari.get_channel(agent_channel)).name.startswith("PJSIP/1001-")
+
+    await phones["1001"].hangup()
+    await phones["1001"].wait_event("CALL_CLOSED", within_s=5)
+    events = await acd.wait_for(count(EventKind.COMPLETED, 1))
+    completed = next(e for e in events if e.kind is EventKind.COMPLETED)
+    assert (completed.agent, completed.data["by"]) == ("1001", "agent")
+    assert kinds(events, caller) == [
+        ("queue_entered", None),
+        ("agent_offered", "1001"),
+        ("agent_answered", "1001"),
+        ("completed", "1001"),
+    ]
+    assert not [e for e in phones["1002"].events if e["type"] == "CALL_INCOMING"]
+
+
+async def test_given_two_softphone_agents_when_two_callers_queue_then_each_talks_in_its_own_bridge(
+    phones: dict[str, Softphone], softphone_acd: MakeSoftphoneAcd
+) -> None:
+    acd = await softphone_acd(sales())
+    numbers = {"13800000001": await call(acd, "13800000001"), "13800000002": await call(acd, "13800000002")}
+
+    shown = await asyncio.gather(*(answer_after_ring(phones[ext]) for ext in PHONES))
+    events = await acd.wait_for(count(EventKind.AGENT_ANSWERED, 2))
+    answered = {e.call_id: e.agent for e in events if e.kind is EventKind.AGENT_ANSWERED}
+    bridges = set()
+    for ext, uri in zip(PHONES, shown, strict=True):
+        number = uri.removeprefix("sip:").split("@")[0]
+        caller = numbers[number]  # the phone showed one of our callers' numbers...
+        assert answered[caller] == ext  # ...and it is that caller the router gave this agent
+        bridge, agent_channel = await bridged(acd, caller)
+        assert (await acd.ari.get_channel(agent_channel)).name.startswith(f"PJSIP/{ext}-")
+        bridges.add(bridge.id)
+    assert len(bridges) == 2
+
+    for ext in PHONES:
+        await phones[ext].hangup()
+    events = await acd.wait_for(count(EventKind.COMPLETED, 2))
+    assert {(e.agent, e.data["by"]) for e in events if e.kind is EventKind.COMPLETED} == {
+        ("1001", "agent"),
+        ("1002", "agent"),
+    }
