@@ -13,14 +13,16 @@ compared unknowingly.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cti.kpi.facts import AgentOffer, Contact, InboundCall, Lead, Outcome, QueueStay
 
+_EPSILON = timedelta(microseconds=1)  # makes the 48 h window's start inclusive and "earlier" strict
 DEFINITIONS_VERSION = "kpi-defs/2026-11-23.1"
 FUNNEL_STAGES = ("lead", "contacted", "appointment_booked", "assessed", "completed", "surveyed")
 
@@ -134,25 +136,44 @@ def lead_kpis(leads: Iterable[Lead], cfg: KpiConfig) -> dict[str, Any]:
     }
 
 
-def _calls_by_number(calls: Iterable[InboundCall]) -> dict[str, list[InboundCall]]:
-    by_number: dict[str, list[InboundCall]] = {}
-    for call in sorted(calls, key=lambda c: c.at):
-        if call.caller_number:
-            by_number.setdefault(call.caller_number, []).append(call)
-    return by_number
+class CallHistory:
+    """Calls by caller number, sorted by time: built once per report, asked per call (bisect)."""
+
+    def __init__(self, calls: Iterable[InboundCall]) -> None:
+        self._times: dict[str, list[float]] = {}
+        self._ids: dict[str, list[str]] = {}
+        for call in sorted(calls, key=lambda c: c.at):
+            if call.caller_number:
+                self._times.setdefault(call.caller_number, []).append(call.at.timestamp())
+                self._ids.setdefault(call.caller_number, []).append(call.call_id)
+
+    def called(self, number: str | None, after: datetime, until: datetime, *, besides: str) -> bool:
+        """Did ``number`` call in (after, until] (``after`` excluded), other than call ``besides``?"""
+        times = self._times.get(number or "")
+        if not times:
+            return False
+        ids = self._ids[number or ""]
+        start, end = after.timestamp(), until.timestamp()
+        first = bisect.bisect_right(times, start)
+        last = bisect.bisect_right(times, end)
+        return any(ids[i] != besides for i in range(first, last))
 
 
 def repeat_call_kpis(
-    period_calls: Iterable[InboundCall], history: Iterable[InboundCall], cfg: KpiConfig
+    period_calls: Iterable[InboundCall], history: CallHistory, cfg: KpiConfig
 ) -> dict[str, Any]:
     """Share of calls from a number that called within the previous 48 h (earlier calls from ``history``)."""
-    by_number = _calls_by_number(history)
     period_calls = list(period_calls)
-    repeats = 0
-    for call in period_calls:
-        earlier = by_number.get(call.caller_number or "", [])
-        if any(call.at - cfg.repeat_window <= c.at < call.at and c.call_id != call.call_id for c in earlier):
-            repeats += 1
+    repeats = sum(
+        1
+        for call in period_calls
+        if history.called(
+            call.caller_number,
+            call.at - cfg.repeat_window - _EPSILON,
+            call.at - _EPSILON,
+            besides=call.call_id,
+        )
+    )
     return {
         "calls": len(period_calls),
         "repeat_calls": repeats,
@@ -160,18 +181,17 @@ def repeat_call_kpis(
     }
 
 
-def fcr_kpis(stays: Iterable[QueueStay], history: Iterable[InboundCall], cfg: KpiConfig) -> dict[str, Any]:
+def fcr_kpis(stays: Iterable[QueueStay], history: CallHistory, cfg: KpiConfig) -> dict[str, Any]:
     """First-contact resolution: handled calls resolved, with no call from the number within 7 days after."""
-    by_number = _calls_by_number(history)
     handled = [s for s in stays if s.outcome is Outcome.ANSWERED and s.talk_s is not None]
-    resolved = 0
-    for stay in handled:
-        later = by_number.get(stay.caller_number or "", [])
-        called_again = any(
-            stay.entered_at < c.at <= stay.entered_at + cfg.fcr_window and c.call_id != stay.call_id
-            for c in later
+    resolved = sum(
+        1
+        for stay in handled
+        if stay.resolved
+        and not history.called(
+            stay.caller_number, stay.entered_at, stay.entered_at + cfg.fcr_window, besides=stay.call_id
         )
-        resolved += bool(stay.resolved) and not called_again
+    )
     return {"first_contact_resolved": resolved, "fcr_rate": rate(resolved, len(handled))}
 
 

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from cti.kpi.definitions import (
     DEFINITIONS_VERSION,
+    CallHistory,
     KpiConfig,
     agent_view_kpis,
     appointment_kpis,
@@ -53,9 +54,8 @@ def time_bucket(moment: datetime, by: str, tz: ZoneInfo) -> str:
     return local.strftime("%Y-%m")
 
 
-def kpi_row(facts: Facts, history: Iterable[InboundCall], cfg: KpiConfig) -> dict[str, Any]:
+def kpi_row(facts: Facts, history: CallHistory, cfg: KpiConfig) -> dict[str, Any]:
     """Every KPI of DESIGN.md §4 over ``facts``; ``history`` holds calls around them (48 h / 7 d)."""
-    history = list(history)
     row: dict[str, Any] = {"definitions_version": DEFINITIONS_VERSION}
     row |= queue_kpis(facts.stays, cfg)
     row |= agent_view_kpis(facts.offers, cfg)
@@ -77,27 +77,38 @@ def _keep(facts: Facts, keep: Callable[[str | None, str | None, datetime], bool]
     )
 
 
-def _group_keys(facts: Facts, by: str, tz: ZoneInfo) -> list[str]:
-    keys: set[str | None] = set()
-    if by == "queue":
-        keys.update(s.queue for s in facts.stays)
-        keys.update(lead.queue for lead in facts.leads)
-    elif by == "agent":
-        keys.update(s.agent for s in facts.stays)
-        keys.update(o.agent for o in facts.offers)
-    else:
-        moments = [s.entered_at for s in facts.stays] + [o.rang_at for o in facts.offers]
-        moments += [c.at for c in facts.calls] + [lead.created_at for lead in facts.leads]
-        keys.update(time_bucket(m, by, tz) for m in moments)
-    return sorted(k for k in keys if k is not None)
+def _partition(
+    facts: Facts, key_of: Callable[[str | None, str | None, datetime], str | None]
+) -> dict[str, Facts]:
+    """Split facts into groups in one pass: each fact's key is computed once."""
+    parts: dict[str, dict[str, list[Any]]] = {}
+
+    def put(kind: str, item: Any, key: str | None) -> None:
+        if key is not None:
+            parts.setdefault(key, {}).setdefault(kind, []).append(item)
+
+    for stay in facts.stays:
+        put("stays", stay, key_of(stay.queue, stay.agent, stay.entered_at))
+    for offer in facts.offers:
+        put("offers", offer, key_of(offer.queue, offer.agent, offer.rang_at))
+    for call in facts.calls:
+        put("calls", call, key_of(call.queue, call.agent, call.at))
+    for lead in facts.leads:
+        put("leads", lead, key_of(lead.queue, None, lead.created_at))
+    for contact in facts.contacts:
+        put("contacts", contact, key_of(contact.queue, contact.agent, contact.at))
+    return {
+        key: Facts(**{kind: tuple(items) for kind, items in part.items()})
+        for key, part in sorted(parts.items())
+    }
 
 
-def _group(facts: Facts, by: str, key: str, tz: ZoneInfo) -> Facts:
+def _grouper(by: str, tz: ZoneInfo) -> Callable[[str | None, str | None, datetime], str | None]:
     if by == "queue":
-        return _keep(facts, lambda queue, _agent, _at: queue == key)
+        return lambda queue, _agent, _at: queue
     if by == "agent":
-        return _keep(facts, lambda _queue, agent, _at: agent == key)
-    return _keep(facts, lambda _queue, _agent, at: time_bucket(at, by, tz) == key)
+        return lambda _queue, agent, _at: agent
+    return lambda _queue, _agent, at: time_bucket(at, by, tz)
 
 
 def build_report(
@@ -111,7 +122,7 @@ def build_report(
     tz: ZoneInfo = UTC_ZONE,
 ) -> dict[str, Any]:
     """The report over ``period`` (and one queue, if given), grouped ``by`` one dimension."""
-    history = list(history)
+    calls = CallHistory(history)
     facts = _keep(facts, lambda q, _agent, at: at in period and (queue is None or q == queue))
     report: dict[str, Any] = {
         "definitions_version": DEFINITIONS_VERSION,
@@ -119,15 +130,13 @@ def build_report(
         "queue": queue,
         "by": by,
         "config": {f.name: _plain(getattr(cfg, f.name)) for f in fields(cfg)},
-        "overall": kpi_row(facts, history, cfg),
+        "overall": kpi_row(facts, calls, cfg),
         "groups": [],
         "funnel": funnel(facts.leads),
     }
     if by is not None:
-        report["groups"] = [
-            {"key": key, **kpi_row(_group(facts, by, key, tz), history, cfg)}
-            for key in _group_keys(facts, by, tz)
-        ]
+        groups = _partition(facts, _grouper(by, tz))
+        report["groups"] = [{"key": key, **kpi_row(part, calls, cfg)} for key, part in groups.items()]
     return report
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from cti.events import EventKind
 from cti.kpi import KpiConfig, derive_facts
-from cti.kpi.definitions import percentile
+from cti.kpi.definitions import CallHistory, percentile
 from cti.kpi.report import kpi_row
 from tests.unit.kpi_events import answered_call, ev, unanswered_call
 
@@ -15,7 +15,7 @@ CFG = KpiConfig()  # 5 s ring cycle, T = 20 s, no short abandons excluded
 
 def row(events: list, cfg: KpiConfig = CFG) -> dict:
     facts = derive_facts(events)
-    return kpi_row(facts, facts.calls, cfg)
+    return kpi_row(facts, CallHistory(facts.calls), cfg)
 
 
 def test_answered_at_14_9_s_is_within_three_rings_and_at_15_0_s_is_not() -> None:

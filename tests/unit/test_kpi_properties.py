@@ -5,6 +5,7 @@ from hypothesis import strategies as st
 
 from cti.events import CallEvent, EventKind
 from cti.kpi import KpiConfig, Period, build_report, derive_facts
+from cti.kpi.definitions import CallHistory
 from cti.kpi.report import kpi_row
 from tests.unit.kpi_events import at
 
@@ -39,7 +40,7 @@ configs = st.builds(
 @given(history=st.lists(events, max_size=40), cfg=configs)
 def test_rates_are_fractions_or_null_and_counts_add_up(history: list[CallEvent], cfg: KpiConfig) -> None:
     facts = derive_facts(history)
-    row = kpi_row(facts, facts.calls, cfg)
+    row = kpi_row(facts, CallHistory(facts.calls), cfg)
     for key, value in row.items():
         if key.endswith("_rate") or key.startswith("service_level"):
             assert value is None or 0 <= value <= 1, (key, value)

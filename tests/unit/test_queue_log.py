@@ -2,6 +2,7 @@
 
 from cti.events import EventKind
 from cti.kpi import KpiConfig, derive_facts
+from cti.kpi.definitions import CallHistory
 from cti.kpi.queue_log import parse_queue_log, summary
 from cti.kpi.report import kpi_row
 
@@ -48,7 +49,7 @@ def test_app_queue_records_become_call_events() -> None:
 
 def test_kpis_of_the_imported_calls() -> None:
     facts = derive_facts(parse_queue_log(LOG.splitlines()).events)
-    row = kpi_row(facts, facts.calls, KpiConfig())
+    row = kpi_row(facts, CallHistory(facts.calls), KpiConfig())
     assert (row["offered"], row["answered"], row["abandoned"], row["timed_out"], row["overflowed"]) == (
         5,
         2,
