@@ -40,7 +40,7 @@ from cti.errors import AriError
 from cti.kpi.definitions import percentile
 from cti.live import AcdState, EventOutbox, connect_redis
 from cti.settings import load_settings
-from cti.sim import place_simulated_call, set_agent_timing, sim_agent_endpoint
+from cti.sim import acd_entry, place_simulated_call, set_agent_timing, sim_agent_endpoint
 
 PROJECT = Path(__file__).resolve().parents[1]
 AGENTS = [str(1300 + i) for i in range(50)]
@@ -161,13 +161,7 @@ async def start_ours(ari: AriClient, redis_url: str) -> tuple[str, QueueRouter]:
     for agent in AGENTS:
         await state.transition(agent, Command.LOGIN, time.time())
 
-    async def handle(event: Event) -> None:
-        if isinstance(event, StasisStart) and event.args[:1] == ("caller",):
-            await router.enqueue(event.channel, "bench")
-        else:
-            await router.handle(event)
-
-    await pump(ari, app, handle)
+    await pump(ari, app, acd_entry(router))  # callers enter with app_args "caller,bench"
     return app, router
 
 

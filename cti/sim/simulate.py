@@ -10,9 +10,11 @@ which the three-ring KPI tests need. No SIP and no media are involved, so they a
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 
+from cti.acd.router import QueueRouter
 from cti.ari.client import AriClient
+from cti.ari.events import Event, StasisStart
 from cti.ari.models import Channel
 
 SIM_CALLER_ENDPOINT = "Local/s@sim-caller"
@@ -78,3 +80,19 @@ async def set_agent_timing(client: AriClient, agent: str, *, ring_s: float, talk
     sim_agent_endpoint(agent)  # validates the id
     await client.set_global_var(f"SIM_RING_{agent}", f"{ring_s:g}")
     await client.set_global_var(f"SIM_TALK_{agent}", f"{talk_s:g}")
+
+
+def acd_entry(router: QueueRouter) -> Callable[[Event], Awaitable[None]]:
+    """An event handler for a Stasis app where simulated callers enter the ACD.
+
+    Callers placed with ``app_args="caller,<queue>"`` are enqueued in that queue; every other
+    event goes to the router. Tests, benches and demos use it in place of an IVR.
+    """
+
+    async def handle(event: Event) -> None:
+        if isinstance(event, StasisStart) and event.args[:1] == ("caller",) and len(event.args) > 1:
+            await router.enqueue(event.channel, event.args[1])
+        else:
+            await router.handle(event)
+
+    return handle

@@ -23,11 +23,10 @@ import redis
 from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig
 from cti.acd.router import QueueRouter
 from cti.ari import AriClient, Dispatcher, Event, EventStream, Resynced
-from cti.ari.events import StasisStart
 from cti.events import CallEvent, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
 from cti.settings import Settings, load_settings
-from cti.sim import place_simulated_call, sim_agent_endpoint
+from cti.sim import acd_entry, place_simulated_call, sim_agent_endpoint
 from tests.conftest import service_missing
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -240,13 +239,7 @@ async def make_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeAcd]:
         router = QueueRouter(ari, app, config, state, outbox)
         router.start()
 
-        async def handle(event: Event) -> None:
-            if isinstance(event, StasisStart) and event.args[:1] == ("caller",):
-                await router.enqueue(event.channel, event.args[1])
-            else:
-                await router.handle(event)
-
-        dispatcher = Dispatcher(handle)
+        dispatcher = Dispatcher(acd_entry(router))
         stream = EventStream(ari, app)
         connected = asyncio.Event()
 

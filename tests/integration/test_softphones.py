@@ -20,12 +20,11 @@ import pytest
 
 from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig, Strategy
 from cti.acd.router import QueueRouter
-from cti.ari import AriClient, Dispatcher, Event, EventStream
-from cti.ari.events import StasisStart
+from cti.ari import AriClient, Dispatcher, EventStream
 from cti.ari.models import Bridge
 from cti.events import CallEvent, EventKind
 from cti.live import AcdState, EventOutbox, connect_redis
-from cti.sim import place_simulated_call
+from cti.sim import acd_entry, place_simulated_call
 from tests.conftest import service_missing
 from tests.integration.baresip import Softphone, SoftphoneUnavailable, softphones
 from tests.integration.conftest import PROJECT, Acd, AsteriskStack
@@ -85,13 +84,7 @@ async def softphone_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeSof
         router.start()
         cleanup.push_async_callback(router.aclose)
 
-        async def handle(event: Event) -> None:
-            if isinstance(event, StasisStart) and event.args[:1] == ("caller",):
-                await router.enqueue(event.channel, event.args[1])
-            else:
-                await router.handle(event)
-
-        dispatcher = Dispatcher(handle)
+        dispatcher = Dispatcher(acd_entry(router))
         cleanup.push_async_callback(dispatcher.aclose)
         await _pump(EventStream(ari, app), dispatcher, cleanup)
         for ext in PHONES:
