@@ -12,7 +12,18 @@ from cti.acd.model import (
     Strategy,
     load_acd_config,
 )
-from cti.acd.strategies import Offer, RoundRobinMemory, choose, eligible, match, required_level, service_order
+from cti.acd.strategies import (
+    Offer,
+    RoundRobinMemory,
+    choose,
+    eligible,
+    leaving_empty,
+    match,
+    refusal,
+    required_level,
+    service_order,
+    staffed,
+)
 
 __all__ = [
     "AcdConfig",
@@ -33,8 +44,11 @@ __all__ = [
     "apply",
     "choose",
     "eligible",
+    "leaving_empty",
     "load_acd_config",
     "match",
+    "refusal",
     "required_level",
     "service_order",
+    "staffed",
 ]

@@ -111,10 +111,17 @@ class AcdConfig(_Config):
             duplicates = sorted({n for n in names if names.count(n) > 1})
             if duplicates:
                 raise ValueError(f"duplicate {kind} ids: {duplicates}")
-        known = {q.name for q in self.queues}
+        overflow = {q.name: q.overflow for q in self.queues}
         for queue in self.queues:
-            if queue.overflow is not None and queue.overflow not in known:
+            if queue.overflow is not None and queue.overflow not in overflow:
                 raise ValueError(f"queue {queue.name}: overflow target {queue.overflow!r} is not a queue")
+        for queue in self.queues:  # a caller overflowing must reach a queue that keeps it
+            seen, current = [queue.name], queue.overflow
+            while current is not None:
+                if current in seen:
+                    raise ValueError(f"overflow loops: {' -> '.join([*seen, current])}")
+                seen.append(current)
+                current = overflow[current]
         return self
 
     def queue(self, name: str) -> QueueConfig:

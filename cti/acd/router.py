@@ -33,7 +33,7 @@ from typing import Any
 
 from cti.acd.agents import AgentStateError, Command, StateChange, agent_state_event
 from cti.acd.model import AcdConfig, AgentState, Entry, QueueConfig
-from cti.acd.strategies import RoundRobinMemory, match
+from cti.acd.strategies import RoundRobinMemory, leaving_empty, match, refusal
 from cti.ari.client import AriClient
 from cti.ari.events import ChannelDestroyed, ChannelStateChange, Dial, Event, StasisEnd, StasisStart
 from cti.ari.models import Channel
@@ -153,6 +153,12 @@ class QueueRouter:
 
     # --- queueing -------------------------------------------------------------------------
     async def _join(self, session: Waiting, queue: QueueConfig) -> None:
+        if queue.max_len or not queue.join_empty:  # the lean path skips these reads
+            agents = await self.state.snapshots(self.config.agents)
+            reason = refusal(queue, agents, await self.state.queue_length(queue.name))
+            if reason is not None:
+                await self._exit(session, queue, reason)
+                return
         session.position = await self.state.enqueue(session.entry, owner=self.app)
         data = {"position": session.position, "priority": session.entry.priority}
         await self._record(EventKind.QUEUE_ENTERED, session, data=data)
@@ -196,6 +202,9 @@ class QueueRouter:
         waiting = [
             s.entry for s in self.calls.values() if s.bridge_id is None and not s.ringing and not s.done
         ]
+        for entry in leaving_empty(self.queues, agents, waiting):
+            self._spawn(self._leave_empty(self.calls[entry.call_id]))
+            waiting.remove(entry)
         rings: list[tuple[Waiting, str, str]] = []
         for offer in match(self.queues, agents, waiting, now, self._memory, self.rng):
             session = self.calls.get(offer.entry.call_id)
@@ -340,23 +349,36 @@ class QueueRouter:
     async def _max_wait(self, session: Waiting, queue: QueueConfig) -> None:
         await asyncio.sleep(queue.max_wait_s)
         async with session.lock:
-            if session.bridge_id is not None or session.done:
-                return
-            await self._cancel_ringing(session)
-            await self._leave_queue(session, keep_timer=True)
-            if queue.overflow:
-                await self._record(EventKind.OVERFLOWED, session, data={"target": queue.overflow})
-                session.entry = Entry(
-                    session.entry.call_id, queue.overflow, self.clock(), session.entry.priority
-                )
-                await self._join(session, self.queues[queue.overflow])
-                return
-            session.done = True
+            if session.bridge_id is None and not session.done:
+                await self._cancel_ringing(session)
+                await self._leave_queue(session, keep_timer=True)
+                await self._exit(session, queue, "max_wait")
+
+    async def _leave_empty(self, session: Waiting) -> None:
+        async with session.lock:
+            if session.bridge_id is None and not session.done and not session.ringing:
+                await self._leave_queue(session)
+                await self._exit(session, self.queues[session.entry.queue], "empty")
+
+    async def _exit(self, session: Waiting, queue: QueueConfig, reason: str) -> None:
+        """The caller may not wait here (full, empty, waited too long): overflow, or end the wait.
+
+        Like app_queue, which leaves the queue with EXITEMPTY or EXITWITHTIMEOUT and continues
+        in the dialplan: without an overflow target the wait ends as ``timed_out`` (a miss for
+        the three-ring rate, neither answered nor abandoned for SL2) and the call is hung up.
+        """
+        if queue.overflow:
             await self._record(
-                EventKind.TIMED_OUT, session, data={"wait_s": session.entry.wait_s(self.clock())}
+                EventKind.OVERFLOWED, session, data={"target": queue.overflow, "reason": reason}
             )
-            self.calls.pop(session.entry.call_id, None)
-            await self._hangup(session.entry.call_id)
+            session.entry = Entry(session.entry.call_id, queue.overflow, self.clock(), session.entry.priority)
+            await self._join(session, self.queues[queue.overflow])
+            return
+        session.done = True
+        data = {"wait_s": session.entry.wait_s(self.clock()), "reason": reason}
+        await self._record(EventKind.TIMED_OUT, session, data=data)
+        self.calls.pop(session.entry.call_id, None)
+        await self._hangup(session.entry.call_id)
 
     # --- helpers --------------------------------------------------------------------------
     async def _cancel_ringing(self, session: Waiting) -> None:

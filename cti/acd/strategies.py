@@ -118,3 +118,26 @@ def match(
             offers.append(Offer(entry, tuple(picked)))
             free = [a for a in free if a.id not in picked]
     return offers
+
+
+def staffed(queue: QueueConfig, agents: Iterable[AgentSnapshot]) -> bool:
+    """Someone could take this queue's calls: logged in, not paused, with its skill."""
+    present = (AgentState.LOGGED_OUT, AgentState.PAUSED)
+    return any(a.state not in present and a.level(queue.required_skill) >= 1 for a in agents)
+
+
+def refusal(queue: QueueConfig, agents: Sequence[AgentSnapshot], waiting_in_queue: int) -> str | None:
+    """Why a caller may not join ``queue`` now, as app_queue would say it: "full", "empty", or None."""
+    if queue.max_len and waiting_in_queue >= queue.max_len:
+        return "full"
+    if not queue.join_empty and not staffed(queue, agents):
+        return "empty"
+    return None
+
+
+def leaving_empty(
+    queues: Mapping[str, QueueConfig], agents: Sequence[AgentSnapshot], waiting: Iterable[Entry]
+) -> list[Entry]:
+    """Callers who must leave because their ``leave_empty`` queue has nobody left to answer."""
+    empty = {name for name, queue in queues.items() if queue.leave_empty and not staffed(queue, agents)}
+    return [entry for entry in waiting if entry.queue in empty]

@@ -159,6 +159,10 @@ class AcdState:
             await pipe.execute()
         return await self.position(entry)
 
+    async def queue_length(self, queue: str) -> int:
+        """Callers waiting in ``queue``, across every instance."""
+        return int(await self.redis.zcard(self._queue_key(queue)))
+
     async def dequeue(self, entry: Entry) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(self._queue_key(entry.queue), entry.call_id)

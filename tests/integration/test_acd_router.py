@@ -3,7 +3,7 @@
 import asyncio
 import time
 
-from cti.acd import AgentState, QueueConfig, Strategy
+from cti.acd import AgentState, Command, QueueConfig, Strategy
 from cti.events import CallEvent, EventKind
 from cti.sim import set_agent_timing
 from tests.integration.conftest import AGENT_IDS, Acd, MakeAcd
@@ -137,3 +137,36 @@ async def _all_answered(first: Acd, second: Acd, callers: list[str]) -> list[Cal
             return events
         await asyncio.sleep(0.2)
     raise AssertionError("not every caller was answered")
+
+
+async def test_a_full_queue_sends_the_caller_on_or_ends_the_wait(make_acd: MakeAcd) -> None:
+    acd = await make_acd((sales(max_len=1),), login=False)  # nobody answers: callers pile up
+    first = await acd.call(hold_s=10)
+    await acd.wait_for(lambda ev: any(e.kind is EventKind.QUEUE_ENTERED for e in ev))
+    second = await acd.call(hold_s=10)
+    events = await acd.wait_for(lambda ev: any(e.kind is EventKind.TIMED_OUT for e in ev))
+    timed_out = next(e for e in events if e.kind is EventKind.TIMED_OUT)
+    assert (timed_out.call_id, timed_out.data["reason"]) == (second, "full")
+    assert second not in acd.router.calls
+    assert first in acd.router.calls  # still waiting
+    await acd.ari.hangup(first)
+
+
+async def test_join_empty_off_refuses_and_leave_empty_sends_waiting_callers_away(make_acd: MakeAcd) -> None:
+    acd = await make_acd(
+        (
+            sales(join_empty=False, overflow="general"),
+            QueueConfig(name="general", skill="sales", leave_empty=True),
+        ),
+        agent_ids=["1201"],
+    )
+    await acd.state.transition("1201", Command.PAUSE, 1.0, reason="training")  # nobody to answer
+    caller = await acd.call(hold_s=20)
+    events = await acd.wait_for(lambda ev: any(e.kind is EventKind.TIMED_OUT for e in ev), within_s=10)
+    assert [
+        (e.kind.value, e.queue, e.data.get("reason")) for e in events if e.call_id == caller and e.queue
+    ] == [
+        ("overflowed", "sales", "empty"),  # refused at the door of sales, on to general
+        ("queue_entered", "general", None),
+        ("timed_out", "general", "empty"),  # general empties on the next pass: nobody can answer
+    ]

@@ -18,8 +18,10 @@ from cti.acd import (
     Strategy,
     choose,
     eligible,
+    leaving_empty,
     load_acd_config,
     match,
+    refusal,
     required_level,
 )
 from cti.errors import ConfigError
@@ -200,6 +202,11 @@ def test_the_shipped_acd_configs_load(name: str) -> None:
         ('[[queues]]\nname = "sales"\noverflow = "nowhere"\n', "(top level)", "overflow target 'nowhere'"),
         ('[[queues]]\nname = "a"\n[[queues]]\nname = "a"\n', "(top level)", "duplicate queue ids"),
         (
+            '[[queues]]\nname = "a"\noverflow = "b"\n[[queues]]\nname = "b"\noverflow = "a"\n',
+            "(top level)",
+            "overflow loops: a -> b -> a",
+        ),
+        (
             '[[queues]]\nname = "s"\nescalation = [{after_s = 5, min_level = 2}]\n',
             "queues.0",
             "must start with a step at after_s = 0",
@@ -212,3 +219,23 @@ def test_bad_config_is_refused_with_key_and_reason(tmp_path: Path, text: str, ke
         load_acd_config(write(tmp_path, text))
     assert caught.value.key == key
     assert reason in caught.value.reason
+
+
+def test_a_full_queue_and_an_unstaffed_one_refuse_callers_as_app_queue_does() -> None:
+    capped = QueueConfig(name="sales", max_len=2)
+    assert refusal(capped, AGENTS, waiting_in_queue=1) is None
+    assert refusal(capped, AGENTS, waiting_in_queue=2) == "full"
+    strict = QueueConfig(name="sales", join_empty=False)
+    nobody = [agent(0, state=AgentState.LOGGED_OUT), agent(1, state=AgentState.PAUSED)]
+    assert refusal(strict, nobody, 0) == "empty"
+    busy = [agent(0, state=AgentState.ON_CALL)]  # busy is still staffed: the caller may wait
+    assert refusal(strict, busy, 0) is None
+    assert refusal(QueueConfig(name="sales"), nobody, 0) is None  # join_empty defaults to yes
+
+
+def test_callers_leave_a_leave_empty_queue_when_nobody_is_left() -> None:
+    queues = {"sales": QueueConfig(name="sales", leave_empty=True), "service": QueueConfig(name="service")}
+    waiting = [Entry("c1", "sales", 0), Entry("c2", "service", 0)]
+    nobody = [agent(0, state=AgentState.LOGGED_OUT)]
+    assert [e.call_id for e in leaving_empty(queues, nobody, waiting)] == ["c1"]
+    assert leaving_empty(queues, AGENTS, waiting) == []
