@@ -192,6 +192,13 @@ class QueueRouter:
             while self._dirty:
                 self._dirty = False
                 rings += await self._claim_offers()
+        now = self.clock()  # the claims' state changes, recorded in one round trip
+        await self.outbox.record(
+            *(
+                agent_state_event(StateChange(a, AgentState.RINGING, "offered", now, s.entry.call_id))
+                for s, a, _ in rings
+            )
+        )
         await asyncio.gather(
             *(self._ring(session, agent_id, channel_id) for session, agent_id, channel_id in rings)
         )
@@ -205,20 +212,22 @@ class QueueRouter:
         for entry in leaving_empty(self.queues, agents, waiting):
             self._spawn(self._leave_empty(self.calls[entry.call_id]))
             waiting.remove(entry)
+        pairs = [
+            (self.calls[offer.entry.call_id], agent_id)
+            for offer in match(self.queues, agents, waiting, now, self._memory, self.rng)
+            for agent_id in offer.agents
+        ]
+        claimed = await self.state.claim_many([(agent_id, s.entry.call_id) for s, agent_id in pairs], now)
         rings: list[tuple[Waiting, str, str]] = []
-        for offer in match(self.queues, agents, waiting, now, self._memory, self.rng):
-            session = self.calls.get(offer.entry.call_id)
-            for agent_id in offer.agents:
-                if session is not None and await self.state.claim(agent_id, session.entry.call_id, now):
-                    channel_id = f"acd-{uuid.uuid4().hex[:16]}"
-                    session.ringing[channel_id] = agent_id
-                    self.legs[channel_id] = session.entry.call_id
-                    rings.append((session, agent_id, channel_id))
+        for (session, agent_id), won in zip(pairs, claimed, strict=True):
+            if won:  # lost ones were taken by another instance meanwhile: the next pass retries
+                channel_id = f"acd-{uuid.uuid4().hex[:16]}"
+                session.ringing[channel_id] = agent_id
+                self.legs[channel_id] = session.entry.call_id
+                rings.append((session, agent_id, channel_id))
         return rings
 
     async def _ring(self, session: Waiting, agent_id: str, channel_id: str) -> None:
-        change = StateChange(agent_id, AgentState.RINGING, "offered", self.clock(), session.entry.call_id)
-        await self.outbox.record(agent_state_event(change))
         try:
             await self.ari.create_channel(
                 self.agents[agent_id].endpoint,

@@ -24,12 +24,20 @@ import redis.asyncio as aioredis
 from cti.acd.agents import AgentStatus, Command, StateChange, apply
 from cti.acd.model import AgentConfig, AgentSnapshot, AgentState, Entry
 
-# KEYS[1] agent hash; ARGV: call id, now. Ready -> ringing, or nothing.
+# KEYS: agent hashes; ARGV: now, then one call id per key. Each ready agent -> ringing for its
+# call, the others untouched; returns 1/0 per key. One round trip for a whole matching pass.
 _CLAIM = """
-if redis.call('HGET', KEYS[1], 'state') ~= 'ready' then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'ringing', 'call_id', ARGV[1], 'since', ARGV[2], 'reason', 'offered')
-redis.call('HINCRBY', KEYS[1], 'version', 1)
-return 1
+local claimed = {}
+for i, key in ipairs(KEYS) do
+  if redis.call('HGET', key, 'state') == 'ready' then
+    redis.call('HSET', key, 'state', 'ringing', 'call_id', ARGV[i + 1], 'since', ARGV[1], 'reason', 'offered')
+    redis.call('HINCRBY', key, 'version', 1)
+    claimed[i] = 1
+  else
+    claimed[i] = 0
+  end
+end
+return claimed
 """
 
 # KEYS[1] agent hash; ARGV[1] expected version, then field/value pairs. Compare-and-set.
@@ -87,7 +95,15 @@ class AcdState:
 
     async def claim(self, agent_id: str, call_id: str, now: float) -> bool:
         """Ready -> ringing for ``call_id``, atomically; False if the agent was not ready."""
-        return bool(await self._claim(keys=[self._agent_key(agent_id)], args=[call_id, repr(now)]))
+        return (await self.claim_many([(agent_id, call_id)], now))[0]
+
+    async def claim_many(self, offers: Sequence[tuple[str, str]], now: float) -> list[bool]:
+        """Claim each (agent, call) pair atomically, all in one round trip; which ones succeeded."""
+        if not offers:
+            return []
+        keys = [self._agent_key(agent_id) for agent_id, _ in offers]
+        replies = await self._claim(keys=keys, args=[repr(now), *(call_id for _, call_id in offers)])
+        return [bool(reply) for reply in replies]
 
     async def transition(self, agent_id: str, command: Command, now: float, **options: Any) -> StateChange:
         """Apply ``command`` (see ``cti.acd.agents.apply``) if nobody changed the agent meanwhile."""
