@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cti.kpi.definitions import (
@@ -27,7 +27,6 @@ from cti.kpi.definitions import (
 from cti.kpi.facts import Facts, InboundCall
 
 UTC_ZONE = ZoneInfo("UTC")
-GroupBy = Literal["queue", "agent", "hour", "day", "week", "month"]
 GROUP_BY: tuple[str, ...] = ("queue", "agent", "hour", "day", "week", "month")
 
 

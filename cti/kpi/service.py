@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
 from cti.kpi.definitions import KpiConfig
 from cti.kpi.queries import load_facts
 from cti.kpi.queue_log import QueueLogImport, parse_queue_log
@@ -26,12 +28,28 @@ async def kpi_report(
     tz: ZoneInfo,
     with_agents: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """The report, and (``with_agents``) its per-agent rows for the HTML page."""
+    """``report_from`` on a database named by URL, for one-off callers (the CLI, tests)."""
     engine = make_engine(database_url)
     try:
-        facts, history = await load_facts(engine, period, cfg)
+        return await report_from(
+            engine, cfg, period=period, queue=queue, by=by, tz=tz, with_agents=with_agents
+        )
     finally:
         await engine.dispose()
+
+
+async def report_from(
+    engine: AsyncEngine,
+    cfg: KpiConfig,
+    *,
+    period: Period,
+    queue: str | None,
+    by: str | None,
+    tz: ZoneInfo,
+    with_agents: bool = False,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """The report, and (``with_agents``) its per-agent rows for the HTML page."""
+    facts, history = await load_facts(engine, period, cfg)
     report = build_report(facts, history, cfg, period=period, queue=queue, by=by, tz=tz)
     agents: list[dict[str, Any]] = []
     if with_agents:

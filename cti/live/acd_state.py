@@ -168,7 +168,7 @@ class AcdState:
 
     # --- queue entries ----------------------------------------------------------------------
     async def enqueue(self, entry: Entry, owner: str) -> int:
-        """Add a waiting caller; return its 1-based position in its queue."""
+        """Add a waiting caller; return its 1-based position in its queue (one round trip)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hset(
                 self._entry_key(entry.call_id),
@@ -179,9 +179,10 @@ class AcdState:
                     "owner": owner,
                 },
             )
-            pipe.zadd(self._queue_key(entry.queue), {entry.call_id: entry.entered_at})
-            await pipe.execute()
-        return await self.position(entry)
+            pipe.zadd(self._queue_key(entry.queue), {entry.call_id: _line_score(entry)})
+            pipe.zrank(self._queue_key(entry.queue), entry.call_id)
+            *_, rank = await pipe.execute()
+        return int(rank) + 1
 
     async def queue_length(self, queue: str) -> int:
         """Callers waiting in ``queue``, across every instance."""
@@ -195,16 +196,13 @@ class AcdState:
 
     async def position(self, entry: Entry) -> int:
         """1-based place in line among callers of the same queue (priority first, then wait)."""
-        waiting = await self.waiting([entry.queue])
-        ahead = [
-            e
-            for e in waiting
-            if (-e.priority, e.entered_at, e.call_id) < (-entry.priority, entry.entered_at, entry.call_id)
-        ]
-        return len(ahead) + 1
+        rank: Any = await self.redis.zrank(self._queue_key(entry.queue), entry.call_id)
+        if rank is None:
+            raise KeyError(f"call {entry.call_id} is not waiting in {entry.queue}")
+        return int(rank) + 1
 
     async def waiting(self, queues: Iterable[str], owner: str | None = None) -> list[Entry]:
-        """Callers waiting in ``queues`` (only ``owner``'s, if given)."""
+        """Callers waiting in ``queues`` (only ``owner``'s, if given), in order of arrival."""
         entries: list[Entry] = []
         for queue in queues:
             for member in await self.redis.zrange(self._queue_key(queue), 0, -1):
@@ -215,4 +213,4 @@ class AcdState:
                 entries.append(
                     Entry(call_id, queue, float(fields["entered_at"]), int(fields.get("priority", 0)))
                 )
-        return entries
+        return sorted(entries, key=lambda e: (e.entered_at, e.call_id))

@@ -92,16 +92,20 @@ async def _load(engine: AsyncEngine, query: Select[Any]) -> list[CallEvent]:
         return [from_row(row) for row in result.all()]
 
 
-async def events_between(
-    engine: AsyncEngine, start: datetime | None, end: datetime | None
-) -> list[CallEvent]:
-    """Events with ``start <= at < end`` (either bound may be open)."""
-    query = select(*_COLUMNS)
+def _in_period(query: Select[Any], start: datetime | None, end: datetime | None) -> Select[Any]:
+    """``query`` narrowed to ``start <= at < end`` (either bound may be open)."""
     if start is not None:
         query = query.where(CallEventRow.at_us >= to_us(start))
     if end is not None:
         query = query.where(CallEventRow.at_us < to_us(end))
-    return await _load(engine, query)
+    return query
+
+
+async def events_between(
+    engine: AsyncEngine, start: datetime | None, end: datetime | None
+) -> list[CallEvent]:
+    """Events with ``start <= at < end`` (either bound may be open)."""
+    return await _load(engine, _in_period(select(*_COLUMNS), start, end))
 
 
 async def events_of_leads(engine: AsyncEngine, lead_ids: Iterable[str]) -> list[CallEvent]:
@@ -118,8 +122,4 @@ async def call_starts_between(
     engine: AsyncEngine, start: datetime | None, end: datetime | None
 ) -> list[CallEvent]:
     query = select(*_COLUMNS).where(CallEventRow.kind == EventKind.CALL_STARTED.value)
-    if start is not None:
-        query = query.where(CallEventRow.at_us >= to_us(start))
-    if end is not None:
-        query = query.where(CallEventRow.at_us < to_us(end))
-    return await _load(engine, query)
+    return await _load(engine, _in_period(query, start, end))

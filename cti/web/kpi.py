@@ -5,15 +5,17 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.kpi.definitions import KpiConfig
 from cti.kpi.report import GROUP_BY, make_period
-from cti.kpi.service import kpi_report
+from cti.kpi.service import report_from
 from cti.settings import Settings
 from cti.web.auth import Role, require
 from cti.web.problems import ApiError
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
+ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine", AsyncEngine)
 
 
 def _number(request: web.Request, name: str, default: float) -> float:
@@ -48,7 +50,7 @@ async def get_kpi(request: web.Request) -> web.Response:
         threshold_s=_number(request, "threshold", settings.kpi.threshold_s),
         short_abandon_s=_number(request, "short_abandon", settings.kpi.short_abandon_s),
     )
-    report, _ = await kpi_report(
-        settings.database.url, cfg, period=period, queue=request.query.get("queue"), by=by, tz=tz
+    report, _ = await report_from(
+        request.app[ENGINE], cfg, period=period, queue=request.query.get("queue"), by=by, tz=tz
     )
     return web.json_response(report)
