@@ -7,20 +7,30 @@ import logging
 import signal
 import socket
 import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.acd import AcdConfig, AgentState, Command, agent_state_event, load_acd_config
 from cti.acd.router import QueueRouter
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
 from cti.errors import ConfigError
+from cti.ivr import FlowContext, load_flows, load_stations
+from cti.ivr.model import Flow
+from cti.ivr.runner import IvrRunner
 from cti.live import AcdState, EventOutbox, OutboxDrainer, connect_redis
 from cti.settings import Settings
 from cti.store import ensure_schema, make_engine
+from cti.store.customers import find_customer
+from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
 
 log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
 
 
 def ari_client(settings: Settings) -> AriClient:
@@ -29,12 +39,14 @@ def ari_client(settings: Settings) -> AriClient:
     return AriClient(ari.url, ari.username, ari.password.get_secret_value(), timeout_s=ari.request_timeout_s)
 
 
-async def run_service(settings: Settings) -> None:
+async def run_service(settings: Settings, *, clock: Clock = lambda: datetime.now(UTC)) -> None:
     """Serve our Stasis app until SIGINT or SIGTERM.
 
     Asterisk being down is not fatal: the event stream keeps reconnecting, so the service
     can start before Asterisk and survive its restarts. The store's schema is checked first
-    (an empty SQLite file is upgraded), so a misconfigured database stops the start, loudly.
+    (an empty SQLite file is upgraded), so a misconfigured database stops the start, loudly;
+    so do an invalid IVR flow and a missing voice. ``clock`` is the time the flows judge
+    business hours by (tests choose it).
     """
     await asyncio.to_thread(ensure_schema, settings.database.url)
     web_runner = web.AppRunner(build_web_app(settings), access_log=None)
@@ -58,6 +70,8 @@ async def run_service(settings: Settings) -> None:
             settings,
             EventOutbox(redis, settings.redis.outbox_stream),
             AcdState(redis, settings.acd.redis_prefix),
+            engine,
+            clock,
         )
     finally:
         drained.set()
@@ -77,12 +91,14 @@ async def _login_all(config: AcdConfig, state: AcdState, outbox: EventOutbox) ->
             )
 
 
-async def _serve(settings: Settings, outbox: EventOutbox, acd_state: AcdState) -> None:
+async def _serve(
+    settings: Settings, outbox: EventOutbox, acd_state: AcdState, engine: AsyncEngine, clock: Clock
+) -> None:
     acd_config = load_acd_config(settings.acd.config_file)
-    if settings.acd.default_queue not in {q.name for q in acd_config.queues}:
-        raise ConfigError(
-            str(settings.acd.config_file), "acd.default_queue", f"no queue {settings.acd.default_queue!r}"
-        )
+    flows = load_flows(settings.ivr.flows_dir, {queue.name for queue in acd_config.queues})
+    context = FlowContext(stations=load_stations(settings.ivr.stations_file))
+    prompts = PromptRenderer.from_settings(settings.sounds)
+    await _prepare_prompts(prompts, flows)
     if settings.acd.auto_login:
         await _login_all(acd_config, acd_state, outbox)
     async with ari_client(settings) as ari:
@@ -90,7 +106,21 @@ async def _serve(settings: Settings, outbox: EventOutbox, acd_state: AcdState) -
         fallback = DialplanLocation(settings.ari.hotline_context, settings.ari.hotline_extension, "fallback")
         router = QueueRouter(ari, settings.ari.app, acd_config, acd_state, outbox)
         router.start()
-        tracker = CallTracker(ari, outbox, fallback, router, settings.acd.default_queue)
+
+        async def customer(by: str, value: str) -> Mapping[str, str] | None:
+            return await find_customer(engine, by, value)
+
+        ivr = IvrRunner(
+            ari,
+            outbox,
+            prompts,
+            customer,
+            router.enqueue,
+            context=context,
+            clock=clock,
+            lookup_timeout_s=settings.ivr.lookup_timeout_s,
+        )
+        tracker = CallTracker(ari, outbox, fallback, router, ivr, flows)
         dispatcher = Dispatcher(tracker.handle)
         loop = asyncio.get_running_loop()
         stopping: set[asyncio.Task[None]] = set()  # hold the task: the loop keeps only a weak reference
@@ -100,11 +130,28 @@ async def _serve(settings: Settings, outbox: EventOutbox, acd_state: AcdState) -
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop)
-        log.info("cti service starting", extra={"app": settings.ari.app, "ari": settings.ari.url})
+        log.info(
+            "cti service starting",
+            extra={"app": settings.ari.app, "ari": settings.ari.url, "flows": sorted(flows)},
+        )
         try:
             async for event in stream:
                 dispatcher.submit(event)
         finally:
             await dispatcher.aclose()
+            await ivr.aclose()
             await router.aclose()
             log.info("cti service stopped", extra={"live_calls": len(tracker.calls)})
+
+
+async def _prepare_prompts(prompts: PromptRenderer, flows: Mapping[str, Flow]) -> None:
+    """Render every prompt the flows can speak before the first call (cached ones cost nothing).
+
+    A missing espeak-ng stops the start here, with the command that installs it, rather than
+    leaving callers in silence; the roadside station's answer is still rendered per call.
+    """
+    started = time.monotonic()
+    prompts.check_engine()
+    pairs = {pair for flow in flows.values() for pair in flow_prompts(flow)}
+    await asyncio.gather(*(prompts.sound_uri(text, language) for text, language in pairs))
+    log.info("prompts ready", extra={"prompts": len(pairs), "seconds": round(time.monotonic() - started, 2)})

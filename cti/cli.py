@@ -16,6 +16,7 @@ from rich.table import Table
 
 from cti.app import ari_client, run_service
 from cti.errors import CtiError
+from cti.ivr.commands import flows
 from cti.kpi.definitions import KpiConfig
 from cti.kpi.html import to_html
 from cti.kpi.queue_log import summary as queue_log_summary
@@ -27,6 +28,7 @@ from cti.logs import configure_logging, redact_url
 from cti.settings import Settings, load_settings
 from cti.sim import place_simulated_call
 from cti.store import database_version, schema
+from cti.tts.cli import tts
 
 T = TypeVar("T")
 
@@ -255,6 +257,10 @@ def import_queue_log_command(state: CliState, path: Path) -> None:
     parsed, stored = _run(import_queue_log(_store_url(state), path))
     for line in queue_log_summary(parsed, stored):
         click.echo(line)
+
+
+cli.add_command(flows)
+cli.add_command(tts)
 
 
 def main() -> None:

@@ -9,7 +9,8 @@ status; only ``AriError`` does, because it reports what Asterisk answered.
     ├── FlowError                 an IVR flow is invalid: every problem with file, line, node (cti.ivr)
     ├── SchemaOutdated            the SQL store lacks the current migration: run `cti db upgrade`
     ├── ServiceUnavailable        Redis, the SQL database or Asterisk cannot be reached
-    │   └── AriUnavailable        ARI did not answer (connection refused, timeout, broken socket)
+    │   ├── AriUnavailable        ARI did not answer (connection refused, timeout, broken socket)
+    │   └── TtsUnavailable        a prompt cannot be rendered: espeak-ng or a voice is missing (cti.tts)
     ├── AriProtocolError          ARI answered something we cannot read (not JSON, wrong shape)
     └── AriError                  ARI answered with an error status
         ├── AriBadRequest         400: a parameter is wrong
@@ -48,6 +49,14 @@ class ServiceUnavailable(CtiError):
 
 class AriUnavailable(ServiceUnavailable):
     """ARI could not be reached at all (no HTTP answer)."""
+
+
+class TtsUnavailable(ServiceUnavailable):
+    """Prompt text cannot be turned into sound: espeak-ng or a voice is missing, or it failed.
+
+    The message says how to fix it (the install command when espeak-ng is missing); callers
+    can go on without the prompt rather than drop the call.
+    """
 
 
 class AriProtocolError(CtiError):

@@ -13,7 +13,8 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
@@ -97,10 +98,23 @@ class LogSettings(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
+#: espeak-ng voice per flow language (`espeak-ng --voices` lists them; DESIGN.md §3).
+DEFAULT_VOICES: Mapping[str, str] = MappingProxyType({"zh": "cmn", "en": "en"})
+#: Words per minute per flow language. espeak-ng counts a Mandarin syllable as a word, so the
+#: same number sounds far slower in Mandarin: 280 gives about 4.4 characters a second, close to
+#: a calm announcer; 165 for English is a little under espeak-ng's hurried default of 175.
+DEFAULT_RATES: Mapping[str, int] = MappingProxyType({"zh": 280, "en": 165})
+#: For a language with a voice but no rate of its own.
+DEFAULT_RATE = 165
+Rate = Annotated[int, Field(ge=80, le=450)]  # espeakRATE_MINIMUM..MAXIMUM (speak_lib.h)
+
+
 class SoundsSettings(_Section):
-    """Where rendered prompts live; Asterisk reads the same absolute path (sound:/abs/path)."""
+    """Rendered prompts: where they live (Asterisk reads the same absolute path) and their voice."""
 
     dir: Path = Field(default_factory=_default_sounds_dir)
+    voices: dict[str, str] = Field(default_factory=lambda: dict(DEFAULT_VOICES))
+    rates: dict[str, Rate] = Field(default_factory=lambda: dict(DEFAULT_RATES))
 
 
 class KpiSettings(_Section):
@@ -122,12 +136,19 @@ class WebSettings(_Section):
     tokens_file: Path = Path("config/web-tokens.dev")
 
 
+class IvrSettings(_Section):
+    """Where the IVR flows and their data are: one flow file per entry point (Stasis argument)."""
+
+    flows_dir: Path = Path("ivr_flows")
+    stations_file: Path = Path("config/stations.csv")  # roadside help: area code -> nearest station
+    lookup_timeout_s: float = Field(default=2.0, gt=0)  # a slower CRM counts as "not found"
+
+
 class AcdSettings(_Section):
     """Where agents and queues are configured (cti.acd.model), and the demo's convenience."""
 
     config_file: Path = Path("config/acd.toml")
     auto_login: bool = False  # log every configured agent in at start (demo; agents log in themselves)
-    default_queue: str = "general"  # where calls go that no IVR flow routes
     redis_prefix: str = "cti:acd"  # keys of the live agent and queue state (one per center)
 
 
@@ -141,6 +162,7 @@ class Settings(_Section):
     sounds: SoundsSettings = SoundsSettings()
     kpi: KpiSettings = KpiSettings()
     web: WebSettings = WebSettings()
+    ivr: IvrSettings = IvrSettings()
     acd: AcdSettings = AcdSettings()
 
 

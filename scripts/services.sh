@@ -2,7 +2,7 @@
 # Installs (from Debian's packages) and starts the services the CTI and its tests need,
 # idempotently: what already runs is left alone, so a second call takes well under a second.
 #
-#   scripts/services.sh up [redis] [postgres] [baresip]   default: redis
+#   scripts/services.sh up [redis] [postgres] [baresip] [tts] [graphviz]   default: redis
 #   scripts/services.sh python                  make sure `python3 -m venv` works (python3-venv)
 #   scripts/services.sh postgres-url            the test database URL (after `up postgres`)
 #
@@ -10,6 +10,8 @@
 # (password `cti`) owns database `cti_test` on 127.0.0.1:5432. Without CI=true a PostgreSQL that
 # cannot be had is a warning (the store tests then run on SQLite only); with CI=true it is an error.
 # baresip: only installs Debian's baresip-core; the softphone tests start their own instances.
+# tts: only installs Debian's espeak-ng (the library pyttsx3 loads, its voices and the command).
+# graphviz: only installs Debian's graphviz (`dot`, for `cti flows graph`) and a Chinese font.
 set -euo pipefail
 
 PG_URL=postgresql+psycopg://cti:cti@127.0.0.1:5432/cti_test
@@ -68,6 +70,25 @@ baresip_up() {
   command -v baresip >/dev/null || die "baresip-core is installed but no baresip command is on PATH"
 }
 
+# The prompt renderer's speech engine (DESIGN.md §3, cti/tts): pyttsx3 loads libespeak-ng.so.1
+# (Debian's libespeak-ng1, which the espeak-ng package pulls in with the voices and the command).
+tts_ready() {
+  command -v espeak-ng >/dev/null && [[ $(ldconfig -p 2>/dev/null || /sbin/ldconfig -p) == *libespeak-ng.so.1* ]]
+}
+
+tts_up() {
+  tts_ready || apt_install espeak-ng
+  tts_ready || die "espeak-ng is installed but its command or libespeak-ng.so.1 cannot be found"
+}
+
+# `cti flows graph` runs Graphviz's dot; prompts are Chinese, so a CJK font keeps PNG labels readable
+# (without one, fontconfig has no glyphs and dot draws empty boxes).
+graphviz_up() {
+  command -v dot >/dev/null && command -v fc-list >/dev/null || apt_install graphviz fontconfig
+  command -v dot >/dev/null || die "graphviz is installed but no dot command is on PATH"
+  fc-list :lang=zh family | grep -q . || apt_install fonts-wqy-microhei
+}
+
 python_venv() {
   command -v python3 >/dev/null || apt_install python3
   python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null \
@@ -90,14 +111,16 @@ main() {
               say "warning: no PostgreSQL; the store tests run on SQLite only"
             fi ;;
           baresip) baresip_up ;;
-          *) die "unknown service $service (redis, postgres, baresip)" ;;
+          tts) tts_up ;;
+          graphviz) graphviz_up ;;
+          *) die "unknown service $service (redis, postgres, baresip, tts, graphviz)" ;;
         esac
       done ;;
     python) python_venv ;;
     postgres-url)
       # Only a database we can really use: the role and database may have failed to appear.
       if psql "${PG_URL/+psycopg/}" -qtAc 'select 1' >/dev/null 2>&1; then printf '%s\n' "$PG_URL"; fi ;;
-    *) sed -n '2,13p' "$0" >&2; exit 2 ;;
+    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
   esac
 }
 

@@ -37,7 +37,7 @@ from cti.acd.strategies import RoundRobinMemory, leaving_empty, match, refusal
 from cti.ari.client import AriClient
 from cti.ari.events import ChannelDestroyed, ChannelStateChange, Dial, Event, StasisEnd, StasisStart
 from cti.ari.models import Channel
-from cti.errors import AriError, AriNotFound, AriUnavailable
+from cti.errors import AriBadRequest, AriError, AriNotFound, AriUnavailable
 from cti.events import CallEvent, EventKind
 from cti.live.acd_state import AcdState, StaleAgentState
 from cti.live.outbox import EventOutbox
@@ -288,7 +288,10 @@ class QueueRouter:
                 f"acd-{session.entry.call_id}", name=f"acd {session.entry.queue}"
             )
             session.bridge_id = bridge.id
-            await self.ari.add_channel(bridge.id, [session.entry.call_id, channel_id])
+            # The caller may hang up just as the agent answers: Asterisk then answers 400
+            # "Channel not found", and the caller's StasisEnd finishes the session (by caller).
+            with contextlib.suppress(AriNotFound, AriBadRequest):
+                await self.ari.add_channel(bridge.id, [session.entry.call_id, channel_id])
 
     async def _leg_gone(self, channel_id: str) -> None:
         session = self._session_of_leg(channel_id)

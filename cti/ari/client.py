@@ -223,6 +223,14 @@ class AriClient:
             query={"media": media, "lang": lang},
         )
 
+    async def send_dtmf(self, channel_id: str, digits: str, *, duration_ms: int | None = None) -> None:
+        """Key ``digits`` on a channel (towards its peer: a simulated caller pressing keys)."""
+        await self.request(
+            routes.CHANNEL_DTMF,
+            path_params={"channelId": channel_id},
+            query={"dtmf": digits, "duration": duration_ms},
+        )
+
     async def hangup(self, channel_id: str, reason: str = "normal") -> None:
         """Hang up with a reason Asterisk maps to a cause (normal, busy, congestion, no_answer...)."""
         await self.request(

@@ -1,10 +1,10 @@
 """Follows every call of our Stasis app from StasisStart to hang-up, and reconciles on resync.
 
-Sequencing only: a call that enters the hotline is answered and greeted, then handed to the ACD
-(``[acd] default_queue``); the ACD's own events (agent legs, answers) go to the router first.
-Until the IVR flow runner lands (issue: IVR), the greeting stands in for the flow. Every step is
-logged, which is what ``cti call`` shows in the service log; the bookkeeping of live calls and
-the reconciliation after the events websocket was away stay when the IVR arrives.
+Sequencing only: a call that enters the hotline is answered and handed to the IVR flow its
+Stasis argument names (``Stasis(cti,hotline)`` runs ``ivr_flows/hotline.yaml``); the flow ends
+it in the ACD, a callback request, a transfer or a hang-up. Each ARI event goes to the ACD first
+(agent legs, answers), then to the IVR (keys, prompts); a caller's end concerns all three. Every
+step is logged, which is what ``cti call`` shows in the service log.
 """
 
 from __future__ import annotations
@@ -12,10 +12,9 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-from redis.exceptions import RedisError
 
 from cti.acd.router import QueueRouter
 from cti.ari.client import AriClient
@@ -24,7 +23,6 @@ from cti.ari.events import (
     ChannelDtmfReceived,
     ChannelHangupRequest,
     Event,
-    PlaybackFinished,
     Resynced,
     StasisEnd,
     StasisStart,
@@ -32,11 +30,11 @@ from cti.ari.events import (
 from cti.ari.models import Channel
 from cti.errors import AriConflict, AriNotFound
 from cti.events import CallEvent, EventKind
+from cti.ivr.model import Flow
+from cti.ivr.runner import IvrRunner
 from cti.live.outbox import EventOutbox
 
 log = logging.getLogger(__name__)
-
-GREETING = "sound:hello-world"
 
 
 @dataclass
@@ -44,7 +42,7 @@ class LiveCall:
     channel: Channel
     caller: str
     started: float = field(default_factory=time.monotonic)
-    digits: list[str] = field(default_factory=list)
+    digits: list[str] = field(default_factory=list)  # every key pressed, for the log
 
     @property
     def channel_id(self) -> str:
@@ -70,27 +68,35 @@ class CallTracker:
     """
 
     def __init__(
-        self, ari: AriClient, outbox: EventOutbox, fallback: DialplanLocation, router: QueueRouter, queue: str
+        self,
+        ari: AriClient,
+        outbox: EventOutbox,
+        fallback: DialplanLocation,
+        router: QueueRouter,
+        ivr: IvrRunner,
+        flows: Mapping[str, Flow],
     ) -> None:
         self.ari = ari
         self.outbox = outbox
         self.fallback = fallback
         self.router = router
-        self.queue = queue
+        self.ivr = ivr
+        self.flows = flows
         self.calls: dict[str, LiveCall] = {}
 
     async def handle(self, event: Event) -> None:
-        if await self.router.handle(event) and not isinstance(event, StasisEnd | ChannelDestroyed):
+        ends = isinstance(event, StasisEnd | ChannelDestroyed)
+        if await self.router.handle(event) and not ends:
             return  # the ACD's own business (agent legs, answers); a caller's end concerns us too
+        if isinstance(event, ChannelDtmfReceived) and event.channel.id in self.calls:
+            self.calls[event.channel.id].digits.append(event.digit)
+            log.info("caller pressed %s", event.digit, extra={"channel": event.channel.id})
+        if await self.ivr.handle(event) and not ends:
+            return
         if isinstance(event, Resynced):
             await self._reconcile(event)
         elif isinstance(event, StasisStart):
             await self._start(event)
-        elif isinstance(event, ChannelDtmfReceived) and event.channel.id in self.calls:
-            self.calls[event.channel.id].digits.append(event.digit)
-            log.info("caller pressed %s", event.digit, extra={"channel": event.channel.id})
-        elif isinstance(event, PlaybackFinished):
-            await self._greeting_done(event)
         elif isinstance(event, ChannelHangupRequest) and event.channel.id in self.calls:
             log.info("hang-up requested", extra={"channel": event.channel.id, "cause": event.cause})
         elif isinstance(event, StasisEnd | ChannelDestroyed):
@@ -106,34 +112,27 @@ class CallTracker:
             channel.caller.number or "unknown",
             extra={"channel": channel.id, "stasis_args": list(event.args), "state": channel.state},
         )
+        flow = self.flows.get(event.args[0]) if event.args else None
+        if flow is None:
+            log.error(
+                "no IVR flow %r: handing the call to the dialplan fallback",
+                event.args[0] if event.args else "",
+                extra={"channel": channel.id, "flows": sorted(self.flows)},
+            )
+            await self._to_fallback(channel.id)
+            return
         try:
             if channel.state != "Up":
                 await self.ari.answer(channel.id)
-            await self.ari.play(channel.id, f"greeting-{channel.id}", GREETING)
         except AriNotFound:
-            log.info("caller hung up before the greeting", extra={"channel": channel.id})
+            log.info("caller hung up before the answer", extra={"channel": channel.id})
             return
-        log.info("answered and greeting (IVR flows not wired yet)", extra={"channel": channel.id})
-
-    async def _greeting_done(self, event: PlaybackFinished) -> None:
-        channel_id = event.playback.id.removeprefix("greeting-")
-        if channel_id in self.calls:
-            call = self.calls[channel_id]
-            log.info(
-                "greeting finished; queueing in %s",
-                self.queue,
-                extra={"channel": channel_id, "digits": "".join(call.digits)},
-            )
-            await self.router.enqueue(call.channel, self.queue)
+        await self.ivr.start(channel, flow)
 
     async def _record(self, kind: EventKind, call: LiveCall, data: dict[str, object]) -> None:
-        event = CallEvent(
-            kind, datetime.now(UTC), call.channel_id, caller_number=call.caller or None, data=data
+        await self.outbox.try_record(
+            CallEvent(kind, datetime.now(UTC), call.channel_id, caller_number=call.caller or None, data=data)
         )
-        try:
-            await self.outbox.record(event)
-        except RedisError as exc:  # the call goes on; the gap is loud in the log
-            log.error("call event %s not recorded: %s", kind, exc, extra={"channel": call.channel_id})
 
     async def _end(self, event: StasisEnd | ChannelDestroyed) -> None:
         call = self.calls.pop(event.channel.id, None)
@@ -167,9 +166,12 @@ class CallTracker:
                 "unknown call found on resync: handing it to the dialplan fallback",
                 extra={"channel": channel_id},
             )
-            with contextlib.suppress(AriNotFound, AriConflict):  # it may have hung up or left meanwhile
-                fallback = self.fallback
-                await self.ari.continue_in_dialplan(
-                    channel_id, context=fallback.context, extension=fallback.extension, label=fallback.label
-                )
+            await self._to_fallback(channel_id)
         log.info("resynced", extra={"live_calls": len(self.calls), "restarted": notice.restarted})
+
+    async def _to_fallback(self, channel_id: str) -> None:
+        with contextlib.suppress(AriNotFound, AriConflict):  # it may have hung up or left meanwhile
+            fallback = self.fallback
+            await self.ari.continue_in_dialplan(
+                channel_id, context=fallback.context, extension=fallback.extension, label=fallback.label
+            )

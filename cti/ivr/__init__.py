@@ -2,7 +2,7 @@
 
 from cti.ivr.errors import FlowError, Problem
 from cti.ivr.interpreter import step
-from cti.ivr.loader import Parsed, load_flow, parse_flow, read_flow, validate_flows
+from cti.ivr.loader import Parsed, load_flow, load_flows, parse_flow, read_flow, validate_flows
 from cti.ivr.messages import (
     TERMINAL_ACTIONS,
     Action,
@@ -62,6 +62,7 @@ __all__ = [
     "Transcript",
     "Transfer",
     "load_flow",
+    "load_flows",
     "load_stations",
     "nearest_station",
     "parse_flow",

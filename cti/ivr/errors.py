@@ -28,8 +28,10 @@ class Problem:
         return (self.file, self.line, self.node_id or "", self.message)
 
     def __str__(self) -> str:
-        where = f" [{self.node_id}]" if self.node_id else ""
-        return f"{self.file}:{self.line}:{where} {self.message}"
+        """``file:line: node id: message``, the shape editors and CI logs turn into links."""
+        place = f"{self.file}:{self.line}" if self.line else self.file
+        node = f" node {self.node_id}:" if self.node_id else ""
+        return f"{place}:{node} {self.message}"
 
 
 class FlowError(CtiError):

@@ -41,7 +41,6 @@ from cti.ivr.messages import (
 from cti.ivr.model import (
     BUSINESS_HOURS,
     LANGUAGE,
-    SEGMENT,
     TERMINAL_NODES,
     BranchNode,
     CallbackNode,
@@ -56,6 +55,7 @@ from cti.ivr.model import (
     SayStationNode,
     SetLanguageNode,
     TransferNode,
+    branch_variable,
 )
 from cti.ivr.stations import nearest_station
 
@@ -116,7 +116,8 @@ def step(
 
 def _start(run: _Run, event: Started) -> None:
     if run.state.phase is Phase.NOT_STARTED:
-        language = run.flow.default_language
+        offered = event.language in run.flow.languages
+        language = event.language if offered else run.flow.default_language
         run.update(caller_number=event.caller_number, started_at=event.now, language=language)
         _enter(run, run.flow.entry)
 
@@ -191,8 +192,7 @@ def _branch_target(run: _Run, node: BranchNode) -> str:
     elif node.on == LANGUAGE:
         candidates = [run.state.language]
     else:
-        variable = "customer.segment" if node.on == SEGMENT else node.on
-        candidates = [run.state.variables.get(variable, "")]
+        candidates = [run.state.variables.get(branch_variable(node.on), "")]
     return next((node.cases[value] for value in candidates if value in node.cases), node.default)
 
 

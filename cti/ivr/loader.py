@@ -8,7 +8,7 @@ the same code. Pydantic's errors are mapped here, at the edge that meets them.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -73,21 +73,46 @@ def read_flow(path: Path, known_queues: Collection[str] | None = None) -> Parsed
     return parse_flow(text, str(path), known_queues)
 
 
-def validate_flows(paths: Iterable[Path], known_queues: Collection[str] | None) -> list[Problem]:
-    """Every problem of every file, plus flow names used by two files (names address flows)."""
-    problems: list[Problem] = []
+def flow_files(directory: Path) -> list[Path]:
+    """The flow files of a directory (``*.yaml``, one per entry point) in name order."""
+    return sorted(directory.glob("*.yaml"))
+
+
+def read_flows(paths: Iterable[Path], known_queues: Collection[str] | None) -> list[Parsed]:
+    """Read and check flow files together: names address flows, so a name already used by an
+    earlier file is a problem of the later one."""
+    results: list[Parsed] = []
     owners: dict[str, str] = {}
     for path in paths:
         parsed = read_flow(path, known_queues)
-        problems.extend(parsed.problems)
-        if parsed.flow is None:
-            continue
-        name = parsed.flow.name
-        if name in owners:
-            message = f"flow name {name!r} is already used by {owners[name]}"
-            problems.append(Problem(parsed.file, parsed.name_line, None, message))
-        owners.setdefault(name, parsed.file)
-    return problems
+        if parsed.flow is not None and parsed.flow.name in owners:
+            message = f"flow name {parsed.flow.name!r} is already used by {owners[parsed.flow.name]}"
+            clash = Problem(parsed.file, parsed.name_line, None, message)
+            parsed = replace(parsed, problems=tuple(sorted((*parsed.problems, clash), key=Problem.sort_key)))
+        elif parsed.flow is not None:
+            owners[parsed.flow.name] = parsed.file
+        results.append(parsed)
+    return results
+
+
+def validate_flows(paths: Iterable[Path], known_queues: Collection[str] | None) -> list[Problem]:
+    """Every problem of every file, plus flow names used by two files."""
+    return [problem for parsed in read_flows(paths, known_queues) for problem in parsed.problems]
+
+
+def load_flows(directory: Path, known_queues: Collection[str] | None) -> dict[str, Flow]:
+    """Every flow of ``directory`` by name, or ``FlowError`` listing every problem of every file.
+
+    The service calls this at start and refuses to start on any problem: a flow wrong in one
+    place is wrong for every caller who reaches that place, so it is refused, not half used.
+    """
+    results = read_flows(flow_files(directory), known_queues)
+    if not results:
+        raise FlowError(f"no IVR flows: no *.yaml file in {directory}")
+    problems = [problem for parsed in results for problem in parsed.problems]
+    if problems:
+        raise FlowError(f"invalid IVR flows in {directory}", problems)
+    return {parsed.flow.name: parsed.flow for parsed in results if parsed.flow is not None}
 
 
 def load_flow(path: Path, known_queues: Collection[str] | None = None) -> Flow:

@@ -30,6 +30,7 @@ from cti.ivr.stations import Station
 class Started:
     caller_number: str
     now: datetime  # timezone-aware; business hours are judged at the call's start
+    language: str = ""  # e.g. the channel's CHANNEL(language); used when the flow offers it
 
 
 @dataclass(frozen=True)

@@ -62,6 +62,12 @@ class Validation(StrEnum):
 
 
 class _Node(_Frozen):
+    type: str  # each kind narrows it to its Literal: the YAML ``type`` that picks the kind
+
+    def summary(self) -> str:
+        """The kind and its main setting in a few words, for pictures and simulated calls."""
+        return self.type.replace("_", " ")
+
     def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
         """(field path, target node id) of every way out of this node."""
         return ()
@@ -141,6 +147,9 @@ class CollectNode(_AsksCaller):
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
+    def summary(self) -> str:
+        return f"collect {self.into}"
+
     @field_validator("terminator")
     @classmethod
     def _dtmf_terminator(cls, value: str) -> str:
@@ -161,6 +170,9 @@ class LookupNode(_Node):
     found: str
     not_found: str
 
+    def summary(self) -> str:
+        return f"lookup by {self.by}"
+
     def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
         return ((("found",), self.found), (("not_found",), self.not_found))
 
@@ -172,11 +184,19 @@ SEGMENT = "segment"  # shorthand for the lookup's default variable customer.segm
 HOURS_CASES = frozenset({"open", "closed", "holiday"})
 
 
+def branch_variable(on: str) -> str:
+    """The variable a branch on ``on`` reads (one that is not business hours or the language)."""
+    return "customer.segment" if on == SEGMENT else on
+
+
 class BranchNode(_Node):
     type: Literal["branch"]
     on: str
     cases: Mapping[str, str] = Field(default_factory=dict)  # value -> node id
     default: str
+
+    def summary(self) -> str:
+        return f"branch on {self.on}"
 
     @field_validator("cases", mode="before")
     @classmethod
@@ -192,6 +212,9 @@ class SetLanguageNode(_Node):
     type: Literal["set_language"]
     language: str
     next: str
+
+    def summary(self) -> str:
+        return f"switch to language {self.language}"
 
     def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
         return ((("next",), self.next),)
@@ -230,15 +253,24 @@ class QueueNode(_Terminal):
     queue: str
     priority: int = Field(default=0, ge=0, le=100)  # higher is served first (app_queue's QUEUE_PRIO)
 
+    def summary(self) -> str:
+        return f"queue {self.queue}, priority {self.priority}"
+
 
 class CallbackNode(_Terminal):
     type: Literal["callback"]
     queue: str
 
+    def summary(self) -> str:
+        return f"callback request, queue {self.queue}"
+
 
 class TransferNode(_Terminal):
     type: Literal["transfer"]
     target: str = Field(min_length=1)  # an external number or any Asterisk dial string
+
+    def summary(self) -> str:
+        return f"transfer to {self.target}"
 
 
 class HangupNode(_Terminal):

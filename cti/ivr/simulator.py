@@ -3,14 +3,17 @@
 The caller listens to every prompt to its end, then presses the next key of ``keys`` when a
 menu or a digit collection waits for one, and lets the timer run out once the keys are used
 up. ``"timeout"`` in ``keys`` waits one timeout instead of pressing; ``"hangup"`` hangs up.
-Customer lookups answer from ``customers`` (lookup value -> fields).
+Customer lookups answer from ``customers`` (lookup value -> fields). ``parse_keys`` reads the
+command line's notation for keys (``3,010#,t``); ``describe`` turns a transcript into the lines
+the command prints.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from cti.ivr.interpreter import step
 from cti.ivr.messages import (
@@ -20,29 +23,45 @@ from cti.ivr.messages import (
     Digit,
     Event,
     FlowContext,
+    HangUp,
     Hangup,
     Journey,
     Lookup,
     LookupResult,
+    OfferCallback,
     Phase,
     Play,
     PromptFinished,
+    Route,
     Started,
     Timeout,
+    Transfer,
 )
-from cti.ivr.model import Flow
+from cti.ivr.model import DTMF_KEYS, Flow
 
 TIMEOUT = "timeout"
 HANGUP = "hangup"
+#: How a person writes a caller's moves on a command line (``--digits 3,010#,t``).
+_WRITTEN = {"t": TIMEOUT, TIMEOUT: TIMEOUT, "h": HANGUP, HANGUP: HANGUP}
+_KEYS = "    keys "
+_HOURS = {"open": "open hours", "closed": "after hours", "holiday": "holiday"}
 
 
 @dataclass(frozen=True)
 class Transcript:
-    """Everything the machine did for one simulated call, in order."""
+    """Every event of one simulated call with the actions the machine answered it with, in order."""
 
-    actions: tuple[Action, ...]
+    steps: tuple[tuple[Event, tuple[Action, ...]], ...]
     state: CallState
-    events: tuple[Event, ...] = field(default=())
+    unused_keys: tuple[str, ...] = ()  # keys left when the IVR ended: the script went further than the call
+
+    @property
+    def actions(self) -> tuple[Action, ...]:
+        return tuple(action for _, actions in self.steps for action in actions)
+
+    @property
+    def events(self) -> tuple[Event, ...]:
+        return tuple(event for event, _ in self.steps)
 
     @property
     def path(self) -> list[str]:
@@ -65,6 +84,23 @@ class Transcript:
         return next((a for a in reversed(self.actions) if isinstance(a, TERMINAL_ACTIONS)), None)
 
 
+def parse_keys(text: str) -> list[str]:
+    """A caller's moves as written on a command line: ``2,1`` or ``3,010#,t``.
+
+    Commas only separate; a part is DTMF keys (``010#`` is four presses), ``t`` (wait one
+    timeout) or ``h`` (hang up). ``ValueError`` names the part that is none of these.
+    """
+    keys: list[str] = []
+    for part in (part.strip() for part in text.split(",")):
+        if part.lower() in _WRITTEN:
+            keys.append(_WRITTEN[part.lower()])
+        elif set(part) <= DTMF_KEYS:
+            keys.extend(part)
+        else:
+            raise ValueError(f"{part!r} is neither DTMF keys (0-9, * and #) nor t (timeout) or h (hang up)")
+    return keys
+
+
 def _next_event(state: CallState, keys: list[str], customer: Mapping[str, str] | None) -> Event:
     if state.phase is Phase.LOOKUP:
         return LookupResult(customer is not None, customer or {})
@@ -82,19 +118,77 @@ def simulate(
     *,
     now: datetime,
     caller_number: str = "",
+    language: str = "",
     customers: Mapping[str, Mapping[str, str]] | None = None,
     context: FlowContext | None = None,
 ) -> Transcript:
     """Run one call through ``flow`` until its IVR ends (the machine's caps bound the loop)."""
     remaining = list(keys)
-    event: Event = Started(caller_number, now)
-    state, actions, events = CallState(), list[Action](), list[Event]()
+    event: Event = Started(caller_number, now, language)
+    state, steps = CallState(), list[tuple[Event, tuple[Action, ...]]]()
     customer: Mapping[str, str] | None = None
     while state.phase is not Phase.DONE:
-        events.append(event)
         state, produced = step(flow, state, event, context)
-        actions.extend(produced)
+        steps.append((event, produced))
         for lookup in (a for a in produced if isinstance(a, Lookup)):
             customer = (customers or {}).get(lookup.value)
         event = _next_event(state, remaining, customer)
-    return Transcript(tuple(actions), state, tuple(events))
+    return Transcript(tuple(steps), state, tuple(remaining))
+
+
+def describe(flow: Flow, transcript: Transcript) -> list[str]:
+    """The call as a flow writer reads it: each node entered with its kind, under it what the
+    caller heard, keyed and waited for, then the path and the outcome."""
+    lines: list[str] = []
+    for event, actions in transcript.steps:
+        for line in (_event_line(flow, event), *(_action_line(flow, action) for action in actions)):
+            if line.startswith(_KEYS) and lines and lines[-1].startswith(_KEYS):
+                lines[-1] += line.removeprefix(_KEYS)  # one line per entry, not per key
+            elif line:
+                lines.append(line)
+    lines.append("path: " + " → ".join(transcript.path))
+    lines.append("outcome: " + _outcome_text(transcript.outcome))
+    if transcript.unused_keys:
+        lines.append(f"unused keys (the IVR had ended): {','.join(transcript.unused_keys)}")
+    return lines
+
+
+def _event_line(flow: Flow, event: Event) -> str:
+    if isinstance(event, Started):
+        local = event.now.astimezone(ZoneInfo(flow.timezone))
+        caller = event.caller_number or "an anonymous caller"
+        hours = _HOURS[flow.hours_status(local)]
+        return f"{flow.name}: {caller} calls on {local:%a %Y-%m-%d %H:%M} {flow.timezone} ({hours})"
+    if isinstance(event, Timeout):
+        return "    (no key before the timeout)"
+    if isinstance(event, LookupResult):
+        fields = ", ".join(f"{name}={value}" for name, value in event.fields.items())
+        return f"    found: {fields}" if event.found else "    not found"
+    if isinstance(event, Hangup):
+        return "    (the caller hangs up)"
+    return ""
+
+
+def _action_line(flow: Flow, action: Action) -> str:
+    if isinstance(action, Journey):
+        if action.key is not None:
+            return _KEYS + action.key
+        node = flow.nodes.get(action.node_id)
+        return f"{action.node_id} [{node.summary() if node is not None else 'unknown node'}]"
+    if isinstance(action, Play):
+        return f"    <sound {action.sound}>" if action.sound else f"    ({action.language}) {action.text}"
+    if isinstance(action, Lookup):
+        return f"    lookup {action.by} {action.value}"
+    return ""
+
+
+def _outcome_text(outcome: Action | None) -> str:
+    if isinstance(outcome, Route):
+        return f"queue {outcome.queue}, priority {outcome.priority}"
+    if isinstance(outcome, OfferCallback):
+        return f"callback request, queue {outcome.queue}"
+    if isinstance(outcome, Transfer):
+        return f"transfer to {outcome.target}"
+    if isinstance(outcome, HangUp):
+        return f"hang up ({outcome.reason})"
+    return "none: the call did not end"

@@ -3,7 +3,8 @@
 ``check_flow`` never stops at the first problem: a writer fixing a flow wants the full list,
 as ``cti flows check`` prints it. Rules: duplicate keys, unknown languages, unknown node
 references, unreachable nodes, menus with no way out, cycles with no exit, missing prompts,
-invalid DTMF keys, unknown queues.
+invalid DTMF keys, unknown queues, variables that no node stores, loops a silent caller
+never leaves.
 """
 
 from __future__ import annotations
@@ -24,12 +25,14 @@ from cti.ivr.model import (
     CallbackNode,
     CollectNode,
     Flow,
+    LookupNode,
     MenuNode,
     Node,
     QueueNode,
     Say,
     SayStationNode,
     SetLanguageNode,
+    branch_variable,
 )
 from cti.ivr.source import SourceMap
 
@@ -55,9 +58,11 @@ def check_flow(flow: Flow, source: SourceMap, known_queues: Collection[str] | No
     _check_languages(flow, report)
     _check_references(flow, report)
     _check_reachable(flow, report)
+    _check_variables(flow, report)
     for node_id, node in flow.nodes.items():
         _check_node(flow, node_id, node, known_queues, report)
     _check_cycles(flow, report)
+    _check_silence(flow, report)
     return sorted(report.problems, key=Problem.sort_key)
 
 
@@ -121,6 +126,32 @@ def _check_reachable(flow: Flow, report: _Report) -> None:
     for node_id in flow.nodes:
         if node_id not in seen:
             report.add(node_id, (), f"node {node_id!r} is unreachable from entry {flow.entry!r}")
+
+
+def _check_variables(flow: Flow, report: _Report) -> None:
+    """Variables read must be stored by a collect node or be a field of a lookup's record: a
+    misspelt one is empty on every call, so the flow would silently always take its default."""
+    collected = {node.into for node in flow.nodes.values() if isinstance(node, CollectNode)}
+    records = {node.into for node in flow.nodes.values() if isinstance(node, LookupNode)}
+    for node_id, node in flow.nodes.items():
+        read = _variable_read(node)
+        if read is None:
+            continue
+        field, name = read
+        record, dot, _ = name.partition(".")
+        if name not in collected and not (dot and record in records):
+            report.add(node_id, (field,), f"variable {name!r} is never stored by a collect or lookup node")
+
+
+def _variable_read(node: Node) -> tuple[str, str] | None:
+    """(field, variable) of the variable a node reads, if it reads one."""
+    if isinstance(node, BranchNode) and node.on not in (BUSINESS_HOURS, LANGUAGE):
+        return "on", branch_variable(node.on)
+    if isinstance(node, LookupNode) and node.by != "caller_number":
+        return "by", node.by
+    if isinstance(node, SayStationNode):
+        return "area_code_var", node.area_code_var
+    return None
 
 
 def _check_node(
@@ -188,26 +219,60 @@ def _check_template(node_id: str, path: tuple[str, ...], text: str, report: _Rep
 
 
 def _check_cycles(flow: Flow, report: _Report) -> None:
-    graph = _graph(flow)
+    """Loops no caller can leave, whatever they key."""
+    for component in _cycles(_graph(flow)):
+        if len(component) == 1 and isinstance(flow.nodes[component[0]], MenuNode):
+            continue  # a menu looping on itself: the menu rule reports it
+        if not _exits(flow, component):
+            _report_cycle(component, "cycle with no exit", report)
+
+
+def _check_silence(flow: Flow, report: _Report) -> None:
+    """Loops a caller who keys nothing may never leave: a menu whose default leads back to it,
+    a lookup retried on a miss, branches and language switches feeding each other. Such a
+    caller (or a dead line) goes round until the interpreter's loop guard cuts in. Loops with
+    no exit at all are the cycle rule's."""
+    silent = {
+        node_id: [target for target in _silent_targets(node) if target in flow.nodes]
+        for node_id, node in flow.nodes.items()
+    }
+    for component in _cycles(silent):
+        if not _exits(flow, component):
+            continue
+        if all(isinstance(flow.nodes[node_id], IMMEDIATE_NODES) for node_id in component):
+            _report_cycle(component, "cycle without a prompt or caller input would spin", report)
+        else:
+            _report_cycle(component, "a caller who keys nothing may go round for ever", report)
+
+
+def _silent_targets(node: Node) -> list[str]:
+    """Where a call goes on without a key: everywhere but a menu's or a collection's keyed ways."""
+    if isinstance(node, MenuNode | CollectNode):
+        return [node.default] if node.default is not None else []
+    return [target for _, target in node.edges()]
+
+
+def _cycles(graph: Mapping[str, Sequence[str]]) -> Iterator[list[str]]:
+    """Strongly connected components that hold a cycle (one node alone: only with an edge to itself)."""
     for component in _strongly_connected(graph):
-        members = set(component)
-        if len(component) == 1 and (
-            component[0] not in graph[component[0]] or isinstance(flow.nodes[component[0]], MenuNode)
-        ):
-            continue  # not a cycle, or a menu looping on itself: the menu rule reports it
-        first = min(component, key=lambda node_id: report.source.line("nodes", node_id))
-        names = ", ".join(sorted(component))
-        if not any(_leaves(flow.nodes[node_id], members) for node_id in component):
-            report.add(first, (), f"cycle with no exit: {names}")
-        elif all(isinstance(flow.nodes[node_id], IMMEDIATE_NODES) for node_id in component):
-            report.add(first, (), f"cycle without a prompt or caller input would spin: {names}")
+        if len(component) > 1 or component[0] in graph[component[0]]:
+            yield component
 
 
-def _leaves(node: Node, members: Collection[str]) -> bool:
-    """Whether the node has an edge out of ``members``, or hangs up itself when retries run out."""
-    if isinstance(node, MenuNode | CollectNode) and node.default is None:
-        return True
-    return any(target not in members for _, target in node.edges())
+def _exits(flow: Flow, component: Sequence[str]) -> bool:
+    """Whether any node of the loop has a way out of it.
+
+    Hanging up when a caller's retries run out is no exit: a caller who keys what the
+    prompts ask for would go round for ever, as the menu rule already says of one menu.
+    """
+    members = set(component)
+    return any(target not in members for node_id in component for _, target in flow.nodes[node_id].edges())
+
+
+def _report_cycle(component: Sequence[str], message: str, report: _Report) -> None:
+    """One problem per loop, on the node written first, naming every node of the loop."""
+    first = min(component, key=lambda node_id: report.source.line("nodes", node_id))
+    report.add(first, (), f"{message}: {', '.join(sorted(component))}")
 
 
 def _strongly_connected(graph: Mapping[str, Sequence[str]]) -> Iterator[list[str]]:

@@ -44,6 +44,15 @@ class EventOutbox:
                 pipe.xadd(self.stream, {"e": event_to_json(event)})
             await pipe.execute()
 
+    async def try_record(self, *events: CallEvent) -> None:
+        """Record, or log the loss loudly: a call in progress goes on even if Redis is away."""
+        try:
+            await self.record(*events)
+        except (RedisError, OSError) as exc:
+            kinds = ", ".join(event.kind.value for event in events)
+            call_ids = sorted({event.call_id for event in events})
+            log.error("call events not recorded (%s): %s", kinds, exc, extra={"calls": call_ids})
+
 
 class OutboxDrainer:
     """Moves recorded events into the SQL store, in batches, at least once."""

@@ -36,13 +36,16 @@ async def place_simulated_call(
     extension: str = "4000",
     channel_id: str | None = None,
     variables: Mapping[str, str] | None = None,
+    driver_app: str | None = None,
 ) -> Channel:
     """Place a caller that keys ``digits`` (SendDTMF syntax; 'w' waits 0.5 s) ``delay_s`` after answer.
 
     With ``app`` the call enters that Stasis app directly; otherwise it dials ``extension`` in
     ``context`` like a real caller. ``variables`` are set on the caller's channel: the hotline's
     dialplan reads ``CTI_APP`` from there before the global, which lets a test (or a second
-    tenant) route a hotline call to its own Stasis app. Returns the near half (``channel_id``).
+    tenant) route a hotline call to its own Stasis app. With ``driver_app`` the far half
+    (``<channel_id>-far``) enters that Stasis app instead of keying ``digits``, so a test keys
+    each digit when the IVR asks (``AriClient.send_dtmf``). Returns the near half.
     """
     if any(ch not in "0123456789*#ABCDwW" for ch in digits):
         raise ValueError(f"digits {digits!r}: only 0-9 * # A-D and w (a 0.5 s pause) are allowed")
@@ -54,6 +57,7 @@ async def place_simulated_call(
         "__SIM_DELAY": f"{delay_s:g}",
         "__SIM_HOLD": f"{hold_s:g}",
         "__SIM_DTMF_MS": str(dtmf_ms),
+        "__SIM_DRIVER": driver_app or "",
     }
     return await client.originate(
         SIM_CALLER_ENDPOINT,

@@ -7,7 +7,9 @@ their own caller's channel (it wins over the global), so nothing shared is chang
 import asyncio
 import contextlib
 import logging
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -77,17 +79,19 @@ async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
     service_settings: Settings, ari: AriClient, app_name: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    service = asyncio.create_task(run_service(service_settings))
+    open_hours = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Wednesday
+    service = asyncio.create_task(run_service(service_settings, clock=lambda: open_hours))
     try:
         for _ in range(100):
             if "ARI events connected" in caplog.text:
                 break
             await asyncio.sleep(0.05)
         assert "ARI events connected" in caplog.text
+        # Key 1 six seconds in: after the welcome (about 3 s), while the main menu plays.
         caller = await place_simulated_call(
-            ari, digits="1", delay_s=0.5, hold_s=5, variables=to_app(app_name)
+            ari, digits="w" * 12 + "1", delay_s=0.5, hold_s=8, variables=to_app(app_name)
         )
-        for _ in range(100):
+        for _ in range(300):
             if any(r.getMessage().startswith("call ended") for r in caplog.records):
                 break
             await asyncio.sleep(0.1)
@@ -97,7 +101,7 @@ async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
     messages = [r.getMessage() for r in caplog.records if getattr(r, "channel", None) == caller.id]
     assert messages[0] == "call entered from 13800138000"
     assert "caller pressed 1" in messages
-    assert "greeting finished; queueing in general" in messages
+    assert "ivr: to queue sales" in messages
     assert messages[-1] == "call ended (StasisEnd)"
 
     engine = make_engine(service_settings.database.url)  # the outbox was drained into the store
@@ -106,7 +110,7 @@ async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
     stored.sort(key=lambda e: e.at)
     kinds = [e.kind for e in stored]
     assert (kinds[0], kinds[-1]) == (EventKind.CALL_STARTED, EventKind.CALL_ENDED)
-    assert EventKind.QUEUE_ENTERED in kinds  # handed to the ACD after the greeting
+    assert kinds.index(EventKind.IVR_KEY_PRESSED) < kinds.index(EventKind.QUEUE_ENTERED)  # the IVR's choice
     assert EventKind.AGENT_ANSWERED in kinds  # a demo agent took it
     assert stored[0].caller_number == "13800138000"
     assert stored[0].data["direction"] == "inbound"

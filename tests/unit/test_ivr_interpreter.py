@@ -355,6 +355,14 @@ def test_given_set_language_then_later_prompts_use_it() -> None:
     assert call.state.language == "en"
 
 
+@pytest.mark.parametrize(("language", "spoken"), [("en", "hello-en"), ("fr", "hello-zh"), ("", "hello-zh")])
+def test_given_a_start_language_then_used_when_the_flow_offers_it(language: str, spoken: str) -> None:
+    call = Call(
+        make_flow({"hello": {"type": "prompt", "prompt": say("hello"), "next": "end"}, "end": queue()})
+    )
+    assert plays(call.send(Started("13800000000", NOW, language))) == [spoken]
+
+
 def test_given_a_prompt_without_the_calls_language_then_the_default_language_is_spoken() -> None:
     nodes: dict[str, Any] = {"lang": {"type": "set_language", "language": "en", "next": "hello"}}
     nodes["hello"] = {"type": "prompt", "prompt": {"zh": "只有中文"}, "next": "end"}

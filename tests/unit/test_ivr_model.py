@@ -93,11 +93,12 @@ def test_given_an_unknown_timezone_then_the_flow_is_refused() -> None:
 
 def test_a_problem_reads_file_line_node_and_message() -> None:
     assert str(Problem("hotline.yaml", 12, "main_menu", "invalid menu key 'A'")) == (
-        "hotline.yaml:12: [main_menu] invalid menu key 'A'"
+        "hotline.yaml:12: node main_menu: invalid menu key 'A'"
     )
     assert str(Problem("hotline.yaml", 2, None, "entry node 'x' does not exist")) == (
         "hotline.yaml:2: entry node 'x' does not exist"
     )
+    assert str(Problem("gone.yaml", 0, None, "cannot read the flow")) == "gone.yaml: cannot read the flow"
 
 
 def test_the_shipped_stations_cover_a_dozen_area_codes() -> None:

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from cti.ivr import FlowError, Problem, load_flow, parse_flow, validate_flows
+from cti.ivr import FlowError, Problem, load_flow, load_flows, parse_flow, validate_flows
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUES = {"sales", "service", "roadside", "complaints", "vip", "general"}
@@ -104,6 +104,30 @@ CASES = [
         id="cycle-without-exit",
     ),
     pytest.param(
+        edit("      2: bye\n", "      2: bye\n      3: ask\n")
+        + "  ask:\n    type: menu\n    prompt: {zh: 再选, en: again}\n    options: {1: info}\n"
+        + "  info:\n    type: prompt\n    prompt: {zh: 信息, en: info}\n    next: ask\n",
+        "ask",
+        "  ask:",
+        "cycle with no exit: ask, info",
+        id="cycle-left-only-by-hanging-up",
+    ),
+    pytest.param(
+        edit("default: sales", "default: again")
+        + "  again:\n    type: prompt\n    prompt: {zh: 再说一遍, en: once more}\n    next: menu\n",
+        "menu",
+        "  menu:",
+        "a caller who keys nothing may go round for ever: again, menu",
+        id="silent-loop",
+    ),
+    pytest.param(
+        edit("entry: menu", "entry: who") + "  who:\n    type: lookup\n    found: menu\n    not_found: who\n",
+        "who",
+        "  who:",
+        "a caller who keys nothing may go round for ever: who",
+        id="lookup-retried-for-ever",
+    ),
+    pytest.param(
         edit("      2: bye\n", "      2: bye\n      3: spin\n")
         + "  spin:\n    type: branch\n    on: language\n    cases: {en: sales}\n    default: spin_more\n"
         + "  spin_more:\n    type: set_language\n    language: zh\n    next: spin\n",
@@ -196,6 +220,14 @@ CASES = [
         id="impossible-case",
     ),
     pytest.param(
+        edit("1: sales", "1: which")
+        + "  which:\n    type: branch\n    on: segment\n    cases: {vip: sales}\n    default: sales\n",
+        "which",
+        "on: segment",
+        "variable 'customer.segment' is never stored by a collect or lookup node",
+        id="unknown-variable",
+    ),
+    pytest.param(
         edit("entry: menu", "entry: menu\nbusiness_hours: {mon: ['8-20']}"),
         None,
         "business_hours:",
@@ -270,7 +302,7 @@ def test_given_an_invalid_flow_when_loading_then_flow_error_lists_every_problem(
     with pytest.raises(FlowError) as caught:
         load_flow(path, QUEUES)
     assert len(caught.value.problems) == 3
-    assert f"{path}:10: [menu] options.2 refers to unknown node 'nowhere'" in str(caught.value)
+    assert f"{path}:10: node menu: options.2 refers to unknown node 'nowhere'" in str(caught.value)
 
 
 def test_given_a_valid_flow_when_loading_then_the_typed_flow() -> None:
@@ -278,3 +310,31 @@ def test_given_a_valid_flow_when_loading_then_the_typed_flow() -> None:
     assert flow.name == "hotline"
     assert flow.default_language == "zh"
     assert flow.nodes[flow.entry].type == "lookup"
+
+
+def test_given_the_shipped_directory_when_the_service_loads_it_then_every_flow_by_name() -> None:
+    flows = load_flows(ROOT / "ivr_flows", QUEUES)
+    assert sorted(flows) == ["hotline"]
+
+
+def test_given_invalid_flows_when_the_service_loads_them_then_one_error_lists_every_file(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "a.yaml").write_text(edit("2: bye", "2: nowhere"), encoding="utf-8")
+    second = edit("queue: sales", "queue: salse")
+    (tmp_path / "b.yaml").write_text(second, encoding="utf-8")
+    with pytest.raises(FlowError) as caught:
+        load_flows(tmp_path, QUEUES)
+    assert [(Path(p.file).name, p.node_id) for p in caught.value.problems] == [
+        ("a.yaml", "menu"),
+        ("a.yaml", "bye"),  # only reached through the broken key
+        ("b.yaml", None),  # the same flow name as a.yaml
+        ("b.yaml", "sales"),
+    ]
+    where = f"{tmp_path / 'b.yaml'}:{line_of(second, 'queue: salse')}"
+    assert f"{where}: node sales: unknown queue 'salse'" in str(caught.value)
+
+
+def test_given_a_directory_without_flows_when_the_service_loads_it_then_flow_error(tmp_path: Path) -> None:
+    with pytest.raises(FlowError, match=r"no IVR flows: no \*\.yaml file in"):
+        load_flows(tmp_path, QUEUES)

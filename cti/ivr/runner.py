@@ -1,0 +1,345 @@
+"""Drives the pure IVR state machine over ARI, one session per caller.
+
+The interpreter (``cti.ivr.interpreter.step``) decides; this module only translates: Asterisk
+events become machine events (a key, a finished prompt, the caller gone), and machine actions
+become ARI requests (play, stop, hang up), timers, customer lookups and call events. The
+contract it honours is in ``cti.ivr.messages``.
+
+Every call's steps run under that call's lock, because besides the ARI events (already in order
+per channel) timers and lookups feed the machine from their own tasks. A timer carries a
+generation number, so one that fires just as a key arrives is dropped instead of counting as a
+timeout. Prompts are sent to Asterisk as they come: Asterisk plays a channel's playbacks in
+turn, so a step's prompts follow each other without a round trip in between, and a barge-in
+stops the playing one and every queued one.
+
+A prompt that cannot be rendered or played is logged and counted as heard (the machine gets its
+``PromptFinished`` at once), so a broken voice or sound file never leaves a caller in silence
+waiting for a prompt that will not end.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from cti.ari.client import AriClient
+from cti.ari.events import ChannelDestroyed, ChannelDtmfReceived, PlaybackFinished, StasisEnd
+from cti.ari.events import Event as AriEvent
+from cti.ari.models import Channel
+from cti.errors import AriError, AriNotFound, CtiError
+from cti.events import CallEvent, EventKind
+from cti.ivr.interpreter import step
+from cti.ivr.messages import (
+    Action,
+    CallState,
+    Digit,
+    Event,
+    FlowContext,
+    HangUp,
+    Hangup,
+    Journey,
+    Lookup,
+    LookupResult,
+    OfferCallback,
+    Phase,
+    Play,
+    PromptFinished,
+    Route,
+    Started,
+    StartTimer,
+    StopPlayback,
+    Timeout,
+    Transfer,
+)
+from cti.ivr.model import Flow
+from cti.live.outbox import EventOutbox
+
+log = logging.getLogger(__name__)
+
+#: Where a ``transfer`` node sends the caller: the dialplan dials ``CTI_TRANSFER_TARGET`` there.
+TRANSFER_CONTEXT = "cti-transfer"
+TRANSFER_VARIABLE = "CTI_TRANSFER_TARGET"
+#: Hang-up reasons that mean the flow itself is wrong (logged as warnings with the call id).
+FLOW_DEFECTS = frozenset({"loop", "step_limit", "unknown_node"})
+
+
+class Prompts(Protocol):
+    """Turns prompt text into something Asterisk plays (``cti.tts.PromptRenderer``)."""
+
+    async def sound_uri(self, text: str, language: str) -> str: ...
+
+
+CustomerLookup = Callable[[str, str], Awaitable[Mapping[str, str] | None]]
+RouteToQueue = Callable[[Channel, str, int], Awaitable[None]]
+
+
+@dataclass
+class IvrCall:
+    """One caller in the IVR: the machine's state and what the runner holds for it."""
+
+    channel: Channel
+    flow: Flow
+    state: CallState = field(default_factory=CallState)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    playbacks: dict[str, str] = field(default_factory=dict)  # playback id -> prompt id, in order
+    timer: asyncio.TimerHandle | None = None
+    timer_generation: int = 0
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+
+class IvrRunner:
+    """Runs the flows for the callers of one Stasis app."""
+
+    def __init__(
+        self,
+        ari: AriClient,
+        outbox: EventOutbox,
+        prompts: Prompts,
+        find_customer: CustomerLookup,
+        route: RouteToQueue,
+        *,
+        context: FlowContext | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        lookup_timeout_s: float = 2.0,
+    ) -> None:
+        self.ari = ari
+        self.outbox = outbox
+        self.prompts = prompts
+        self.find_customer = find_customer
+        self.route = route
+        self.context = context or FlowContext()
+        self.clock = clock
+        self.lookup_timeout_s = lookup_timeout_s
+        self.calls: dict[str, IvrCall] = {}
+        self._playback_owner: dict[str, str] = {}  # playback id -> channel id
+
+    async def start(self, channel: Channel, flow: Flow) -> None:
+        """Run ``flow`` for a caller already answered in our app."""
+        call = IvrCall(channel, flow)
+        self.calls[channel.id] = call
+        await self._feed(call, Started(channel.caller.number, self.clock()))
+
+    async def handle(self, event: AriEvent) -> bool:
+        """Feed an ARI event to the call it concerns; True if it was an IVR caller's."""
+        if isinstance(event, ChannelDtmfReceived) and event.channel.id in self.calls:
+            await self._feed(self.calls[event.channel.id], Digit(event.digit))
+        elif isinstance(event, PlaybackFinished) and event.playback.id in self._playback_owner:
+            call = self.calls.get(self._playback_owner.pop(event.playback.id))
+            if call is not None:
+                prompt_id = call.playbacks.pop(event.playback.id, "")
+                await self._feed(call, PromptFinished(prompt_id))
+        elif isinstance(event, StasisEnd | ChannelDestroyed) and event.channel.id in self.calls:
+            await self._feed(self.calls[event.channel.id], Hangup())
+        else:
+            return False
+        return True
+
+    async def aclose(self) -> None:
+        """Stop timers and lookups (the service is stopping; the calls go to the fallback)."""
+        for call in list(self.calls.values()):
+            self._forget(call)
+
+    # --- feeding the machine -----------------------------------------------------------------
+
+    async def _feed(self, call: IvrCall, event: Event, timer_generation: int | None = None) -> None:
+        async with call.lock:
+            if timer_generation is not None and timer_generation != call.timer_generation:
+                return  # a timer that fired as another event arrived: no longer the wait we are in
+            pending: list[Event] = [event]
+            while pending and call.state.phase is not Phase.DONE:
+                call.state, actions = step(call.flow, call.state, pending.pop(0), self.context)
+                if actions:
+                    self._cancel_timer(call)
+                pending.extend(await self._carry_out(call, actions))
+            if call.state.phase is Phase.DONE:
+                self._forget(call)
+
+    async def _carry_out(self, call: IvrCall, actions: tuple[Action, ...]) -> list[Event]:
+        """Carry out one step's actions in order; returns events to feed next (skipped prompts)."""
+        follow_ups: list[Event] = []
+        # The journey is recorded first: it is what happened, whatever becomes of the requests.
+        journey = [self._journey_event(call, action) for action in actions if isinstance(action, Journey)]
+        if journey:
+            await self.outbox.try_record(*journey)
+        for action in actions:
+            if isinstance(action, Play):
+                if not await self._play(call, action):
+                    follow_ups.append(PromptFinished(action.prompt_id))
+            elif isinstance(action, StopPlayback):
+                await self._stop_prompts(call)
+            elif isinstance(action, StartTimer):
+                self._start_timer(call, action.seconds)
+            elif isinstance(action, Lookup):
+                self._spawn(call, self._lookup(call, action))
+            elif not isinstance(action, Journey):
+                await self._finish(call, action)
+        return follow_ups
+
+    # --- actions -----------------------------------------------------------------------------
+
+    async def _play(self, call: IvrCall, action: Play) -> bool:
+        """Start (or queue, behind the playing prompt) one prompt; False if it cannot be played."""
+        playback_id = f"ivr-{uuid.uuid4().hex}"
+        try:
+            media = await self._media(action)
+            call.playbacks[playback_id] = action.prompt_id
+            self._playback_owner[playback_id] = call.channel.id
+            await self.ari.play(call.channel.id, playback_id, media)
+        except AriNotFound:
+            return True  # the caller hung up: the Hangup event follows, nothing more to play
+        except (CtiError, OSError, ValueError) as exc:  # no voice, no file, nothing to say
+            call.playbacks.pop(playback_id, None)
+            self._playback_owner.pop(playback_id, None)
+            log.error(
+                "prompt %s not played: %s",
+                action.prompt_id,
+                exc,
+                extra={"channel": call.channel.id, "flow": call.flow.name},
+            )
+            return False
+        return True
+
+    async def _media(self, action: Play) -> str:
+        if action.sound is None:
+            return await self.prompts.sound_uri(action.text, action.language)
+        return action.sound if ":" in action.sound else f"sound:{action.sound}"
+
+    async def _stop_prompts(self, call: IvrCall) -> None:
+        """Barge-in: stop the playing prompt and every queued one.
+
+        A prompt that ends as we stop it makes Asterisk answer 404 or 500 ("Could not stop
+        playback"); either way it is over, and the machine no longer waits for it.
+        """
+        for playback_id in list(call.playbacks):
+            self._playback_owner.pop(playback_id, None)
+            try:
+                await self.ari.stop_playback(playback_id)
+            except AriError as exc:
+                log.debug("prompt not stopped: %s", exc, extra={"channel": call.channel.id})
+        call.playbacks.clear()
+
+    def _start_timer(self, call: IvrCall, seconds: float) -> None:
+        generation = call.timer_generation
+        call.timer = asyncio.get_running_loop().call_later(
+            seconds, lambda: self._spawn(call, self._feed(call, Timeout(), generation))
+        )
+
+    def _cancel_timer(self, call: IvrCall) -> None:
+        call.timer_generation += 1
+        if call.timer is not None:
+            call.timer.cancel()
+            call.timer = None
+
+    async def _lookup(self, call: IvrCall, action: Lookup) -> None:
+        try:
+            async with asyncio.timeout(self.lookup_timeout_s):
+                fields = await self.find_customer(action.by, action.value)
+        except Exception as exc:  # any failure means "not found": the call goes on without the CRM
+            log.error("customer lookup by %s failed: %r", action.by, exc, extra={"channel": call.channel.id})
+            fields = None
+        result = LookupResult(found=False) if fields is None else LookupResult(found=True, fields=fields)
+        await self._feed(call, result)
+
+    async def _finish(self, call: IvrCall, action: Action) -> None:
+        """The call leaves the IVR: to a queue, a callback request, a transfer or a hang-up."""
+        channel = call.channel
+        extra = {"channel": channel.id, "flow": call.flow.name, "node": call.state.node}
+        if isinstance(action, Route):
+            log.info("ivr: to queue %s", action.queue, extra={**extra, "priority": action.priority})
+            await self.route(channel, action.queue, action.priority)
+        elif isinstance(action, OfferCallback):
+            await self._callback_requested(call, action.queue)
+            await self._hang_up(channel.id)
+        elif isinstance(action, Transfer):
+            log.info("ivr: transfer to %s", action.target, extra=extra)
+            await self.outbox.try_record(
+                self._event(call, EventKind.TRANSFERRED, {"target": action.target, "from": "ivr"})
+            )
+            with contextlib.suppress(AriNotFound):
+                await self.ari.set_variable(channel.id, TRANSFER_VARIABLE, action.target)
+                await self.ari.continue_in_dialplan(channel.id, context=TRANSFER_CONTEXT, extension="s")
+        elif isinstance(action, HangUp) and action.reason != "caller":
+            if action.reason in FLOW_DEFECTS:
+                log.warning("ivr: flow defect %s, hanging up", action.reason, extra=extra)
+            else:
+                log.info("ivr: hang up (%s)", action.reason, extra=extra)
+            await self._hang_up(channel.id)
+
+    async def _callback_requested(self, call: IvrCall, queue: str) -> None:
+        """A callback request is a lead (source ``ivr_callback``): the one-minute KPI counts it."""
+        lead_id = uuid.uuid4().hex
+        log.info("ivr: callback requested for queue %s", queue, extra={"channel": call.channel.id})
+        await self.outbox.try_record(
+            self._event(call, EventKind.CALLBACK_REQUESTED, {"from": "ivr"}, queue=queue, lead_id=lead_id),
+            self._event(
+                call,
+                EventKind.LEAD_CREATED,
+                {"source": "ivr_callback", "language": call.state.language},
+                queue=queue,
+                lead_id=lead_id,
+            ),
+        )
+
+    async def _hang_up(self, channel_id: str) -> None:
+        with contextlib.suppress(AriNotFound):
+            await self.ari.hangup(channel_id)
+
+    # --- bookkeeping -------------------------------------------------------------------------
+
+    def _journey_event(self, call: IvrCall, step_taken: Journey) -> CallEvent:
+        data = {"flow": call.flow.name, "node": step_taken.node_id}
+        if step_taken.key is not None:
+            return self._event(call, EventKind.IVR_KEY_PRESSED, {**data, "key": step_taken.key})
+        # The language the node speaks in: the step is over, so a set_language node has taken effect.
+        node_type = getattr(call.flow.nodes.get(step_taken.node_id), "type", "")
+        return self._event(
+            call,
+            EventKind.IVR_NODE_ENTERED,
+            {**data, "type": node_type, "language": call.state.language},
+        )
+
+    def _event(
+        self,
+        call: IvrCall,
+        kind: EventKind,
+        data: Mapping[str, object],
+        *,
+        queue: str | None = None,
+        lead_id: str | None = None,
+    ) -> CallEvent:
+        return CallEvent(
+            kind,
+            datetime.now(UTC),
+            call.channel.id,
+            queue=queue,
+            lead_id=lead_id,
+            caller_number=call.channel.caller.number or None,
+            data=data,
+        )
+
+    def _spawn(self, call: IvrCall, work: Awaitable[None]) -> None:
+        async def run() -> None:
+            try:
+                await work
+            except AriError as exc:
+                log.error("ivr: %s", exc, extra={"channel": call.channel.id})
+
+        task = asyncio.create_task(run())
+        call.tasks.add(task)
+        task.add_done_callback(call.tasks.discard)
+
+    def _forget(self, call: IvrCall) -> None:
+        """The call left the IVR: drop its timers, lookups and playback bookkeeping."""
+        self._cancel_timer(call)
+        for task in call.tasks:
+            if task is not asyncio.current_task():
+                task.cancel()
+        for playback_id in call.playbacks:
+            self._playback_owner.pop(playback_id, None)
+        self.calls.pop(call.channel.id, None)
