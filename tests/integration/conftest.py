@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,12 +23,14 @@ import redis
 
 from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig
 from cti.acd.router import QueueRouter
+from cti.app import run_service
 from cti.ari import AriClient, Dispatcher, Event, EventStream, Resynced
 from cti.events import CallEvent, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
-from cti.settings import Settings, load_settings
+from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, Settings, load_settings
 from cti.sim import acd_entry, place_simulated_call, sim_agent_endpoint
 from tests.conftest import service_missing
+from tests.integration.hotline import FAST_SPEECH, Hotline, until_serving
 
 PROJECT = Path(__file__).resolve().parents[2]
 ASTERISK_SCRIPT = PROJECT / "scripts" / "asterisk.sh"
@@ -275,3 +278,50 @@ async def _forget(redis: Any, prefix: str) -> None:
     if keys:
         await redis.delete(*keys)
     await redis.aclose()
+
+
+# --- the whole service, called through the hotline (tests.integration.hotline) ----------------
+StartHotline = Callable[..., Awaitable[Hotline]]
+
+
+@pytest.fixture
+async def start_hotline(
+    asterisk: AsteriskStack,
+    ari: AriClient,
+    app_name: str,
+    redis_url: str,
+    tmp_path: Path,
+    open_event_log: OpenEventLog,
+) -> AsyncIterator[StartHotline]:
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start(
+        now: datetime, flows_dir: Path = Path("ivr_flows"), acd_file: Path = Path("config/acd.demo.toml")
+    ) -> Hotline:
+        database_url = f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}"
+        settings = asterisk.settings.model_copy(
+            update={
+                "ari": asterisk.settings.ari.model_copy(update={"app": app_name}),
+                "redis": RedisSettings(url=redis_url, outbox_stream=f"test:{app_name}:events"),
+                "database": DatabaseSettings(url=database_url),
+                "ivr": IvrSettings(flows_dir=flows_dir),
+                "sounds": FAST_SPEECH,
+                "acd": asterisk.settings.acd.model_copy(
+                    update={
+                        "config_file": acd_file,
+                        "auto_login": True,
+                        "redis_prefix": f"test:{app_name}:acd",
+                    }
+                ),
+            }
+        )
+        driver = f"{app_name}-driver"
+        await open_event_log(EventStream(ari, driver))
+        tasks.append(asyncio.create_task(run_service(settings, clock=lambda: now)))
+        await until_serving(ari, app_name, tasks[-1])
+        return Hotline(ari, app_name, driver, database_url)
+
+    yield start
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,20 +1,15 @@
 """The shipped hotline flow on the real Asterisk: every top-level branch, driven key by key.
 
-The whole service runs (``run_service``) on its own Stasis app, with the clock the test chooses
-(open hours, after hours). Each simulated caller dials the hotline 4000; its far half sits in a
-driver app, so the test keys each digit when the IVR has asked for it (the IVR's journey, read
-back from the store, says where the caller is). The journey the service recorded is then
-checked node by node, key by key.
+The whole service runs (``tests.integration.hotline``); each simulated caller keys its digits
+when the IVR has asked for them, and the journey the service recorded is checked node by node,
+key by key.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import time
 import wave
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,169 +17,20 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import insert
 
-from cti.app import run_service
-from cti.ari import AriClient, EventStream
-from cti.errors import AriNotFound
-from cti.events import CallEvent, EventKind
+from cti.events import EventKind
 from cti.ivr import load_flow
 from cti.ivr.model import MenuNode
-from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, SoundsSettings
-from cti.sim import place_simulated_call
-from cti.store import events_between, make_engine
+from cti.store import make_engine
 from cti.store.models import CustomerRow, PhoneNumberRow
 from cti.tts import PromptRenderer
-from tests.integration.conftest import AsteriskStack, OpenEventLog
+from tests.integration.conftest import StartHotline
+from tests.integration.hotline import FAST_SPEECH, Hotline, entered, journey, queued
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 OPEN = datetime(2026, 11, 25, 10, 0, tzinfo=SHANGHAI)  # a Wednesday morning
 CLOSED = datetime(2026, 11, 25, 22, 0, tzinfo=SHANGHAI)
 VIP_NUMBER = "13900000001"
 SHIPPED = Path("ivr_flows/hotline.yaml")
-#: Real prompts, spoken fast: the journeys are the same and the tests take half the time.
-FAST_SPEECH = SoundsSettings(rates={"zh": 450, "en": 400})
-
-
-@dataclass
-class Caller:
-    id: str
-
-    @property
-    def far(self) -> str:
-        return f"{self.id}-far"
-
-
-@dataclass
-class Hotline:
-    """The running service, and what a test needs to call it and read what it recorded."""
-
-    ari: AriClient
-    app: str
-    driver: str
-    database_url: str
-
-    async def call(self, caller_number: str = "13800138000") -> Caller:
-        channel = await place_simulated_call(
-            self.ari,
-            caller_number=caller_number,
-            variables={"CTI_APP": self.app},
-            driver_app=self.driver,
-        )
-        return Caller(channel.id)
-
-    async def events(self, caller: Caller) -> list[CallEvent]:
-        engine = make_engine(self.database_url)
-        try:
-            found = [e for e in await events_between(engine, None, None) if e.call_id == caller.id]
-        finally:
-            await engine.dispose()
-        return sorted(found, key=lambda e: e.at)
-
-    async def wait_for(
-        self, caller: Caller, predicate: Callable[[list[CallEvent]], bool], within_s: float = 30
-    ) -> list[CallEvent]:
-        deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
-            events = await self.events(caller)
-            if predicate(events):
-                return events
-            await asyncio.sleep(0.1)
-        raise AssertionError(
-            f"not seen within {within_s}s; journey so far: {journey(await self.events(caller))}"
-        )
-
-    async def reach(self, caller: Caller, node: str, times: int = 1, within_s: float = 30) -> None:
-        """Wait until the caller has entered ``node`` ``times`` times (its prompt is playing)."""
-        await self.wait_for(caller, lambda ev: entered(ev).count(node) >= times, within_s)
-
-    async def press(self, caller: Caller, digits: str) -> None:
-        await self.ari.send_dtmf(caller.far, digits, duration_ms=100)
-
-    async def until_queued(self, caller: Caller) -> list[CallEvent]:
-        queued = await self.wait_for(
-            caller, lambda ev: any(e.kind is EventKind.QUEUE_ENTERED for e in ev), within_s=60
-        )
-        return queued
-
-    async def until_ended(self, caller: Caller, within_s: float = 30) -> list[CallEvent]:
-        return await self.wait_for(
-            caller, lambda ev: any(e.kind is EventKind.CALL_ENDED for e in ev), within_s
-        )
-
-
-def entered(events: list[CallEvent]) -> list[str]:
-    return [e.data["node"] for e in events if e.kind is EventKind.IVR_NODE_ENTERED]
-
-
-def journey(events: list[CallEvent]) -> list[str]:
-    """The IVR journey as ``node`` and ``node:key`` steps, in order."""
-    steps = []
-    for event in events:
-        if event.kind is EventKind.IVR_NODE_ENTERED:
-            steps.append(event.data["node"])
-        elif event.kind is EventKind.IVR_KEY_PRESSED:
-            steps.append(f"{event.data['node']}:{event.data['key']}")
-    return steps
-
-
-def queued(events: list[CallEvent]) -> tuple[str | None, int]:
-    entry = next(e for e in events if e.kind is EventKind.QUEUE_ENTERED)
-    return entry.queue, int(entry.data["priority"])
-
-
-StartHotline = Callable[..., Awaitable[Hotline]]
-
-
-@pytest.fixture
-async def start_hotline(
-    asterisk: AsteriskStack,
-    ari: AriClient,
-    app_name: str,
-    redis_url: str,
-    tmp_path: Path,
-    open_event_log: OpenEventLog,
-) -> AsyncIterator[StartHotline]:
-    tasks: list[asyncio.Task[None]] = []
-
-    async def start(now: datetime, flows_dir: Path = Path("ivr_flows")) -> Hotline:
-        database_url = f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}"
-        settings = asterisk.settings.model_copy(
-            update={
-                "ari": asterisk.settings.ari.model_copy(update={"app": app_name}),
-                "redis": RedisSettings(url=redis_url, outbox_stream=f"test:{app_name}:events"),
-                "database": DatabaseSettings(url=database_url),
-                "ivr": IvrSettings(flows_dir=flows_dir),
-                "sounds": FAST_SPEECH,
-                "acd": asterisk.settings.acd.model_copy(
-                    update={
-                        "config_file": Path("config/acd.demo.toml"),
-                        "auto_login": True,
-                        "redis_prefix": f"test:{app_name}:acd",
-                    }
-                ),
-            }
-        )
-        driver = f"{app_name}-driver"
-        await open_event_log(EventStream(ari, driver))
-        tasks.append(asyncio.create_task(run_service(settings, clock=lambda: now)))
-        await _until_serving(ari, app_name, tasks[-1])
-        return Hotline(ari, app_name, driver, database_url)
-
-    yield start
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-async def _until_serving(ari: AriClient, app: str, service: asyncio.Task[None]) -> None:
-    """Wait until the service's websocket is up (Asterisk lists the app), or it died trying."""
-    for _ in range(300):
-        if service.done():
-            service.result()  # raises what stopped it
-        with contextlib.suppress(AriNotFound):
-            await ari.get_application(app)
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the service did not connect app {app}")
 
 
 async def add_vip(database_url: str) -> None:

@@ -1,69 +1,103 @@
-"""KPIs from real calls: simulated agents ringing 2 s, 9 s and 16 s, and callers giving up.
+"""KPIs from real calls through the whole service: hotline IVR -> sales queue -> agents.
 
-The scenario implies the numbers: of 5 callers offered to the queue, 3 are answered after
-about 2, 9 and 16 s and 2 hang up after 4 s of waiting. With the default 5 s ring cycle, two
-are answered within three rings (< 15 s): 40%; all answers are within a 20 s service level.
+Five callers dial the hotline, hear the welcome and key 1 at the main menu; the IVR routes them
+to the sales queue, where simulated agents ring 2 s, 9 s and 16 s before answering (linear: the
+first free agent in order). Callers 4 and 5 find every agent busy and hang up after 4 s of
+waiting. The scenario implies the numbers: of 5 callers offered to the queue, 3 are answered
+after about 2, 9 and 16 s and 2 abandon. With the default 5 s ring cycle two are answered within
+three rings (< 15 s): 40%; every answer is within a 20 s service level.
 """
 
+from __future__ import annotations
+
 import asyncio
-import math
-import time
 from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
-from cti.acd import QueueConfig, Strategy
-from cti.events import EventKind
+from cti.events import CallEvent, EventKind
 from cti.kpi import KpiConfig, Period
 from cti.kpi.service import kpi_report
-from cti.live import OutboxDrainer
 from cti.sim import set_agent_timing
-from cti.store import make_engine, schema
-from tests.integration.conftest import Acd, MakeAcd
+from tests.integration.conftest import StartHotline
+from tests.integration.hotline import Caller, Hotline
 
 RINGS = {"1201": 2, "1202": 9, "1203": 16}
+OPEN = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+ANSWERED, ABANDONING = 3, 2
+ALL_TIME = Period()  # the service's store holds this scenario only
 
-
-async def run_scenario(acd: Acd) -> None:
-    for agent_id, ring_s in RINGS.items():
-        await set_agent_timing(acd.ari, agent_id, ring_s=ring_s, talk_s=30)
-    for hold_s in (12, 14, 19):  # each waits for its agent, then talks a little
-        await acd.call(hold_s=hold_s)
-        await asyncio.sleep(0.3)  # linear: 1201, 1202, 1203 in turn
-    for _ in range(2):
-        await acd.call(hold_s=4)  # every agent is busy: these give up
-    await acd.wait_for(
-        lambda ev: (
-            sum(e.kind is EventKind.COMPLETED for e in ev) == 3
-            and sum(e.kind is EventKind.ABANDONED for e in ev) == 2
-        ),
-        within_s=40,
-    )
+#: The sales queue under test; the other queues exist because the hotline flow routes to them.
+ACD_TOML = """
+[[agents]]
+id = "{id}"
+name = "Agent {id}"
+endpoint = "Local/{id}@agent-sim"
+skills = {{ sales = 3 }}
+"""
+QUEUES_TOML = """
+[[queues]]
+name = "sales"
+strategy = "linear"
+ring_timeout_s = 20
+wrapup_s = 1
+""" + "".join(
+    f'\n[[queues]]\nname = "{name}"\n' for name in ("service", "roadside", "complaints", "vip", "general")
+)
 
 
 @pytest.fixture
-async def scenario_store(make_acd: MakeAcd, tmp_path: Path) -> tuple[str, Period]:
-    started = math.floor(time.time())
-    acd = await make_acd(
-        (QueueConfig(name="sales", strategy=Strategy.LINEAR, ring_timeout_s=20, wrapup_s=1),)
-    )
-    await run_scenario(acd)
-    url = f"sqlite+aiosqlite:///{tmp_path / 'kpi.sqlite3'}"
-    schema.upgrade(url)
-    engine = make_engine(url)
-    drainer = OutboxDrainer(acd.outbox.redis, engine, "kpi-test", stream=acd.outbox.stream, block_ms=10)
-    while await drainer.drain_once():
-        pass
-    await engine.dispose()
-    return url, Period(start=datetime.fromtimestamp(started, UTC))
+def acd_file(tmp_path: Path) -> Path:
+    path = tmp_path / "acd.toml"
+    path.write_text("".join(ACD_TOML.format(id=i) for i in RINGS) + QUEUES_TOML, encoding="utf-8")
+    return path
+
+
+def count(events: list[CallEvent], kind: EventKind) -> int:
+    return sum(e.kind is kind for e in events)
+
+
+async def all_events(hotline: Hotline, callers: list[Caller]) -> list[CallEvent]:
+    return [event for caller in callers for event in await hotline.events(caller)]
+
+
+async def run_scenario(hotline: Hotline) -> list[Caller]:
+    callers = [await hotline.call() for _ in range(ANSWERED + ABANDONING)]
+    for caller in callers:
+        await hotline.reach(caller, "main_menu")
+    for caller in callers:  # into the queue one after another, so linear gives 1201, 1202, 1203
+        await hotline.press(caller, "1")
+        await hotline.until_queued(caller)
+    abandoning = callers[ANSWERED:]
+    await asyncio.sleep(4)  # the last two wait 4 s with every agent busy, then give up
+    for caller in abandoning:
+        await hotline.ari.hangup(caller.id)
+    for caller in callers[:ANSWERED]:  # talk a little once answered (after the abandons: no agent frees up)
+        await hotline.wait_for(caller, lambda ev: count(ev, EventKind.AGENT_ANSWERED) == 1, within_s=40)
+        await hotline.ari.hangup(caller.id)
+    for caller in callers:
+        await hotline.wait_for(
+            caller, lambda ev: count(ev, EventKind.COMPLETED) + count(ev, EventKind.ABANDONED) == 1
+        )
+    return callers
 
 
 async def test_three_ring_rate_and_service_level_match_the_scenario(
-    scenario_store: tuple[str, Period],
+    start_hotline: StartHotline, acd_file: Path
 ) -> None:
-    url, period = scenario_store
-    report, _ = await kpi_report(url, KpiConfig(), period=period, queue="sales", by="agent", tz=UTC)
+    hotline = await start_hotline(OPEN, acd_file=acd_file)
+    for agent_id, ring_s in RINGS.items():
+        await set_agent_timing(hotline.ari, agent_id, ring_s=ring_s, talk_s=60)
+    callers = await run_scenario(hotline)
+    events = await all_events(hotline, callers)
+    assert count(events, EventKind.IVR_KEY_PRESSED) == 5  # each went through the menu
+    assert sorted(e.agent for e in events if e.kind is EventKind.AGENT_ANSWERED) == sorted(RINGS)
+
+    report, _ = await kpi_report(
+        hotline.database_url, KpiConfig(), period=ALL_TIME, queue="sales", by="agent", tz=UTC
+    )
     overall = report["overall"]
     assert (overall["offered"], overall["answered"], overall["abandoned"]) == (5, 3, 2)
     assert overall["answered_within_three_rings"] == 2
@@ -78,10 +112,10 @@ async def test_three_ring_rate_and_service_level_match_the_scenario(
     assert per_agent["1201"]["agent_three_ring_rate"] == 1.0
 
     stricter, _ = await kpi_report(
-        url, KpiConfig(threshold_s=10), period=period, queue="sales", by=None, tz=UTC
+        hotline.database_url, KpiConfig(threshold_s=10), period=ALL_TIME, queue="sales", by=None, tz=UTC
     )
     assert stricter["overall"]["service_level"] == pytest.approx(2 / 3)
     us_rings, _ = await kpi_report(
-        url, KpiConfig(ring_cycle_s=6), period=period, queue="sales", by=None, tz=UTC
+        hotline.database_url, KpiConfig(ring_cycle_s=6), period=ALL_TIME, queue="sales", by=None, tz=UTC
     )
     assert us_rings["overall"]["three_ring_rate"] == 0.6  # 18 s: the 16 s answer is in
