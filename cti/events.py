@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -69,6 +69,20 @@ class CallEvent:
         """A numeric ``data`` field (seconds, positions), ``default`` when absent."""
         value = self.data.get(key, default)
         return float(value) if value is not None else default
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def to_us(moment: datetime) -> int:
+    """Microseconds since the Unix epoch: how the store and the KPI facts keep times (exact, no
+    float rounding; cheap to compare, subtract and read back)."""
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_us(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
 
 
 def event_to_json(event: CallEvent) -> str:

@@ -15,14 +15,15 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from cti.kpi.facts import AgentOffer, Contact, InboundCall, Lead, Outcome, QueueStay
 
-_EPSILON = timedelta(microseconds=1)  # makes the 48 h window's start inclusive and "earlier" strict
+_US = timedelta(microseconds=1)
 DEFINITIONS_VERSION = "kpi-defs/2026-11-23.1"
 FUNNEL_STAGES = ("lead", "contacted", "appointment_booked", "assessed", "completed", "surveyed")
 
@@ -42,6 +43,8 @@ class KpiConfig:
             raise ValueError("ring cycle and rings must be positive")
         if self.threshold_s < 0 or self.short_abandon_s < 0:
             raise ValueError("thresholds cannot be negative")
+        if self.repeat_window < timedelta(0) or self.fcr_window < timedelta(0):
+            raise ValueError("the repeat-call and FCR windows cannot be negative")
 
     @property
     def three_rings_s(self) -> float:
@@ -53,7 +56,8 @@ def rate(numerator: int, denominator: int) -> float | None:
 
 
 def mean(values: Sequence[float]) -> float | None:
-    return sum(values) / len(values) if values else None
+    """The mean, its sum exactly rounded (``math.fsum``): the same whatever order the facts come in."""
+    return math.fsum(values) / len(values) if values else None
 
 
 def percentile(values: Sequence[float], pct: float) -> float | None:
@@ -73,34 +77,33 @@ def is_short_abandon(stay: QueueStay, cfg: KpiConfig) -> bool:
     return stay.outcome is Outcome.ABANDONED and _wait(stay) < cfg.short_abandon_s
 
 
-def answered_within_three_rings(stay: QueueStay, cfg: KpiConfig) -> bool:
-    return stay.outcome is Outcome.ANSWERED and _wait(stay) < cfg.three_rings_s
-
-
 def queue_kpis(stays: Iterable[QueueStay], cfg: KpiConfig) -> dict[str, Any]:
     """Caller-view KPIs of queue stays: three rings, SL, SL2, ASA, abandonment, AHT."""
     stays = list(stays)
     counted = [s for s in stays if not is_short_abandon(s, cfg)]
     answered = [s for s in counted if s.outcome is Outcome.ANSWERED]
-    abandoned = [s for s in counted if s.outcome is Outcome.ABANDONED]
-    within_rings = sum(answered_within_three_rings(s, cfg) for s in answered)
-    answered_in_t = sum(_wait(s) <= cfg.threshold_s for s in answered)
-    abandoned_in_t = sum(_wait(s) <= cfg.threshold_s for s in abandoned)
+    waits = [_wait(s) for s in answered]
+    abandoned_waits = [_wait(s) for s in counted if s.outcome is Outcome.ABANDONED]
+    rings_s, threshold_s = cfg.three_rings_s, cfg.threshold_s
+    within_rings = sum(1 for wait in waits if wait < rings_s)  # answered within three rings
+    answered_in_t = sum(1 for wait in waits if wait <= threshold_s)
+    abandoned_in_t = sum(1 for wait in abandoned_waits if wait <= threshold_s)
     handled = [s for s in answered if s.talk_s is not None]
+    outcomes = Counter(s.outcome for s in counted)
     return {
         "offered": len(counted),
         "answered": len(answered),
-        "abandoned": len(abandoned),
+        "abandoned": len(abandoned_waits),
         "short_abandons_excluded": len(stays) - len(counted),
-        "overflowed": sum(s.outcome is Outcome.OVERFLOWED for s in counted),
-        "timed_out": sum(s.outcome is Outcome.TIMED_OUT for s in counted),
-        "callbacks": sum(s.outcome is Outcome.CALLBACK for s in counted),
+        "overflowed": outcomes[Outcome.OVERFLOWED],
+        "timed_out": outcomes[Outcome.TIMED_OUT],
+        "callbacks": outcomes[Outcome.CALLBACK],
         "answered_within_three_rings": within_rings,
         "three_ring_rate": rate(within_rings, len(counted)),
         "service_level": rate(answered_in_t, len(answered)),
-        "service_level_2": rate(answered_in_t + abandoned_in_t, len(answered) + len(abandoned)),
-        "asa_s": mean([_wait(s) for s in answered]),
-        "abandon_rate": rate(len(abandoned), len(counted)),
+        "service_level_2": rate(answered_in_t + abandoned_in_t, len(answered) + len(abandoned_waits)),
+        "asa_s": mean(waits),
+        "abandon_rate": rate(len(abandoned_waits), len(counted)),
         "handled": len(handled),
         "aht_s": mean([(s.talk_s or 0) + s.hold_s + (s.wrapup_s or 0) for s in handled]),
     }
@@ -117,19 +120,26 @@ def agent_view_kpis(offers: Iterable[AgentOffer], cfg: KpiConfig) -> dict[str, A
     }
 
 
+def micros(span: timedelta) -> int:
+    """A timedelta in whole microseconds (exact), to compare with facts' ``*_us`` times."""
+    return span // _US
+
+
 def lead_kpis(leads: Iterable[Lead], cfg: KpiConfig) -> dict[str, Any]:
     """Contacted within one minute (customer answered < 60 s after the lead was created)."""
     leads = list(leads)
-    limit = timedelta(seconds=cfg.lead_contact_s)
+    limit = micros(timedelta(seconds=cfg.lead_contact_s))
     contacted = sum(
-        1 for lead in leads if lead.answered_at is not None and lead.answered_at - lead.created_at < limit
+        1 for lead in leads if lead.answered_us is not None and lead.answered_us - lead.created_us < limit
     )
-    to_dial = [(lead.first_dial_at - lead.created_at).total_seconds() for lead in leads if lead.first_dial_at]
+    to_dial = [
+        (lead.first_dial_us - lead.created_us) / 1_000_000 for lead in leads if lead.first_dial_us is not None
+    ]
     return {
         "leads": len(leads),
         "leads_contacted_within_one_minute": contacted,
         "one_minute_contact_rate": rate(contacted, len(leads)),
-        "leads_never_dialled": sum(1 for lead in leads if lead.first_dial_at is None),
+        "leads_never_dialled": sum(1 for lead in leads if lead.first_dial_us is None),
         "time_to_first_dial_p50_s": percentile(to_dial, 50),
         "time_to_first_dial_p90_s": percentile(to_dial, 90),
         "time_to_first_dial_p99_s": percentile(to_dial, 99),
@@ -140,23 +150,26 @@ class CallHistory:
     """Calls by caller number, sorted by time: built once per report, asked per call (bisect)."""
 
     def __init__(self, calls: Iterable[InboundCall]) -> None:
-        self._times: dict[str, list[float]] = {}
-        self._ids: dict[str, list[str]] = {}
-        for call in sorted(calls, key=lambda c: c.at):
+        self._calls: dict[str, tuple[list[int], list[str]]] = {}  # number -> (times, call ids)
+        for call in sorted(calls, key=lambda c: c.at_us):
             if call.caller_number:
-                self._times.setdefault(call.caller_number, []).append(call.at.timestamp())
-                self._ids.setdefault(call.caller_number, []).append(call.call_id)
+                known = self._calls.get(call.caller_number)
+                if known is None:
+                    known = self._calls[call.caller_number] = ([], [])
+                known[0].append(call.at_us)
+                known[1].append(call.call_id)
 
-    def called(self, number: str | None, after: datetime, until: datetime, *, besides: str) -> bool:
+    def called(self, number: str | None, after_us: int, until_us: int, *, besides: str) -> bool:
         """Did ``number`` call in (after, until] (``after`` excluded), other than call ``besides``?"""
-        times = self._times.get(number or "")
-        if not times:
+        known = self._calls.get(number) if number else None
+        if known is None:
             return False
-        ids = self._ids[number or ""]
-        start, end = after.timestamp(), until.timestamp()
-        first = bisect.bisect_right(times, start)
-        last = bisect.bisect_right(times, end)
-        return any(ids[i] != besides for i in range(first, last))
+        times, ids = known
+        if len(ids) == 1:  # most numbers: often the asking call itself
+            return ids[0] != besides and after_us < times[0] <= until_us
+        first = bisect.bisect_right(times, after_us)
+        last = bisect.bisect_right(times, until_us)
+        return ids[first:last].count(besides) < last - first
 
 
 def repeat_call_kpis(
@@ -164,15 +177,11 @@ def repeat_call_kpis(
 ) -> dict[str, Any]:
     """Share of calls from a number that called within the previous 48 h (earlier calls from ``history``)."""
     period_calls = list(period_calls)
+    window = micros(cfg.repeat_window) + 1  # 1 µs more: the window's start is in, the call's own instant out
     repeats = sum(
         1
         for call in period_calls
-        if history.called(
-            call.caller_number,
-            call.at - cfg.repeat_window - _EPSILON,
-            call.at - _EPSILON,
-            besides=call.call_id,
-        )
+        if history.called(call.caller_number, call.at_us - window, call.at_us - 1, besides=call.call_id)
     )
     return {
         "calls": len(period_calls),
@@ -184,12 +193,13 @@ def repeat_call_kpis(
 def fcr_kpis(stays: Iterable[QueueStay], history: CallHistory, cfg: KpiConfig) -> dict[str, Any]:
     """First-contact resolution: handled calls resolved, with no call from the number within 7 days after."""
     handled = [s for s in stays if s.outcome is Outcome.ANSWERED and s.talk_s is not None]
+    window = micros(cfg.fcr_window)
     resolved = sum(
         1
         for stay in handled
         if stay.resolved
         and not history.called(
-            stay.caller_number, stay.entered_at, stay.entered_at + cfg.fcr_window, besides=stay.call_id
+            stay.caller_number, stay.entered_us, stay.entered_us + window, besides=stay.call_id
         )
     )
     return {"first_contact_resolved": resolved, "fcr_rate": rate(resolved, len(handled))}

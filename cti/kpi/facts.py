@@ -3,18 +3,31 @@
 Pure: events in, facts out. A *queue stay* is one call's time in one queue, from
 ``queue_entered`` to the outcome that ends it (answered, abandoned, overflowed, timed out,
 callback), as Asterisk's queue_log counts them: a call overflowed from A to B is a miss in A and
-a new offer in B. Events may arrive in any order; each call's events are sorted by time first.
+a new offer in B. Events may arrive in any order; each call's events are sorted by time first
+(events at the same instant keep the order they were stored in).
+
+A call's facts depend on that call's events only, and a lead's on that lead's: so the store keeps
+them per call and lead (``cti.store.projection``), recomputed whenever one of their events
+arrives, and a report reads facts instead of events. Change how a fact is derived -> change
+``FACTS_VERSION``: ``cti db upgrade`` then recomputes the stored facts from the event log.
+
+Facts are named tuples with times in microseconds since the epoch (``*_us``, as the store keeps
+them): a month's report reads some 400k of them, and a frozen dataclass holding a datetime costs
+several times more to build than a tuple holding an int.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from typing import NamedTuple
 
-from cti.events import CallEvent, EventKind
+from cti.events import CallEvent, EventKind, to_us
+
+FACTS_VERSION = "kpi-facts/2026-12-01.1"
 
 
 class Outcome(StrEnum):
@@ -35,11 +48,10 @@ _OUTCOME_OF = {
 }
 
 
-@dataclass(frozen=True)
-class QueueStay:
+class QueueStay(NamedTuple):
     call_id: str
     queue: str
-    entered_at: datetime
+    entered_us: int
     outcome: Outcome = Outcome.WAITING
     wait_s: float | None = None
     agent: str | None = None
@@ -50,45 +62,41 @@ class QueueStay:
     resolved: bool | None = None
 
 
-@dataclass(frozen=True)
-class AgentOffer:
+class AgentOffer(NamedTuple):
     call_id: str
     agent: str
     queue: str | None
-    rang_at: datetime
+    rang_us: int
     answered: bool = False
     ring_s: float | None = None
 
 
-@dataclass(frozen=True)
-class InboundCall:
+class InboundCall(NamedTuple):
     """A call that reached the center; ``queue`` and ``agent``: its first queue and who answered."""
 
     call_id: str
-    at: datetime
+    at_us: int
     caller_number: str | None
     queue: str | None = None
     agent: str | None = None
 
 
-@dataclass(frozen=True)
-class Contact:
+class Contact(NamedTuple):
     """A call on which a person was reached (an agent answered inbound, a customer outbound)."""
 
     call_id: str
-    at: datetime
+    at_us: int
     queue: str | None
     agent: str | None
     booked_appointment: bool = False
 
 
-@dataclass(frozen=True)
-class Lead:
+class Lead(NamedTuple):
     lead_id: str
-    created_at: datetime
+    created_us: int
     queue: str | None = None
-    first_dial_at: datetime | None = None
-    answered_at: datetime | None = None
+    first_dial_us: int | None = None
+    answered_us: int | None = None
     stages: frozenset[str] = frozenset()
     lost: tuple[tuple[str, str], ...] = ()  # (stage, reason)
 
@@ -102,15 +110,15 @@ class Facts:
     contacts: tuple[Contact, ...] = ()
 
 
-def _seconds(start: datetime, end: datetime) -> float:
-    return (end - start).total_seconds()
+def _seconds(start_us: int, end: datetime) -> float:
+    """Seconds from ``start_us`` to ``end``, rounded as ``timedelta.total_seconds`` rounds them."""
+    return (to_us(end) - start_us) / 1_000_000
 
 
 def _close_stay(stay: QueueStay, event: CallEvent) -> QueueStay:
     # A producer's own wait (monotonic clock) beats the difference of two wall-clock stamps.
-    wait = event.number("wait_s") if "wait_s" in event.data else _seconds(stay.entered_at, event.at)
-    return replace(
-        stay,
+    wait = event.number("wait_s") if "wait_s" in event.data else _seconds(stay.entered_us, event.at)
+    return stay._replace(
         outcome=_OUTCOME_OF[event.kind],
         wait_s=wait,
         agent=event.agent if event.kind is EventKind.AGENT_ANSWERED else None,
@@ -119,11 +127,11 @@ def _close_stay(stay: QueueStay, event: CallEvent) -> QueueStay:
 
 def _after_answer(stay: QueueStay, event: CallEvent) -> QueueStay:
     if event.kind is EventKind.COMPLETED:
-        return replace(stay, talk_s=event.number("talk_s"), hold_s=event.number("hold_s"))
+        return stay._replace(talk_s=event.number("talk_s"), hold_s=event.number("hold_s"))
     if event.kind is EventKind.WRAPUP_ENDED:
-        return replace(stay, wrapup_s=event.number("wrapup_s"))
+        return stay._replace(wrapup_s=event.number("wrapup_s"))
     if event.kind is EventKind.DISPOSITION:
-        return replace(stay, resolved=bool(event.data.get("resolved", False)))
+        return stay._replace(resolved=bool(event.data.get("resolved", False)))
     return stay
 
 
@@ -135,7 +143,7 @@ def _stays_of_call(events: Sequence[CallEvent]) -> list[QueueStay]:
             if open_stay is not None:
                 stays.append(open_stay)  # re-entered without an outcome: the first stay stays open
             open_stay = QueueStay(
-                event.call_id, event.queue or "", event.at, caller_number=event.caller_number
+                event.call_id, event.queue or "", to_us(event.at), caller_number=event.caller_number
             )
         elif event.kind in _OUTCOME_OF and open_stay is not None:
             stays.append(_close_stay(open_stay, event))
@@ -153,34 +161,39 @@ def _offers_of_call(events: Sequence[CallEvent]) -> list[AgentOffer]:
     for event in events:
         agent = event.agent or ""
         if event.kind is EventKind.AGENT_OFFERED:
-            ringing[agent] = AgentOffer(event.call_id, agent, event.queue, event.at)
+            ringing[agent] = AgentOffer(event.call_id, agent, event.queue, to_us(event.at))
         elif event.kind in (EventKind.AGENT_ANSWERED, EventKind.RING_NO_ANSWER, EventKind.OFFER_CANCELED):
             offer = ringing.pop(agent, None)
             if offer is not None:
                 answered = event.kind is EventKind.AGENT_ANSWERED
-                offers.append(replace(offer, answered=answered, ring_s=_seconds(offer.rang_at, event.at)))
+                offers.append(offer._replace(answered=answered, ring_s=_seconds(offer.rang_us, event.at)))
     offers.extend(ringing.values())
     return offers
 
 
 @dataclass
 class _LeadDraft:
-    created_at: datetime | None = None
+    created_us: int | None = None
     queue: str | None = None
-    first_dial_at: datetime | None = None
-    answered_at: datetime | None = None
+    first_dial_us: int | None = None
+    answered_us: int | None = None
     stages: set[str] = field(default_factory=set)
     lost: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _earliest(known: int | None, event: CallEvent) -> int:
+    at_us = to_us(event.at)
+    return at_us if known is None else min(known, at_us)
 
 
 def _note_lead_event(draft: _LeadDraft, event: CallEvent) -> None:
     kind = event.kind
     if kind is EventKind.LEAD_CREATED:
-        draft.created_at, draft.queue = event.at, event.queue
-    elif kind is EventKind.DIAL_STARTED and (draft.first_dial_at is None or event.at < draft.first_dial_at):
-        draft.first_dial_at = event.at
-    elif kind is EventKind.CUSTOMER_ANSWERED and (draft.answered_at is None or event.at < draft.answered_at):
-        draft.answered_at = event.at
+        draft.created_us, draft.queue = to_us(event.at), event.queue
+    elif kind is EventKind.DIAL_STARTED:
+        draft.first_dial_us = _earliest(draft.first_dial_us, event)
+    elif kind is EventKind.CUSTOMER_ANSWERED:
+        draft.answered_us = _earliest(draft.answered_us, event)
         draft.stages.add("contacted")
     elif kind is EventKind.FUNNEL_STAGE:
         draft.stages.add(str(event.data.get("stage", "")))
@@ -188,53 +201,66 @@ def _note_lead_event(draft: _LeadDraft, event: CallEvent) -> None:
         draft.lost.append((str(event.data.get("stage", "")), str(event.data.get("reason", "unknown"))))
 
 
-def _leads(events: Iterable[CallEvent]) -> list[Lead]:
-    drafts: dict[str, _LeadDraft] = defaultdict(_LeadDraft)
+def lead_facts(lead_id: str, events: Iterable[CallEvent]) -> Lead | None:
+    """One lead from its events, in the order they were stored (``None``: its creation is unknown).
+
+    Not sorted by time: the loss reasons keep the order they were recorded in.
+    """
+    draft = _LeadDraft()
     for event in events:
-        if event.lead_id:
-            _note_lead_event(drafts[event.lead_id], event)
-    return [
-        Lead(
-            lead_id, d.created_at, d.queue, d.first_dial_at, d.answered_at, frozenset(d.stages), tuple(d.lost)
-        )
-        for lead_id, d in drafts.items()
-        if d.created_at is not None
-    ]
+        _note_lead_event(draft, event)
+    if draft.created_us is None:
+        return None
+    return Lead(
+        lead_id,
+        draft.created_us,
+        draft.queue,
+        draft.first_dial_us,
+        draft.answered_us,
+        frozenset(draft.stages),
+        tuple(draft.lost),
+    )
 
 
-def _call_facts(call_id: str, events: Sequence[CallEvent], stays: Sequence[QueueStay]) -> Facts:
-    """The inbound call and contacts of one call, given its time-ordered events and stays."""
+def call_facts(call_id: str, events: Iterable[CallEvent]) -> Facts:
+    """The queue stays, agent offers, inbound call and contact of one call, from all its events.
+
+    The events are taken in time order; events at the same instant keep the order given (the
+    store gives them in the order it stored them).
+    """
+    ordered = sorted(events, key=lambda e: e.at)
+    stays = _stays_of_call(ordered)
     first_queue = stays[0].queue if stays else None
     answering = next((s.agent for s in stays if s.outcome is Outcome.ANSWERED), None)
-    booked = any(e.kind is EventKind.APPOINTMENT_BOOKED for e in events)
+    booked = any(e.kind is EventKind.APPOINTMENT_BOOKED for e in ordered)
     calls: list[InboundCall] = []
     contacts: list[Contact] = []
-    for event in events:
+    for event in ordered:
         if event.kind is EventKind.CALL_STARTED and event.data.get("direction", "inbound") == "inbound":
-            calls.append(InboundCall(call_id, event.at, event.caller_number, first_queue, answering))
+            calls.append(InboundCall(call_id, to_us(event.at), event.caller_number, first_queue, answering))
         elif event.kind in (EventKind.AGENT_ANSWERED, EventKind.CUSTOMER_ANSWERED) and not contacts:
-            contacts.append(Contact(call_id, event.at, event.queue or first_queue, event.agent, booked))
-    return Facts(calls=tuple(calls), contacts=tuple(contacts))
+            contacts.append(
+                Contact(call_id, to_us(event.at), event.queue or first_queue, event.agent, booked)
+            )
+    return Facts(tuple(stays), tuple(_offers_of_call(ordered)), tuple(calls), (), tuple(contacts))
 
 
 def derive_facts(events: Iterable[CallEvent]) -> Facts:
-    """All facts in ``events`` (any order)."""
+    """All facts in ``events``: the reference the store's projection (``cti.store.projection``)
+    must equal, fed the event log in the order it was stored."""
     by_call: dict[str, list[CallEvent]] = defaultdict(list)
-    everything: list[CallEvent] = []
+    by_lead: dict[str, list[CallEvent]] = defaultdict(list)
     for event in events:
-        everything.append(event)
         if event.call_id:
             by_call[event.call_id].append(event)
-    stays: list[QueueStay] = []
-    offers: list[AgentOffer] = []
-    calls: list[InboundCall] = []
-    contacts: list[Contact] = []
-    for call_id, call_events in by_call.items():
-        call_events.sort(key=lambda e: e.at)
-        call_stays = _stays_of_call(call_events)
-        stays.extend(call_stays)
-        offers.extend(_offers_of_call(call_events))
-        per_call = _call_facts(call_id, call_events, call_stays)
-        calls.extend(per_call.calls)
-        contacts.extend(per_call.contacts)
-    return Facts(tuple(stays), tuple(offers), tuple(calls), tuple(_leads(everything)), tuple(contacts))
+        if event.lead_id:
+            by_lead[event.lead_id].append(event)
+    per_call = [call_facts(call_id, call_events) for call_id, call_events in by_call.items()]
+    leads = (lead_facts(lead_id, lead_events) for lead_id, lead_events in by_lead.items())
+    return Facts(
+        stays=tuple(stay for facts in per_call for stay in facts.stays),
+        offers=tuple(offer for facts in per_call for offer in facts.offers),
+        calls=tuple(call for facts in per_call for call in facts.calls),
+        leads=tuple(lead for lead in leads if lead is not None),
+        contacts=tuple(contact for facts in per_call for contact in facts.contacts),
+    )

@@ -111,8 +111,10 @@ class OutboxDrainer:
         events, unreadable = _decode(entries)
         await insert_events(self.engine, events)
         ids = [entry_id for entry_id, _ in entries]
-        await self.redis.xack(self.stream, GROUP, *ids)
-        await self.redis.xdel(self.stream, *ids)
+        async with self.redis.pipeline(transaction=True) as pipe:  # both or neither: no stored
+            pipe.xack(self.stream, GROUP, *ids)  # entry is left acknowledged in the stream
+            pipe.xdel(self.stream, *ids)
+            await pipe.execute()
         for entry_id in unreadable:
             log.error("outbox entry %s is not an event; dropped", entry_id)
         return len(entries)

@@ -2,83 +2,42 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cti.events import CallEvent, EventKind
+from cti.events import CallEvent, EventKind, to_us
 from cti.store.models import CallEventRow
+from cti.store.projection import refresh
+from cti.store.rows import EVENT_COLUMNS, from_row, to_row
 
 _TABLE = CallEventRow.__table__
-_COLUMNS = (
-    CallEventRow.event_id,
-    CallEventRow.kind,
-    CallEventRow.at_us,
-    CallEventRow.call_id,
-    CallEventRow.queue,
-    CallEventRow.agent,
-    CallEventRow.lead_id,
-    CallEventRow.caller_number,
-    CallEventRow.source,
-    CallEventRow.data,
-)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def to_us(moment: datetime) -> int:
-    """Microseconds since the epoch (exact: no float rounding)."""
-    delta = moment - _EPOCH
-    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
-
-
-def from_us(micros: int) -> datetime:
-    return datetime.fromtimestamp(micros // 1_000_000, UTC).replace(microsecond=micros % 1_000_000)
-
-
-def to_row(event: CallEvent) -> dict[str, Any]:
-    return {
-        "event_id": event.event_id,
-        "kind": event.kind.value,
-        "at_us": to_us(event.at),
-        "call_id": event.call_id,
-        "queue": event.queue,
-        "agent": event.agent,
-        "lead_id": event.lead_id,
-        "caller_number": event.caller_number,
-        "source": event.source,
-        "data": dict(event.data),
-    }
-
-
-def from_row(row: Sequence[Any]) -> CallEvent:
-    event_id, kind, at_us, call_id, queue, agent, lead_id, number, source, data = row
-    return CallEvent(
-        kind=EventKind(kind),
-        at=from_us(at_us),
-        call_id=call_id,
-        queue=queue,
-        agent=agent,
-        lead_id=lead_id,
-        caller_number=number,
-        data=data or {},
-        source=source,
-        event_id=event_id,
-    )
 
 
 async def insert_events(engine: AsyncEngine, events: Iterable[CallEvent]) -> None:
-    """Insert ``events`` in one transaction; an event_id already stored is skipped, not an error."""
+    """Insert ``events`` in one transaction; an event_id already stored is skipped, not an error.
+
+    The same transaction recomputes the KPI facts of the calls and leads that got a new event
+    (``cti.store.projection``), so the facts never disagree with the committed log; a replayed
+    event inserts nothing and so recomputes nothing.
+    """
     rows = [to_row(event) for event in events]
     if not rows:
         return
     dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-    statement = dialect.insert(_TABLE).on_conflict_do_nothing(index_elements=["event_id"])
+    statement = (
+        dialect.insert(_TABLE)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(CallEventRow.call_id, CallEventRow.lead_id)
+    )
     async with engine.begin() as connection:
-        await connection.execute(statement, rows)
+        stored = (await connection.execute(statement, rows)).all()
+        calls = {call_id for call_id, _ in stored if call_id}
+        await connection.run_sync(refresh, calls, {lead_id for _, lead_id in stored if lead_id})
 
 
 async def count_events(engine: AsyncEngine) -> int:
@@ -105,7 +64,7 @@ async def events_between(
     engine: AsyncEngine, start: datetime | None, end: datetime | None
 ) -> list[CallEvent]:
     """Events with ``start <= at < end`` (either bound may be open)."""
-    return await _load(engine, _in_period(select(*_COLUMNS), start, end))
+    return await _load(engine, _in_period(select(*EVENT_COLUMNS), start, end))
 
 
 async def events_of_leads(engine: AsyncEngine, lead_ids: Iterable[str]) -> list[CallEvent]:
@@ -113,7 +72,7 @@ async def events_of_leads(engine: AsyncEngine, lead_ids: Iterable[str]) -> list[
     ids = sorted(set(lead_ids))
     events: list[CallEvent] = []
     for chunk in range(0, len(ids), 500):  # stay under bind-parameter limits
-        query = select(*_COLUMNS).where(CallEventRow.lead_id.in_(ids[chunk : chunk + 500]))
+        query = select(*EVENT_COLUMNS).where(CallEventRow.lead_id.in_(ids[chunk : chunk + 500]))
         events.extend(await _load(engine, query))
     return events
 
@@ -121,5 +80,13 @@ async def events_of_leads(engine: AsyncEngine, lead_ids: Iterable[str]) -> list[
 async def call_starts_between(
     engine: AsyncEngine, start: datetime | None, end: datetime | None
 ) -> list[CallEvent]:
-    query = select(*_COLUMNS).where(CallEventRow.kind == EventKind.CALL_STARTED.value)
+    query = select(*EVENT_COLUMNS).where(CallEventRow.kind == EventKind.CALL_STARTED.value)
     return await _load(engine, _in_period(query, start, end))
+
+
+async def events_of_kind(
+    engine: AsyncEngine, kind: EventKind, since: datetime | None = None
+) -> list[CallEvent]:
+    """Every event of one kind since ``since``, in time order (rebuilding live state reads these)."""
+    query = select(*EVENT_COLUMNS).where(CallEventRow.kind == kind.value)
+    return await _load(engine, _in_period(query, since, None).order_by(CallEventRow.at_us, CallEventRow.id))

@@ -5,8 +5,11 @@ same on SQLite and PostgreSQL, and fast to range-scan and to read back (no per-r
 parsing, which dominates a month's KPI report on SQLite otherwise).
 
 ``call_events`` is the append-only log the KPIs come from; ``event_id`` is unique so a replayed
-event is stored once. The other tables are the operational records (calls, legs, agent states,
-leads, dial attempts, dispositions) and the CRM side the IVR lookup and the screen-pop read.
+event is stored once. The ``kpi_*`` tables hold the KPI facts of every call and lead, derived from
+that log when events are stored (``cti.store.projection``): durations are the facts' own floats
+(stored as doubles, so they read back bit for bit), instants are ``*_us``. The other tables are
+the operational records (calls, legs, agent states, leads, dial attempts, dispositions) and the
+CRM side the IVR lookup and the screen-pop read.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, BigInteger, Boolean, Date, Double, Enum, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from cti.kpi.facts import Outcome
 
 
 class Base(DeclarativeBase):
@@ -23,6 +28,14 @@ class Base(DeclarativeBase):
 
 
 _ID = String(64)
+# VARCHAR(16) holding the value ("answered"), read back as the Outcome itself.
+_OUTCOME = Enum(
+    Outcome,
+    native_enum=False,
+    create_constraint=False,
+    length=16,
+    values_callable=lambda e: [m.value for m in e],
+)
 
 
 class CallEventRow(Base):
@@ -46,6 +59,95 @@ class CallEventRow(Base):
         Index("ix_call_events_lead", "lead_id"),
         Index("ix_call_events_kind_at", "kind", "at_us"),
     )
+
+
+class StayFactRow(Base):
+    """A queue stay (``cti.kpi.facts.QueueStay``); ``seq`` orders a call's stays."""
+
+    __tablename__ = "kpi_stays"
+
+    call_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    queue: Mapped[str] = mapped_column(String(64))
+    entered_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    outcome: Mapped[Outcome] = mapped_column(_OUTCOME)
+    wait_s: Mapped[float | None] = mapped_column(Double)
+    agent: Mapped[str | None] = mapped_column(String(64))
+    caller_number: Mapped[str | None] = mapped_column(String(32))
+    talk_s: Mapped[float | None] = mapped_column(Double)
+    hold_s: Mapped[float] = mapped_column(Double)
+    wrapup_s: Mapped[float | None] = mapped_column(Double)
+    resolved: Mapped[bool | None] = mapped_column(Boolean)
+
+
+class OfferFactRow(Base):
+    """An agent offer, the agent's phone ringing (``cti.kpi.facts.AgentOffer``)."""
+
+    __tablename__ = "kpi_offers"
+
+    call_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    agent: Mapped[str] = mapped_column(String(64))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    rang_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    answered: Mapped[bool] = mapped_column(Boolean)
+    ring_s: Mapped[float | None] = mapped_column(Double)
+
+
+class InboundCallFactRow(Base):
+    """An inbound call (``cti.kpi.facts.InboundCall``): the repeat-call and FCR history too."""
+
+    __tablename__ = "kpi_calls"
+
+    call_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    caller_number: Mapped[str | None] = mapped_column(String(32))
+    queue: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+
+
+class ContactFactRow(Base):
+    """A call on which a person was reached (``cti.kpi.facts.Contact``): at most one per call."""
+
+    __tablename__ = "kpi_contacts"
+
+    call_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    at_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))
+    booked_appointment: Mapped[bool] = mapped_column(Boolean)
+
+
+class LeadFactRow(Base):
+    """A lead (``cti.kpi.facts.Lead``); its funnel stages and losses are in ``kpi_funnel``."""
+
+    __tablename__ = "kpi_leads"
+
+    lead_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    created_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    queue: Mapped[str | None] = mapped_column(String(64))
+    first_dial_us: Mapped[int | None] = mapped_column(BigInteger)
+    answered_us: Mapped[int | None] = mapped_column(BigInteger)
+
+
+class FunnelFactRow(Base):
+    """A funnel stage a lead reached (``reason`` null), or lost it at (``seq``: the losses' order)."""
+
+    __tablename__ = "kpi_funnel"
+
+    lead_id: Mapped[str] = mapped_column(_ID, primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    stage: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str | None] = mapped_column(Text)
+
+
+class ProjectionStateRow(Base):
+    """One row: the ``cti.kpi.facts.FACTS_VERSION`` the ``kpi_*`` rows were derived with."""
+
+    __tablename__ = "kpi_projection"
+
+    facts_version: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
 class CallRow(Base):

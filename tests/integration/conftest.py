@@ -20,6 +20,8 @@ from typing import Any
 
 import pytest
 import redis
+from sqlalchemy import create_engine, text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig
 from cti.acd.router import QueueRouter
@@ -29,6 +31,7 @@ from cti.events import CallEvent, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
 from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, Settings, load_settings
 from cti.sim import acd_entry, place_simulated_call, sim_agent_endpoint
+from cti.store import make_engine, schema
 from tests.conftest import service_missing
 from tests.integration.hotline import FAST_SPEECH, Hotline, until_serving
 
@@ -179,6 +182,26 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if not url:
         service_missing("CTI_TEST_DATABASE_URL is not set: CI must test PostgreSQL too")
     yield url
+
+
+def reset_database(url: str) -> None:
+    """Drop everything: PostgreSQL's test database outlives a test, SQLite's file does not."""
+    engine = create_engine(schema.sync_url(url))
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(text("drop schema public cascade; create schema public"))
+    engine.dispose()
+
+
+@pytest.fixture
+async def store(database_url: str) -> AsyncIterator[AsyncEngine]:
+    """A store at the current schema, emptied before and after."""
+    reset_database(database_url)
+    schema.upgrade(database_url)
+    engine = make_engine(database_url)
+    yield engine
+    await engine.dispose()
+    reset_database(database_url)
 
 
 # --- the ACD on the real Asterisk, with simulated agents ------------------------------------

@@ -1,6 +1,5 @@
 """The call-event store on SQLite and PostgreSQL: migrations, idempotent batches, reads."""
 
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
 
@@ -12,26 +11,8 @@ from cti.errors import SchemaOutdated
 from cti.events import CallEvent, EventKind
 from cti.store import count_events, events_between, insert_events, make_engine, schema
 from cti.store.events import call_starts_between, events_of_leads
+from tests.integration.conftest import reset_database
 from tests.unit.kpi_events import T0, answered_call, ev
-
-
-def reset(url: str) -> None:
-    """Drop everything: PostgreSQL's test database outlives a test, SQLite's file does not."""
-    engine = create_engine(schema.sync_url(url))
-    with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            connection.execute(text("drop schema public cascade; create schema public"))
-    engine.dispose()
-
-
-@pytest.fixture
-async def store(database_url: str) -> AsyncIterator[AsyncEngine]:
-    reset(database_url)
-    schema.upgrade(database_url)
-    engine = make_engine(database_url)
-    yield engine
-    await engine.dispose()
-    reset(database_url)
 
 
 async def test_events_round_trip_exactly(store: AsyncEngine) -> None:
@@ -76,11 +57,12 @@ async def test_an_empty_sqlite_file_is_upgraded_on_first_use(tmp_path: Path) -> 
 
 
 async def test_a_database_without_the_schema_is_refused_with_the_command_to_run(database_url: str) -> None:
-    reset(database_url)
+    reset_database(database_url)
     if database_url.startswith("sqlite"):
         engine = create_engine(schema.sync_url(database_url))
         with engine.begin() as connection:
             connection.execute(text("create table unrelated (id integer)"))
         engine.dispose()
-    with pytest.raises(SchemaOutdated, match=r"without the cti schema, expected 0001: run `cti db upgrade`"):
+    expected = rf"without the cti schema, expected {schema.head_revision()}: run `cti db upgrade`"
+    with pytest.raises(SchemaOutdated, match=expected):
         schema.ensure_schema(database_url)

@@ -17,6 +17,10 @@ COMMANDS = [
     ["db", "upgrade"],
     ["kpi", "report"],
     ["kpi", "import-queue-log"],
+    ["flows", "check"],
+    ["flows", "simulate"],
+    ["flows", "graph"],
+    ["tts", "build"],
 ]
 
 
@@ -89,4 +93,4 @@ def test_report_refuses_a_bad_period(store_env: dict[str, str]) -> None:
 def test_db_upgrade_names_the_revision(store_env: dict[str, str]) -> None:
     result = CliRunner().invoke(cli, ["db", "upgrade"], env=store_env)
     assert result.exit_code == 0, result.output
-    assert result.output.strip().endswith("is at revision 0001")
+    assert result.output.strip().endswith("is at revision 0002")

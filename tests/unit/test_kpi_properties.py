@@ -1,12 +1,17 @@
 """Properties of the KPI maths over arbitrary event histories: never raises, rates stay rates."""
 
+import random
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cti.events import CallEvent, EventKind
+from cti.events import CallEvent, EventKind, from_us
 from cti.kpi import KpiConfig, Period, build_report, derive_facts
 from cti.kpi.definitions import CallHistory
-from cti.kpi.report import kpi_row
+from cti.kpi.report import grouper, kpi_row, time_bucket
 from tests.unit.kpi_events import at
 
 events = st.builds(
@@ -64,3 +69,50 @@ def test_groups_never_hold_more_than_the_whole(history: list[CallEvent], by: str
     if by in ("hour", "day", "week", "month", "queue"):  # a partition of the queue stays
         assert sum(g["offered"] for g in report["groups"]) == report["overall"]["offered"]
     assert all(g["offered"] <= report["overall"]["offered"] for g in report["groups"])
+
+
+ZONES = [
+    "Asia/Shanghai",
+    "America/New_York",
+    "Australia/Lord_Howe",  # moves by 30 min
+    "Asia/Kathmandu",  # +05:45
+    "Africa/Monrovia",  # -00:44:30 until 1972
+    "Pacific/Apia",  # skipped 2011-12-30
+]
+
+
+def offset_changes(tz: ZoneInfo, first_year: int = 1890, last_year: int = 2040) -> list[int]:
+    """Every second (since the epoch) at which ``tz`` changes its UTC offset, in those years."""
+
+    def offset(second: int) -> timedelta | None:
+        return datetime.fromtimestamp(second, tz).utcoffset()
+
+    start = int(datetime(first_year, 1, 1, tzinfo=UTC).timestamp())
+    end = int(datetime(last_year, 1, 1, tzinfo=UTC).timestamp())
+    changes = []
+    step = 6 * 3600  # offsets never change twice within 6 h
+    for low in range(start, end, step):
+        high = low + step
+        if offset(low) != offset(high):
+            while high - low > 1:  # the first second at the new offset
+                middle = (low + high) // 2
+                low, high = (middle, high) if offset(middle) == offset(low) else (low, middle)
+            changes.append(high)
+    return changes
+
+
+@pytest.mark.parametrize("zone", ZONES)
+def test_time_groups_are_the_time_buckets_of_each_moment_even_where_the_offset_changes(zone: str) -> None:
+    tz = ZoneInfo(zone)
+    moments = [
+        (change + second) * 1_000_000 + micro
+        for change in offset_changes(tz)
+        for second in range(-90, 90, 7)
+        for micro in (0, 999_999)
+    ]
+    random.Random(zone).shuffle(moments)
+    for by in ("hour", "day", "week", "month"):
+        key_of = grouper(by, tz)
+        assert [key_of(None, None, us) for us in moments] == [
+            time_bucket(from_us(us), by, tz) for us in moments
+        ]
