@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import contextlib
 import itertools
-import os
 import resource
 import subprocess
 import time
@@ -31,6 +30,8 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from procstat import asterisk_cpu_s
 
 from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig, Strategy
 from cti.acd.router import QueueRouter
@@ -109,20 +110,6 @@ class Ami:
             self.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), left)
-
-
-def asterisk_cpu_s() -> float:
-    """Asterisk's user + system CPU seconds so far (from /proc)."""
-    tick = os.sysconf("SC_CLK_TCK")
-    for pid in os.listdir("/proc"):
-        if pid.isdigit():
-            try:
-                if Path(f"/proc/{pid}/comm").read_text().strip() == "asterisk":
-                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-                    return (int(fields[11]) + int(fields[12])) / tick
-            except OSError:
-                continue
-    return 0.0
 
 
 def own_cpu_s() -> float:

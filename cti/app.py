@@ -24,6 +24,7 @@ from cti.ivr.runner import IvrRunner
 from cti.live import AcdState, EventOutbox, OutboxDrainer, connect_redis
 from cti.settings import Settings
 from cti.store import ensure_schema, make_engine
+from cti.store.acd_history import recall_acd
 from cti.store.customers import find_customer
 from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
@@ -99,12 +100,21 @@ async def _serve(
     context = FlowContext(stations=load_stations(settings.ivr.stations_file))
     prompts = PromptRenderer.from_settings(settings.sounds)
     await _prepare_prompts(prompts, flows)
-    if settings.acd.auto_login:
-        await _login_all(acd_config, acd_state, outbox)
     async with ari_client(settings) as ari:
         stream = EventStream(ari, settings.ari.app, backoff=Backoff(cap_s=settings.ari.reconnect_cap_s))
         fallback = DialplanLocation(settings.ari.hotline_context, settings.ari.hotline_extension, "fallback")
-        router = QueueRouter(ari, settings.ari.app, acd_config, acd_state, outbox)
+        router = QueueRouter(
+            ari,
+            settings.ari.app,
+            acd_config,
+            acd_state,
+            outbox,
+            prompts=prompts,
+            recall=lambda: recall_acd(engine),
+        )
+        await router.recover()  # Redis may have lost the live state (or this is its first start)
+        if settings.acd.auto_login:
+            await _login_all(acd_config, acd_state, outbox)
         router.start()
 
         async def customer(by: str, value: str) -> Mapping[str, str] | None:

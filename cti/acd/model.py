@@ -87,6 +87,9 @@ class QueueConfig(_Config):
     join_empty: bool = True  # may a caller join when no agent is logged in?
     leave_empty: bool = False  # do waiting callers leave when the last agent logs out?
     auto_pause_after: int = Field(default=3, ge=0)  # consecutive unanswered rings; 0: never
+    # The key a waiting caller presses to be called back instead, keeping the place in line
+    # (the periodic announcement offers it); None: no callback offer.
+    callback_key: str | None = Field(default=None, pattern=r"^[0-9*#]$")
 
     @property
     def required_skill(self) -> str:
@@ -104,6 +107,9 @@ class QueueConfig(_Config):
 class AcdConfig(_Config):
     agents: tuple[AgentConfig, ...] = ()
     queues: tuple[QueueConfig, ...] = ()
+    # How a callback reaches the customer: a dial string with {number} (a trunk in production;
+    # the demo's and the tests' simulated customers answer in [agent-sim]).
+    callback_dial: str = Field(default="Local/{number}@agent-sim", pattern=r"\{number\}")
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -13,7 +13,13 @@ on Asterisk and records every step as a call event (through the outbox):
 - the caller hangs up while waiting: ``abandoned`` (wait, position); ringing legs are cancelled;
 - the conversation ends from either side: ``completed`` (by, talk), the agent goes to wrap-up
   and, ``wrapup_s`` later, back to ready (``wrapup_ended``);
-- the maximum wait passes: ``overflowed`` into the overflow queue, or ``timed_out``.
+- the maximum wait passes: ``overflowed`` into the overflow queue, or ``timed_out``;
+- the caller presses the queue's callback key: ``callback_requested`` (and a lead), the line is
+  cleared and the entry keeps its place in Redis; when it reaches the front, any instance takes
+  it, rings an agent, and once the agent answers dials the customer, exactly once
+  (``mark_dialled``), and bridges them: ``callback_served``, ``customer_answered``.
+
+What the waiting caller hears (music, announcements, the callback confirmation) is ``Lobby``'s.
 
 One instance routes only the calls its own Stasis app holds; agents are shared through Redis.
 """
@@ -24,46 +30,52 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import time
 import uuid
-from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
-from cti.acd.agents import AgentStateError, Command, StateChange, agent_state_event
+from redis.exceptions import RedisError
+
+from cti.acd.agents import AgentStateError, AgentStatus, Command, StateChange, agent_state_event
+from cti.acd.lobby import Lobby
 from cti.acd.model import AcdConfig, AgentState, Entry, QueueConfig
+from cti.acd.recovery import LiveAgent, Recall, rebuilt_agents
+from cti.acd.session import Waiting
 from cti.acd.strategies import RoundRobinMemory, leaving_empty, match, refusal
 from cti.ari.client import AriClient
-from cti.ari.events import ChannelDestroyed, ChannelStateChange, Dial, Event, StasisEnd, StasisStart
+from cti.ari.events import (
+    ChannelDestroyed,
+    ChannelDtmfReceived,
+    ChannelStateChange,
+    Dial,
+    Event,
+    PlaybackFinished,
+    StasisEnd,
+    StasisStart,
+)
 from cti.ari.models import Channel
 from cti.errors import AriBadRequest, AriError, AriNotFound, AriUnavailable
 from cti.events import CallEvent, EventKind
 from cti.live.acd_state import AcdState, StaleAgentState
 from cti.live.outbox import EventOutbox
+from cti.tts.renderer import Prompts
 
 log = logging.getLogger(__name__)
 
 AGENT_LEG = "acd-agent"  # Stasis args of an agent's channel: acd-agent,<caller channel id>
-MOH_GRACE_S = 0.5  # a caller still waiting after this hears music on hold
-
-
-@dataclass
-class Waiting:
-    """One caller in the ACD, from enqueue to the end of the conversation."""
-
-    entry: Entry
-    caller_number: str | None
-    position: int
-    ringing: dict[str, str] = field(default_factory=dict)  # agent channel id -> agent id
-    agent: str | None = None
-    agent_channel: str | None = None
-    answered_at: float | None = None
-    bridge_id: str | None = None
-    done: bool = False
-    timer: asyncio.Task[None] | None = None
-    moh: asyncio.Task[None] | None = None
-    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+#: A number a callback may dial: digits, maybe a leading +. Caller ids can be forged; anything
+#: else would go into a dial string (toll fraud).
+CALLABLE_NUMBER = re.compile(r"\+?\d{3,20}")
+CUSTOMER_LEG = "acd-customer"  # Stasis args of a callback's customer leg: acd-customer,<call id>
+#: How long a taken callback is this instance's before another may take it over (an instance
+#: that died between taking and dialling); far longer than an agent's ring timeout.
+CALLBACK_LEASE_S = 120.0
+ESCALATION_MARGIN_S = 0.02
+REBUILD_CLAIM_S = 30.0  # one instance rebuilds; if it dies doing so, another may after this
+CUSTOMER_RING_S = 40  # ring the customer this long before giving the callback up
 
 
 class QueueRouter:
@@ -77,6 +89,8 @@ class QueueRouter:
         *,
         clock: Callable[[], float] = time.time,
         rng: random.Random | None = None,
+        prompts: Prompts | None = None,
+        recall: Callable[[], Awaitable[Recall]] | None = None,
     ) -> None:
         self.ari = ari
         self.app = app
@@ -89,20 +103,27 @@ class QueueRouter:
         self.rng = rng or random.Random()
         self.calls: dict[str, Waiting] = {}  # caller channel id -> its session
         self.legs: dict[str, str] = {}  # agent channel id -> caller channel id
+        self.customer_legs: dict[str, str] = {}  # a callback's customer channel id -> call id
         self._dial_status: dict[str, str] = {}
         self._memory = RoundRobinMemory()
         self._matching = asyncio.Lock()
         self._dirty = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self.lobby = Lobby(ari, state, config, prompts, self._spawn)
+        self.recall = recall  # what the store remembers; None: no rebuild (tests, benches)
+        self._epoch: str | None = None
 
     # --- entry points ---------------------------------------------------------------------
-    async def enqueue(self, caller: Channel, queue_name: str, priority: int = 0) -> None:
-        """Put a caller (already in our Stasis app) in line for ``queue_name``."""
+    async def enqueue(
+        self, caller: Channel, queue_name: str, priority: int = 0, language: str = "zh"
+    ) -> None:
+        """Put a caller (already in our Stasis app) in line for ``queue_name``; announcements
+        are spoken in ``language``."""
         queue = self.queues.get(queue_name)
         if queue is None:
             raise ValueError(f"no queue {queue_name!r}; configured: {sorted(self.queues)}")
         session = Waiting(
-            Entry(caller.id, queue_name, self.clock(), priority), caller.caller.number or None, 0
+            Entry(caller.id, queue_name, self.clock(), priority), caller.caller.number or None, 0, language
         )
         self.calls[caller.id] = session
         await self._join(session, queue)
@@ -111,6 +132,14 @@ class QueueRouter:
         """Carry an ARI event forward; True if it concerned the ACD."""
         if isinstance(event, StasisStart) and event.args[:1] == (AGENT_LEG,):
             await self._dial(event.channel.id)
+        elif isinstance(event, StasisStart) and event.args[:1] == (CUSTOMER_LEG,):
+            await self._dial_customer(event.channel.id)
+        elif _channel_of(event) in self.customer_legs:
+            await self._customer_event(event)
+        elif isinstance(event, PlaybackFinished):
+            return await self.lobby.handle(event)
+        elif isinstance(event, ChannelDtmfReceived) and event.channel.id in self.calls:
+            await self._key(self.calls[event.channel.id], event.digit)
         elif isinstance(event, Dial) and event.peer.id in self.legs:
             self._dial_status[event.peer.id] = event.dialstatus
         elif (
@@ -134,17 +163,84 @@ class QueueRouter:
         self._spawn(self._every(safety_pass_s))
 
     async def _on_ready_agents(self) -> None:
-        async with self.state.redis.pubsub() as pubsub:
-            await pubsub.subscribe(self.state.ready_channel)
-            async for message in pubsub.listen():
-                if message.get("type") == "message" and self.calls:
-                    await self.dispatch()
+        while True:  # a Redis restart drops the subscription: subscribe again
+            try:
+                async with self.state.redis.pubsub() as pubsub:
+                    await pubsub.subscribe(self.state.ready_channel)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":  # callers here, or callbacks anywhere
+                            await self.dispatch()
+            except (RedisError, OSError) as exc:
+                log.warning("acd: ready notices lost (%s); subscribing again", exc)
+                await asyncio.sleep(1)
+            except Exception:  # a routing bug must not end the listening for good
+                log.exception("acd: dispatch on a ready notice failed")
 
     async def _every(self, period_s: float) -> None:
         while True:
             await asyncio.sleep(period_s)
-            if self.calls:
-                await self.dispatch()
+            try:
+                await self.recover()
+                await self.dispatch()  # also with no caller here: callbacks wait in Redis
+            except (RedisError, OSError) as exc:  # Redis away: try again next pass
+                log.warning("acd: routing pass skipped: %s", exc)
+            except Exception:  # nor may a bug end the safety passes
+                log.exception("acd: routing pass failed")
+
+    async def recover(self) -> None:
+        """Rebuild the live state if Redis lost it (at start, then at every safety pass).
+
+        One instance (``claim_rebuild``) rebuilds the shared part: agents from the store and its
+        own calls, pending callbacks from the store (``cti.acd.recovery``). Only then does it
+        start a new epoch, on which every other instance puts its own waiting callers back in
+        line and its own ringing and talking agents back to busy: after the rebuild, so the
+        rebuild never overwrites them. A rebuild that fails is retried at the next pass.
+        """
+        if self.recall is None:
+            return
+        current = await self.state.epoch()
+        if current is not None and current == self._epoch:
+            return
+        if current is None:
+            if not await self.state.claim_rebuild(self.app, REBUILD_CLAIM_S):
+                return  # another instance is rebuilding: its epoch will come
+            await self._rebuild_shared(await self.recall())
+            current = uuid.uuid4().hex
+            await self.state.start_epoch(current)
+        elif self._epoch is None:  # this instance starts on a live state: nothing was lost
+            self._epoch = current
+            return
+        for session in list(self.calls.values()):
+            if session.waiting and not session.serving_callback:
+                await self.state.enqueue(session.entry, owner=self.app)
+        await self.state.restore_agents(
+            AgentStatus(agent_id, live.state, self.clock(), "rebuilt", live.call_id)
+            for agent_id, live in self._live_agents().items()
+        )
+        lost = self._epoch is not None  # at this instance's first start, an empty Redis is no news
+        self._epoch = current
+        (log.warning if lost else log.info)(
+            "acd: live state rebuilt", extra={"waiting": len(self.calls), "epoch": current, "lost": lost}
+        )
+
+    async def _rebuild_shared(self, recall: Recall) -> None:
+        ids = [agent.id for agent in self.config.agents]
+        await self.state.restore_agents(rebuilt_agents(ids, recall.agents, self._live_agents(), self.clock()))
+        for pending in recall.callbacks:
+            if pending.entry.queue in self.queues:
+                await self.state.enqueue(pending.entry, owner="")
+                await self.state.request_callback(pending.entry, pending.number, pending.lead_id)
+                await self.state.publish_callback(pending.entry.call_id)  # its caller left long ago
+
+    def _live_agents(self) -> dict[str, LiveAgent]:
+        """The agents this instance is ringing or talking to."""
+        live: dict[str, LiveAgent] = {}
+        for session in self.calls.values():
+            for agent_id in session.ringing.values():
+                live[agent_id] = LiveAgent(AgentState.RINGING, session.entry.call_id)
+            if session.agent is not None and session.bridge_id is not None and not session.done:
+                live[session.agent] = LiveAgent(AgentState.ON_CALL, session.entry.call_id)
+        return live
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
@@ -162,19 +258,11 @@ class QueueRouter:
         session.position = await self.state.enqueue(session.entry, owner=self.app)
         data = {"position": session.position, "priority": session.entry.priority}
         await self._record(EventKind.QUEUE_ENTERED, session, data=data)
-        # Music on hold only for a caller who actually waits: with an idle agent the call is
-        # ringing within milliseconds, and starting music for every caller would cost Asterisk a
-        # media stream per call (a burst of 50 saturated this 2-core machine) and an ARI round
-        # trip on the path to the agent.
-        session.moh = self._spawn(self._music(session, queue.moh_class))
+        self.lobby.enter(session, queue)
         session.timer = self._spawn(self._max_wait(session, queue))
+        if len(queue.escalation) > 1:
+            session.escalation = self._spawn(self._escalate(session, queue))
         await self.dispatch()
-
-    async def _music(self, session: Waiting, moh_class: str) -> None:
-        await asyncio.sleep(MOH_GRACE_S)
-        if session.bridge_id is None and not session.done:
-            with contextlib.suppress(AriNotFound):
-                await self.ari.start_channel_moh(session.entry.call_id, moh_class)
 
     async def dispatch(self) -> None:
         """Offer waiting callers to free agents; call it after every change.
@@ -206,15 +294,25 @@ class QueueRouter:
     async def _claim_offers(self) -> list[tuple[Waiting, str, str]]:
         now = self.clock()
         agents = await self.state.snapshots(self.config.agents)
-        waiting = [
-            s.entry for s in self.calls.values() if s.bridge_id is None and not s.ringing and not s.done
-        ]
+        waiting = [s.entry for s in self.calls.values() if s.waiting and not s.ringing]
+        callbacks = {
+            entry.call_id: (entry, number, lead_id)
+            for entry, number, lead_id in await self.state.callbacks(now, CALLBACK_LEASE_S)
+            if entry.call_id not in self.calls
+        }
+        waiting += [entry for entry, _, _ in callbacks.values()]
         for entry in leaving_empty(self.queues, agents, waiting):
-            self._spawn(self._leave_empty(self.calls[entry.call_id]))
+            if entry.call_id in self.calls:  # a callback has no line to clear: it waits for staff
+                self._spawn(self._leave_empty(self.calls[entry.call_id]))
             waiting.remove(entry)
+        offers = match(self.queues, agents, waiting, now, self._memory, self.rng)
+        for offer in offers:
+            if offer.entry.call_id in callbacks:
+                await self._take_callback(*callbacks[offer.entry.call_id], now)
         pairs = [
             (self.calls[offer.entry.call_id], agent_id)
-            for offer in match(self.queues, agents, waiting, now, self._memory, self.rng)
+            for offer in offers
+            if offer.entry.call_id in self.calls
             for agent_id in offer.agents
         ]
         claimed = await self.state.claim_many([(agent_id, s.entry.call_id) for s, agent_id in pairs], now)
@@ -225,7 +323,34 @@ class QueueRouter:
                 session.ringing[channel_id] = agent_id
                 self.legs[channel_id] = session.entry.call_id
                 rings.append((session, agent_id, channel_id))
+        for session in {s.entry.call_id: s for s, _ in pairs}.values():
+            if session.serving_callback and not session.ringing:
+                await self._give_back(session)  # its agent went elsewhere: back to the line
         return rings
+
+    async def _take_callback(self, entry: Entry, number: str, lead_id: str, now: float) -> None:
+        """Serve a callback that reached the front, unless another instance took it first."""
+        if await self.state.take_callback(entry.call_id, self.app, now, CALLBACK_LEASE_S):
+            self.calls[entry.call_id] = Waiting(
+                entry, number, 0, callback_number=number, serving_callback=True, lead_id=lead_id
+            )
+
+    async def _not_dialled(self, session: Waiting, agent_id: str, channel_id: str, now: float) -> None:
+        """The agent answered a callback this instance no longer holds (its lease ran out and
+        another instance took it, or it was dialled): free the agent, call nobody."""
+        log.warning("acd: callback not ours to dial any more", extra={"channel": session.entry.call_id})
+        session.done = True
+        self.calls.pop(session.entry.call_id, None)
+        self.legs.pop(channel_id, None)
+        await self._hangup(channel_id)
+        await self._agent(agent_id, Command.CANCEL, now)
+        await self._record(EventKind.OFFER_CANCELED, session, agent=agent_id)
+        await self._cancel_ringing(session)
+
+    async def _give_back(self, session: Waiting) -> None:
+        """A callback this instance took but cannot ring now: any instance may serve it."""
+        self.calls.pop(session.entry.call_id, None)
+        await self.state.release_callback(session.entry.call_id)
 
     async def _ring(self, session: Waiting, agent_id: str, channel_id: str) -> None:
         try:
@@ -234,7 +359,7 @@ class QueueRouter:
                 app=self.app,
                 channel_id=channel_id,
                 app_args=f"{AGENT_LEG},{session.entry.call_id}",
-                originator=session.entry.call_id,
+                originator=None if session.serving_callback else session.entry.call_id,
             )
         except (AriError, AriUnavailable) as exc:
             log.warning(
@@ -253,12 +378,15 @@ class QueueRouter:
         agent_id = session.ringing[channel_id]
         try:
             await self.ari.dial(
-                channel_id, caller=session.entry.call_id, timeout_s=round(queue.ring_timeout_s)
+                channel_id,
+                caller=None if session.serving_callback else session.entry.call_id,
+                timeout_s=round(queue.ring_timeout_s),
             )
         except (AriError, AriUnavailable) as exc:
             log.warning("dialling agent %s failed: %s", agent_id, exc)
             return  # the channel's destruction follows and is handled as a miss
-        await self._record(EventKind.AGENT_OFFERED, session, agent=agent_id)
+        if channel_id in session.ringing:  # not cancelled while dialling (ringall: another answered)
+            await self._record(EventKind.AGENT_OFFERED, session, agent=agent_id)
 
     # --- outcomes -------------------------------------------------------------------------
     async def _answered(self, channel_id: str) -> None:
@@ -268,26 +396,29 @@ class QueueRouter:
             return
         async with session.lock:
             agent_id = session.ringing.pop(channel_id, None)
-            if agent_id is None or session.bridge_id is not None or session.done:
+            if agent_id is None or session.agent is not None or session.done:
                 await self._hangup(channel_id)  # another agent was faster (ringall), or the caller left
                 return
             now = self.clock()
+            if session.serving_callback and not await self.state.mark_dialled(session.entry, self.app, now):
+                await self._not_dialled(session, agent_id, channel_id, now)
+                return
             session.agent, session.agent_channel, session.answered_at = agent_id, channel_id, now
             await self._agent(agent_id, Command.ANSWER, now, call_id=session.entry.call_id)
             await self._record(
                 EventKind.AGENT_ANSWERED, session, agent=agent_id, data={"wait_s": session.entry.wait_s(now)}
             )
             await self._cancel_ringing(session)
-            await self._leave_queue(session)
-            if session.moh is not None and not session.moh.done():
-                session.moh.cancel()  # still in its grace period: no music to stop
-            elif session.moh is not None:
-                with contextlib.suppress(AriNotFound):
-                    await self.ari.stop_channel_moh(session.entry.call_id)
+            if not session.serving_callback:  # a callback left the line when it was marked dialled
+                await self._leave_queue(session)
+            await self.lobby.leave(session)
             bridge = await self.ari.create_bridge(
                 f"acd-{session.entry.call_id}", name=f"acd {session.entry.queue}"
             )
             session.bridge_id = bridge.id
+            if session.serving_callback:
+                await self._call_customer(session, channel_id)
+                return
             # The caller may hang up just as the agent answers: Asterisk then answers 400
             # "Channel not found", and the caller's StasisEnd finishes the session (by caller).
             with contextlib.suppress(AriNotFound, AriBadRequest):
@@ -299,22 +430,25 @@ class QueueRouter:
         status = self._dial_status.pop(channel_id, "")
         if session is None:
             return
-        if channel_id == session.agent_channel:
-            await self._finish(session, by="agent")
-            return
-        agent_id = session.ringing.pop(channel_id, None)
-        if agent_id is None:
-            return  # a leg we cancelled ourselves
-        queue = self.queues[session.entry.queue]
-        now = self.clock()
-        await self._agent(agent_id, Command.RING_NO_ANSWER, now, auto_pause_after=queue.auto_pause_after)
-        await self._record(EventKind.RING_NO_ANSWER, session, agent=agent_id, data={"dialstatus": status})
+        async with session.lock:  # not while another leg's answer is being carried out
+            if channel_id == session.agent_channel:
+                await self._finish(session, by="agent")
+                return
+            agent_id = session.ringing.pop(channel_id, None)
+            if agent_id is None:
+                return  # a leg we cancelled ourselves
+            queue = self.queues[session.entry.queue]
+            now = self.clock()
+            await self._agent(agent_id, Command.RING_NO_ANSWER, now, auto_pause_after=queue.auto_pause_after)
+            await self._record(EventKind.RING_NO_ANSWER, session, agent=agent_id, data={"dialstatus": status})
+            if session.serving_callback and not session.ringing and session.agent is None:
+                await self._give_back(session)
         self._spawn(self.dispatch())
 
     async def _caller_gone(self, call_id: str) -> None:
         session = self.calls.get(call_id)
-        if session is None:
-            return
+        if session is None or session.serving_callback:
+            return  # a callback being served has no caller channel: a late event of the old one
         async with session.lock:
             if session.bridge_id is not None:
                 await self._finish(session, by="caller")
@@ -322,12 +456,16 @@ class QueueRouter:
             if session.done:
                 return
             session.done = True
+            await self.lobby.leave(session)
+            self.calls.pop(call_id, None)
+            if session.callback_number is not None:  # the line is clear after a callback request:
+                await self.state.publish_callback(call_id)  # now any instance may call back
+                return
             now = self.clock()
             data = {"wait_s": session.entry.wait_s(now), "position": session.position}
             await self._record(EventKind.ABANDONED, session, data=data)
             await self._cancel_ringing(session)
             await self._leave_queue(session)
-            self.calls.pop(call_id, None)
 
     async def _finish(self, session: Waiting, by: str) -> None:
         """The conversation ended: tidy up both legs, the agent goes to wrap-up."""
@@ -339,9 +477,11 @@ class QueueRouter:
         await self._record(
             EventKind.COMPLETED, session, agent=session.agent, data={"by": by, "talk_s": talk_s}
         )
-        for channel in (session.entry.call_id, session.agent_channel):
+        await self.lobby.leave(session)
+        for channel in (session.entry.call_id, session.agent_channel, session.customer_channel):
             if channel:
                 await self._hangup(channel)
+        self.customer_legs.pop(session.customer_leg, None)
         if session.bridge_id:
             with contextlib.suppress(AriNotFound):
                 await self.ari.destroy_bridge(session.bridge_id)
@@ -366,6 +506,17 @@ class QueueRouter:
                 await self._leave_queue(session, keep_timer=True)
                 await self._exit(session, queue, "max_wait")
 
+    async def _escalate(self, session: Waiting, queue: QueueConfig) -> None:
+        """Match again the moment the wait reaches each escalation step (more agents qualify)."""
+        for step in queue.escalation[1:]:
+            delay = step.after_s - session.entry.wait_s(self.clock())
+            if delay > 0:
+                # The entry's clock is wall time, asyncio's is monotonic: a little margin, so the
+                # pass runs just after the step, never just before it.
+                await asyncio.sleep(delay + ESCALATION_MARGIN_S)
+            if session.waiting:
+                await self.dispatch()
+
     async def _leave_empty(self, session: Waiting) -> None:
         async with session.lock:
             if session.bridge_id is None and not session.done and not session.ringing:
@@ -379,6 +530,7 @@ class QueueRouter:
         in the dialplan: without an overflow target the wait ends as ``timed_out`` (a miss for
         the three-ring rate, neither answered nor abandoned for SL2) and the call is hung up.
         """
+        await self.lobby.leave(session)
         if queue.overflow:
             await self._record(
                 EventKind.OVERFLOWED, session, data={"target": queue.overflow, "reason": reason}
@@ -391,6 +543,103 @@ class QueueRouter:
         await self._record(EventKind.TIMED_OUT, session, data=data)
         self.calls.pop(session.entry.call_id, None)
         await self._hangup(session.entry.call_id)
+
+    # --- callbacks: keep the place, call back once -------------------------------------------
+    async def _key(self, session: Waiting, digit: str) -> None:
+        """A key from a waiting caller: the queue's callback key books a callback."""
+        queue = self.queues[session.entry.queue]
+        if digit != queue.callback_key or not session.waiting or session.serving_callback:
+            return
+        number = session.caller_number or ""
+        if not CALLABLE_NUMBER.fullmatch(number):  # anonymous, or not a number: nothing to dial
+            log.info("acd: callback key ignored: no number to call", extra={"channel": session.entry.call_id})
+            return
+        async with session.lock:
+            if not session.waiting or session.entry.queue != queue.name:
+                return
+            lead_id = uuid.uuid4().hex
+            if not await self.state.request_callback(session.entry, number, lead_id):
+                log.warning("acd: callback not booked: the entry left the line", extra={"channel": number})
+                return
+            session.callback_number, session.lead_id = number, lead_id
+            await self._cancel_ringing(session)
+            for task in (session.timer, session.escalation):
+                if task is not None:
+                    task.cancel()
+            wait_s = session.entry.wait_s(self.clock())
+            data = {"position": session.position, "wait_s": wait_s, "priority": session.entry.priority}
+            await self._record(EventKind.CALLBACK_REQUESTED, session, data=data, lead_id=lead_id)
+            await self._record(
+                EventKind.LEAD_CREATED, session, data={"source": "queue_callback"}, lead_id=lead_id
+            )
+        await self.lobby.confirm_callback(session)  # outside the lock: it may render speech
+
+    async def _call_customer(self, session: Waiting, agent_channel: str) -> None:
+        """The agent answered a callback (dialled-once flag already set): call the customer."""
+        with contextlib.suppress(AriNotFound, AriBadRequest):
+            await self.ari.add_channel(session.bridge_id or "", [agent_channel])
+        endpoint = self.config.callback_dial.format(number=session.callback_number)
+        self.customer_legs[session.customer_leg] = session.entry.call_id
+        session.customer_channel = session.customer_leg
+        await self._record(
+            EventKind.DIAL_STARTED,
+            session,
+            agent=session.agent,
+            data={"to": "customer"},
+            lead_id=session.lead_id,
+        )
+        try:
+            await self.ari.create_channel(
+                endpoint,
+                app=self.app,
+                channel_id=session.customer_leg,
+                app_args=f"{CUSTOMER_LEG},{session.entry.call_id}",
+            )
+        except (AriError, AriUnavailable) as exc:
+            log.warning(
+                "acd: cannot call the customer back: %s", exc, extra={"channel": session.entry.call_id}
+            )
+            await self._finish(session, by="customer_unreachable")
+
+    async def _dial_customer(self, channel_id: str) -> None:
+        if channel_id not in self.customer_legs:
+            await self._hangup(channel_id)
+            return
+        try:
+            await self.ari.dial(channel_id, timeout_s=CUSTOMER_RING_S)
+        except (AriError, AriUnavailable) as exc:  # its destruction ends the callback as not answered
+            log.warning("acd: dialling the customer failed: %s", exc, extra={"channel": channel_id})
+            await self._hangup(channel_id)
+
+    async def _customer_event(self, event: Event) -> None:
+        session = self.calls.get(self.customer_legs.get(_channel_of(event) or "", ""))
+        if session is None:
+            return
+        async with session.lock:
+            await self._on_customer_leg(session, event)
+
+    async def _on_customer_leg(self, session: Waiting, event: Event) -> None:
+        if session.done:
+            return
+        if (
+            isinstance(event, ChannelStateChange)
+            and event.channel.state == "Up"
+            and not session.customer_answered
+        ):
+            session.customer_answered = True
+            wait = {"wait_s": session.entry.wait_s(self.clock())}
+            await self._record(
+                EventKind.CALLBACK_SERVED, session, agent=session.agent, data=wait, lead_id=session.lead_id
+            )
+            await self._record(
+                EventKind.CUSTOMER_ANSWERED, session, agent=session.agent, lead_id=session.lead_id
+            )
+            with contextlib.suppress(AriNotFound, AriBadRequest):
+                await self.ari.add_channel(session.bridge_id or "", [event.channel.id])
+        elif isinstance(event, ChannelDestroyed):
+            self.customer_legs.pop(event.channel.id, None)
+            session.customer_channel = None
+            await self._finish(session, by="customer" if session.customer_answered else "customer_no_answer")
 
     # --- helpers --------------------------------------------------------------------------
     async def _cancel_ringing(self, session: Waiting) -> None:
@@ -405,6 +654,8 @@ class QueueRouter:
         await self.state.dequeue(session.entry)
         if session.timer is not None and not keep_timer:
             session.timer.cancel()
+        if session.escalation is not None:
+            session.escalation.cancel()
 
     async def _agent(self, agent_id: str, command: Command, now: float, **options: Any) -> None:
         try:
@@ -429,6 +680,7 @@ class QueueRouter:
         *,
         agent: str | None = None,
         data: dict[str, Any] | None = None,
+        lead_id: str | None = None,
     ) -> None:
         event = CallEvent(
             kind,
@@ -436,6 +688,7 @@ class QueueRouter:
             session.entry.call_id,
             queue=session.entry.queue,
             agent=agent,
+            lead_id=lead_id,
             caller_number=session.caller_number,
             data=data or {},
         )
@@ -450,5 +703,18 @@ class QueueRouter:
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._task_done)
         return task
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        """Forget a finished task, and say if it failed (a failure in a wrap-up timer would
+        otherwise leave an agent in wrap-up without a word)."""
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("acd: task failed", exc_info=task.exception())
+
+
+def _channel_of(event: Event) -> str | None:
+    """The channel an ARI event is about, if any."""
+    channel = getattr(event, "channel", None)
+    return channel.id if isinstance(channel, Channel) else None

@@ -26,7 +26,6 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
 
 from cti.ari.client import AriClient
 from cti.ari.events import ChannelDestroyed, ChannelDtmfReceived, PlaybackFinished, StasisEnd
@@ -59,6 +58,7 @@ from cti.ivr.messages import (
 )
 from cti.ivr.model import Flow
 from cti.live.outbox import EventOutbox
+from cti.tts.renderer import Prompts
 
 log = logging.getLogger(__name__)
 
@@ -69,14 +69,8 @@ TRANSFER_VARIABLE = "CTI_TRANSFER_TARGET"
 FLOW_DEFECTS = frozenset({"loop", "step_limit", "unknown_node"})
 
 
-class Prompts(Protocol):
-    """Turns prompt text into something Asterisk plays (``cti.tts.PromptRenderer``)."""
-
-    async def sound_uri(self, text: str, language: str) -> str: ...
-
-
 CustomerLookup = Callable[[str, str], Awaitable[Mapping[str, str] | None]]
-RouteToQueue = Callable[[Channel, str, int], Awaitable[None]]
+RouteToQueue = Callable[[Channel, str, int, str], Awaitable[None]]  # queue, priority, language
 
 
 @dataclass
@@ -167,6 +161,9 @@ class IvrRunner:
         journey = [self._journey_event(call, action) for action in actions if isinstance(action, Journey)]
         if journey:
             await self.outbox.try_record(*journey)
+            for event in journey:  # the journey in the service log: what `cti call` shows
+                what = f"key {event.data['key']} at" if "key" in event.data else "node"
+                log.info("ivr: %s %s", what, event.data["node"], extra={"channel": call.channel.id})
         for action in actions:
             if isinstance(action, Play):
                 if not await self._play(call, action):
@@ -252,7 +249,7 @@ class IvrRunner:
         extra = {"channel": channel.id, "flow": call.flow.name, "node": call.state.node}
         if isinstance(action, Route):
             log.info("ivr: to queue %s", action.queue, extra={**extra, "priority": action.priority})
-            await self.route(channel, action.queue, action.priority)
+            await self.route(channel, action.queue, action.priority, call.state.language)
         elif isinstance(action, OfferCallback):
             await self._callback_requested(call, action.queue)
             await self._hang_up(channel.id)

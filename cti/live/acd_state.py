@@ -8,10 +8,12 @@ agents. Two rules keep them honest:
   get one yes and one no. Every other change goes through ``transition``, a compare-and-set on
   the status's version, so a stale writer never overwrites a newer state.
 - **A call belongs to the instance whose Stasis app holds the caller**: its queue entry names
-  that owner; only the owner routes it.
+  that owner; only the owner routes it. A callback has no caller on the line: once published,
+  any instance may *take* it (a lease), and the one that dials it marks it dialled in the same
+  atomic step that takes it out of line, so it is never dialled twice.
 
-Times are wall-clock epoch seconds, comparable across instances. The state is rebuilt after a
-Redis restart from Asterisk (which calls exist) and the configuration (who the agents are).
+Times are wall-clock epoch seconds, comparable across instances. If Redis loses the state, the
+routers rebuild it (``QueueRouter.recover``) from their own calls and the store's event log.
 """
 
 from __future__ import annotations
@@ -49,6 +51,40 @@ for _, key in ipairs(KEYS) do
   for j = 1, 4 do out[#out + 1] = values[j] or '' end
 end
 return out
+"""
+
+#: How long a dialled callback's entry is kept to refuse a second dial (then Redis drops it).
+DIALLED_TOMBSTONE_S = 7 * 24 * 3600
+
+# KEYS[1] entry hash; ARGV: number, lead id. An entry still in line becomes a callback.
+_REQUEST_CALLBACK = """
+if redis.call('HEXISTS', KEYS[1], 'queue') == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'callback_number', ARGV[1], 'lead_id', ARGV[2], 'owner', '')
+return 1
+"""
+
+# KEYS: entry hash, queue zset, callbacks set; ARGV: instance, now, tombstone s, call id. Dial once.
+_MARK_DIALLED = """
+if redis.call('HGET', KEYS[1], 'taken_by') ~= ARGV[1] then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'dialled_at') == 1 then return 0 end
+redis.call('HSET', KEYS[1], 'dialled_at', ARGV[2])
+redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
+redis.call('ZREM', KEYS[2], ARGV[4])
+redis.call('SREM', KEYS[3], ARGV[4])
+return 1
+"""
+
+# KEYS[1] a callback's entry hash; ARGV: instance, now, lease seconds. Take the callback to
+# serve it unless it was dialled, or another instance holds a lease younger than ``lease``.
+_TAKE_CALLBACK = """
+if redis.call('HEXISTS', KEYS[1], 'callback_number') == 0 then return 0 end
+if redis.call('HEXISTS', KEYS[1], 'dialled_at') == 1 then return 0 end
+local taken_at = tonumber(redis.call('HGET', KEYS[1], 'taken_at') or '0')
+if redis.call('HEXISTS', KEYS[1], 'taken_by') == 1 and taken_at > tonumber(ARGV[2]) - tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'taken_by', ARGV[1], 'taken_at', ARGV[2])
+return 1
 """
 
 # KEYS[1] agent hash; ARGV[1] expected version, then field/value pairs. Compare-and-set.
@@ -90,12 +126,19 @@ class AcdState:
         self._claim = redis.register_script(_CLAIM)
         self._cas = redis.register_script(_SET_IF_VERSION)
         self._snapshot = redis.register_script(_SNAPSHOT)
+        self._request_callback = redis.register_script(_REQUEST_CALLBACK)
+        self._take_callback = redis.register_script(_TAKE_CALLBACK)
+        self._mark_dialled = redis.register_script(_MARK_DIALLED)
 
     def _agent_key(self, agent_id: str) -> str:
         return f"{self.prefix}:agent:{agent_id}"
 
     def _queue_key(self, queue: str) -> str:
         return f"{self.prefix}:queue:{queue}"
+
+    @property
+    def _callbacks_key(self) -> str:
+        return f"{self.prefix}:callbacks"
 
     def _entry_key(self, call_id: str) -> str:
         return f"{self.prefix}:entry:{call_id}"
@@ -192,6 +235,7 @@ class AcdState:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(self._queue_key(entry.queue), entry.call_id)
             pipe.delete(self._entry_key(entry.call_id))
+            pipe.srem(self._callbacks_key, entry.call_id)
             await pipe.execute()
 
     async def position(self, entry: Entry) -> int:
@@ -200,6 +244,105 @@ class AcdState:
         if rank is None:
             raise KeyError(f"call {entry.call_id} is not waiting in {entry.queue}")
         return int(rank) + 1
+
+    # --- surviving a Redis that lost everything -------------------------------------------------
+    async def epoch(self) -> str | None:
+        """The mark of this state's lifetime: None after a Redis restart wiped it (or at first use)."""
+        value: Any = await self.redis.get(f"{self.prefix}:epoch")
+        return None if value is None else str(value)
+
+    async def claim_rebuild(self, instance: str, ttl_s: float) -> bool:
+        """Only one instance rebuilds the shared part; the claim lapses if it dies doing so."""
+        return bool(
+            await self.redis.set(f"{self.prefix}:rebuilding", instance, nx=True, px=int(ttl_s * 1000))
+        )
+
+    async def start_epoch(self, epoch: str) -> None:
+        """The shared part is rebuilt: a new lifetime starts, and the other instances, seeing it,
+        put their own callers and busy agents back (after the rebuild, so nothing overwrites them)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.set(f"{self.prefix}:epoch", epoch)
+            pipe.delete(f"{self.prefix}:rebuilding")
+            await pipe.execute()
+
+    async def restore_agents(self, statuses: Iterable[AgentStatus]) -> None:
+        """Write rebuilt agent statuses (a fresh version: any writer before the rebuild is stale)."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for status in statuses:
+                key = self._agent_key(status.agent)
+                pipe.delete(key)
+                pipe.hset(
+                    key,
+                    mapping={
+                        "state": status.state.value,
+                        "since": repr(status.since),
+                        "reason": status.reason,
+                        "call_id": status.call_id or "",
+                        "missed": status.missed_in_row,
+                        "version": 1,
+                    },
+                )
+                if status.state is AgentState.READY:
+                    pipe.publish(self.ready_channel, status.agent)
+            await pipe.execute()
+
+    # --- callbacks: entries that keep their place with no caller on the line -----------------
+    async def request_callback(self, entry: Entry, number: str, lead_id: str) -> bool:
+        """Turn ``entry`` into a callback that keeps its place in line; False if it is no longer
+        in line (Redis lost it). Nobody serves it until ``publish_callback``: the caller is still
+        on the line, hearing the confirmation."""
+        done = await self._request_callback(keys=[self._entry_key(entry.call_id)], args=[number, lead_id])
+        return bool(done)
+
+    async def publish_callback(self, call_id: str) -> None:
+        """The caller's line is clear: any instance may now serve the callback."""
+        await self.redis.sadd(self._callbacks_key, call_id)
+
+    async def callbacks(self, now: float, lease_s: float) -> list[tuple[Entry, str, str]]:
+        """Callbacks waiting in line that no instance is serving: (entry, number, lead id). One round
+        trip when there are none, which is the routing pass's usual case."""
+        call_ids = sorted(str(member) for member in await self.redis.smembers(self._callbacks_key))
+        if not call_ids:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for call_id in call_ids:
+                pipe.hgetall(self._entry_key(call_id))
+            rows = await pipe.execute()
+        found: list[tuple[Entry, str, str]] = []
+        for call_id, fields in zip(call_ids, rows, strict=True):
+            if "queue" not in fields or "entered_at" not in fields:  # dialled, or lost with Redis
+                await self.redis.srem(self._callbacks_key, call_id)
+                continue
+            number = fields.get("callback_number")
+            taken = fields.get("taken_by") and float(fields.get("taken_at", 0)) > now - lease_s
+            if number is None or "dialled_at" in fields or taken:
+                continue
+            entry = Entry(
+                call_id, fields["queue"], float(fields["entered_at"]), int(fields.get("priority", 0))
+            )
+            found.append((entry, number, fields.get("lead_id", "")))
+        return found
+
+    async def take_callback(self, call_id: str, instance: str, now: float, lease_s: float) -> bool:
+        """Serve this callback; False if it was dialled or another instance is serving it."""
+        taken = await self._take_callback(
+            keys=[self._entry_key(call_id)], args=[instance, repr(now), lease_s]
+        )
+        return bool(taken)
+
+    async def release_callback(self, call_id: str) -> None:
+        """Give the callback back to the line (its agent did not answer)."""
+        await self.redis.hdel(self._entry_key(call_id), "taken_by", "taken_at")
+
+    async def mark_dialled(self, entry: Entry, instance: str, now: float) -> bool:
+        """Take the callback out of line to dial it, if ``instance`` still holds it and nobody
+        dialled it; False otherwise. One atomic step: never dialled twice. The entry stays a
+        while as a tombstone, so a late second holder finds it dialled."""
+        done = await self._mark_dialled(
+            keys=[self._entry_key(entry.call_id), self._queue_key(entry.queue), self._callbacks_key],
+            args=[instance, repr(now), DIALLED_TOMBSTONE_S, entry.call_id],
+        )
+        return bool(done)
 
     async def waiting(self, queues: Iterable[str], owner: str | None = None) -> list[Entry]:
         """Callers waiting in ``queues`` (only ``owner``'s, if given), in order of arrival."""

@@ -89,13 +89,15 @@ async def set_agent_timing(client: AriClient, agent: str, *, ring_s: float, talk
 def acd_entry(router: QueueRouter) -> Callable[[Event], Awaitable[None]]:
     """An event handler for a Stasis app where simulated callers enter the ACD.
 
-    Callers placed with ``app_args="caller,<queue>"`` are enqueued in that queue; every other
-    event goes to the router. Tests, benches and demos use it in place of an IVR.
+    Callers placed with ``app_args="caller,<queue>"`` (or ``"caller,<queue>,<priority>"``) are
+    enqueued in that queue; every other event goes to the router. Tests, benches and demos use it
+    in place of an IVR.
     """
 
     async def handle(event: Event) -> None:
         if isinstance(event, StasisStart) and event.args[:1] == ("caller",) and len(event.args) > 1:
-            await router.enqueue(event.channel, event.args[1])
+            priority = int(event.args[2]) if len(event.args) > 2 else 0
+            await router.enqueue(event.channel, event.args[1], priority=priority)
         else:
             await router.handle(event)
 

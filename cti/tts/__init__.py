@@ -6,6 +6,6 @@ by what decides the sound, played by Asterisk from the same directory (``sound:/
 
 from cti.errors import TtsUnavailable
 from cti.tts.prompts import flow_prompts
-from cti.tts.renderer import SAMPLE_RATE, PromptRenderer
+from cti.tts.renderer import SAMPLE_RATE, PromptRenderer, Prompts
 
-__all__ = ["SAMPLE_RATE", "PromptRenderer", "TtsUnavailable", "flow_prompts"]
+__all__ = ["SAMPLE_RATE", "PromptRenderer", "Prompts", "TtsUnavailable", "flow_prompts"]

@@ -26,6 +26,7 @@ import tempfile
 import wave
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -44,6 +45,13 @@ ESPEAK_LIBRARY = "libespeak-ng.so.1"
 INSTALL_HINT = "install it with `apt-get install espeak-ng` (or `scripts/services.sh up tts`)"
 
 Samples = npt.NDArray[np.int16]
+
+
+class Prompts(Protocol):
+    """What plays text to a caller needs (the IVR runner, the ACD's announcements): a media
+    URI for ``text`` in ``language``. ``PromptRenderer`` is the one implementation."""
+
+    async def sound_uri(self, text: str, language: str) -> str: ...
 
 
 class PromptRenderer:

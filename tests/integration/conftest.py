@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import subprocess
 import time
 import uuid
@@ -32,6 +33,7 @@ from cti.live import AcdState, EventOutbox, connect_redis
 from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, Settings, load_settings
 from cti.sim import acd_entry, place_simulated_call, sim_agent_endpoint
 from cti.store import make_engine, schema
+from cti.tts import Prompts
 from tests.conftest import service_missing
 from tests.integration.hotline import FAST_SPEECH, Hotline, until_serving
 
@@ -208,9 +210,18 @@ async def store(database_url: str) -> AsyncIterator[AsyncEngine]:
 AGENT_IDS = ["1201", "1202", "1203"]
 
 
-def agents(ids: list[str] = AGENT_IDS) -> tuple[AgentConfig, ...]:
+def agents(
+    ids: list[str] = AGENT_IDS, skills: dict[str, dict[str, int]] | None = None
+) -> tuple[AgentConfig, ...]:
+    """Simulated agents, each with ``sales`` at level 3 unless ``skills`` gives theirs."""
     return tuple(
-        AgentConfig(id=i, name=f"Agent {i}", endpoint=sim_agent_endpoint(i), skills={"sales": 3}) for i in ids
+        AgentConfig(
+            id=i,
+            name=f"Agent {i}",
+            endpoint=sim_agent_endpoint(i),
+            skills=(skills or {}).get(i, {"sales": 3}),
+        )
+        for i in ids
     )
 
 
@@ -239,9 +250,21 @@ class Acd:
             f"not seen within {within_s}s: {[(e.kind.value, e.agent) for e in await self.recorded()]}"
         )
 
-    async def call(self, queue: str = "sales", hold_s: float = 30, delay_s: float = 0) -> str:
+    async def call(
+        self,
+        queue: str = "sales",
+        hold_s: float = 30,
+        delay_s: float = 0,
+        priority: int = 0,
+        digits: str = "",
+    ) -> str:
         channel = await place_simulated_call(
-            self.ari, app=self.app, app_args=f"caller,{queue}", hold_s=hold_s, delay_s=delay_s
+            self.ari,
+            app=self.app,
+            app_args=f"caller,{queue},{priority}",
+            hold_s=hold_s,
+            delay_s=delay_s,
+            digits=digits,
         )
         return channel.id
 
@@ -256,13 +279,18 @@ async def make_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeAcd]:
     made: list[tuple[QueueRouter, Dispatcher]] = []
 
     async def make(
-        queues: tuple[QueueConfig, ...], agent_ids: list[str] = AGENT_IDS, login: bool = True
+        queues: tuple[QueueConfig, ...],
+        agent_ids: list[str] = AGENT_IDS,
+        login: bool = True,
+        skills: dict[str, dict[str, int]] | None = None,
+        rng: random.Random | None = None,
+        prompts: Prompts | None = None,
     ) -> Acd:
         app = f"acd-{uuid.uuid4().hex[:8]}"
-        config = AcdConfig(agents=agents(agent_ids), queues=queues)
+        config = AcdConfig(agents=agents(agent_ids, skills), queues=queues)
         state = AcdState(redis, prefix)
         outbox = EventOutbox(redis, f"{prefix}:events:{app}")
-        router = QueueRouter(ari, app, config, state, outbox)
+        router = QueueRouter(ari, app, config, state, outbox, rng=rng, prompts=prompts)
         router.start()
 
         dispatcher = Dispatcher(acd_entry(router))

@@ -30,6 +30,10 @@ async def test_caller_and_agent_share_a_bridge_and_the_agent_wraps_up(make_acd: 
     assert answered.agent == "1201"
     assert 1.9 <= answered.data["wait_s"] < 5  # the agent rang 2 s
     session = acd.router.calls[caller]
+    for _ in range(50):  # agent_answered is recorded just before the bridge is made
+        if session.bridge_id is not None:
+            break
+        await asyncio.sleep(0.05)
     bridge = await acd.ari.get_bridge(session.bridge_id or "")
     assert set(bridge.channels) == {caller, session.agent_channel}
     status, _ = await acd.state.agent("1201")

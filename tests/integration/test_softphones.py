@@ -24,9 +24,8 @@ from cti.ari import AriClient, Dispatcher, EventStream
 from cti.ari.models import Bridge
 from cti.events import CallEvent, EventKind
 from cti.live import AcdState, EventOutbox, connect_redis
-from cti.sim import acd_entry, place_simulated_call
+from cti.sim import Softphone, SoftphoneUnavailable, acd_entry, place_simulated_call, softphones
 from tests.conftest import service_missing
-from tests.integration.baresip import Softphone, SoftphoneUnavailable, softphones
 from tests.integration.conftest import PROJECT, Acd, AsteriskStack
 
 PHONES = ("1001", "1002")  # agents of config/asterisk/pjsip_wizard.conf

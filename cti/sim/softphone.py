@@ -1,9 +1,10 @@
-"""Real SIP softphones for the integration tests: headless baresip agents driven over ctrl_tcp.
+"""Real SIP softphones for tests and benches: headless baresip instances driven over ctrl_tcp.
 
 Each :class:`Softphone` is one ``baresip -f <dir>`` process (Debian's ``baresip-core`` 1.0.0,
-installed by ``scripts/services.sh up baresip``) registered to the project's Asterisk as an agent
-endpoint of ``config/asterisk/pjsip_wizard.conf`` (user ``<ext>``, password ``agent<ext>``). The
-test steers it like an agent's hands would: accept a ringing call, hang up.
+installed by ``scripts/services.sh up baresip``) registered to the project's Asterisk as an
+endpoint of ``config/asterisk/pjsip_wizard.conf``: an agent (user ``<ext>``, password
+``agent<ext>``), steered like an agent's hands would (accept a ringing call, hang up), or a
+caller (password ``caller<ext>``) that dials the hotline and keys digits (``dial``, ``press``).
 
 Facts measured on baresip 1.0.0 that shape this module (DESIGN.md §3 has the rest):
 
@@ -21,6 +22,8 @@ Facts measured on baresip 1.0.0 that shape this module (DESIGN.md §3 has the re
   media stays on loopback (``net_interface lo`` fails with "No such device").
 - ``sip_listen 127.0.0.1:P`` binds UDP and TCP P and TCP P+1; we give each phone a block of
   ten ports: SIP P, P+1, ctrl_tcp P+2, RTP/RTCP P+4..P+9.
+- ``sndcode`` sends each key as an RFC 4733 event (``dtmf_mode=rfc4733`` on the endpoint), which
+  Asterisk reports as ``ChannelDtmfReceived`` when the event ends.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import shutil
 import socket
 import struct
 import wave
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,6 +134,7 @@ def write_tone_wav(path: Path, seconds: float = 180.0, tone_s: float = 1.0) -> P
         for i in range(int(tone_s * rate))
     )
     silence = b"\x00\x00" * max(0, int((seconds - tone_s) * rate))
+    path.parent.mkdir(parents=True, exist_ok=True)
     with wave.open(str(path), "wb") as wav:
         wav.setnchannels(1)
         wav.setsampwidth(2)
@@ -188,6 +192,11 @@ class Softphone:
     @property
     def extension(self) -> str:
         return self.setup.extension
+
+    @property
+    def pid(self) -> int | None:
+        """The baresip process's id once started (a bench reads its CPU time)."""
+        return None if self._process is None else self._process.pid
 
     @property
     def log_path(self) -> Path:
@@ -320,6 +329,17 @@ class Softphone:
     async def accept(self) -> None:
         await self.command("accept")
 
+    async def dial(self, uri: str) -> None:
+        """Call ``uri`` (``sip:4000@127.0.0.1``); CALL_ESTABLISHED follows once it is answered."""
+        await self.command("dial", uri)
+
+    async def press(self, keys: str, gap_s: float = 0.0) -> None:
+        """Key ``keys`` in the current call, one command per key, ``gap_s`` apart (a person's pace)."""
+        for index, key in enumerate(keys):
+            if index and gap_s:
+                await asyncio.sleep(gap_s)
+            await self.command("sndcode", key)
+
     async def hangup(self) -> None:
         await self.command("hangup")
 
@@ -355,18 +375,39 @@ async def _end(process: asyncio.subprocess.Process, within_s: float) -> None:
 
 @asynccontextmanager
 async def softphones(
-    extensions: Iterable[str], workdir: Path, *, register_within_s: float = 10.0
+    extensions: Iterable[str],
+    workdir: Path,
+    *,
+    password_prefix: str = "agent",
+    register_within_s: float = 10.0,
 ) -> AsyncIterator[dict[str, Softphone]]:
-    """Start one registered baresip agent per extension (password ``agent<ext>``); stop them all."""
+    """Start one registered baresip per extension (password ``<password_prefix><ext>``: ``agent``
+    for agents, ``caller`` for callers), all at once; stop them all."""
     audio = write_tone_wav(workdir / "tone.wav")
     phones: dict[str, Softphone] = {}
+    rng = random.Random()
     try:
         for extension in extensions:
-            setup = PhoneSetup(extension, f"agent{extension}", free_port_block(), audio)
-            phones[extension] = phone = Softphone(setup, workdir / f"baresip-{extension}")
-            await phone.start()
-        for phone in phones.values():
-            await phone.wait_registered(register_within_s)
+            setup = PhoneSetup(extension, f"{password_prefix}{extension}", _unused_block(phones, rng), audio)
+            phones[extension] = Softphone(setup, workdir / f"baresip-{extension}")
+        await _all(phone.start() for phone in phones.values())
+        await _all(phone.wait_registered(register_within_s) for phone in phones.values())
         yield phones
     finally:
         await asyncio.gather(*(phone.stop() for phone in phones.values()), return_exceptions=True)
+
+
+def _unused_block(phones: dict[str, Softphone], rng: random.Random) -> int:
+    """A free port block that no phone of this group has taken yet (they all start together)."""
+    taken = {phone.setup.base_port for phone in phones.values()}
+    while (base := free_port_block(rng=rng)) in taken:
+        pass
+    return base
+
+
+async def _all(work: Iterable[Awaitable[None]]) -> None:
+    """Await all; raise the first failure once every one has ended (none left running)."""
+    outcomes = await asyncio.gather(*work, return_exceptions=True)
+    failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+    if failures:
+        raise failures[0]
