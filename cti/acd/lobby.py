@@ -27,7 +27,7 @@ from cti.acd.model import AcdConfig, QueueConfig
 from cti.acd.session import Waiting
 from cti.ari.client import AriClient
 from cti.ari.events import PlaybackFinished
-from cti.errors import AriError, AriNotFound, CtiError
+from cti.errors import AriConflict, AriError, AriNotFound, CtiError
 from cti.live.acd_state import AcdState
 from cti.tts.renderer import Prompts
 
@@ -97,7 +97,7 @@ class Lobby:
 
     async def _music(self, session: Waiting, moh_class: str) -> None:
         self._music_on.add(session.entry.call_id)  # before the request: a leave meanwhile stops it
-        with contextlib.suppress(AriNotFound):
+        with contextlib.suppress(AriNotFound, AriConflict):
             await self.ari.start_channel_moh(session.entry.call_id, moh_class)
 
     async def _announce_every(self, session: Waiting, queue: QueueConfig) -> None:
@@ -141,7 +141,7 @@ class Lobby:
         """Stop the music and any announcement on the caller's channel."""
         if call_id in self._music_on:
             self._music_on.discard(call_id)
-            with contextlib.suppress(AriNotFound):
+            with contextlib.suppress(AriNotFound, AriConflict):  # gone, or left our app already
                 await self.ari.stop_channel_moh(call_id)
         for playback_id, (session, purpose) in list(self._playing.items()):
             if session.entry.call_id == call_id and purpose == ANNOUNCE:

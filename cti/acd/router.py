@@ -280,24 +280,24 @@ class QueueRouter:
             while self._dirty:
                 self._dirty = False
                 rings += await self._claim_offers()
-        now = self.clock()  # the claims' state changes, recorded in one round trip
-        await self.outbox.record(
-            *(
-                agent_state_event(StateChange(a, AgentState.RINGING, "offered", now, s.entry.call_id))
-                for s, a, _ in rings
-            )
-        )
+        if not rings:
+            return
+        now = self.clock()  # the claims' state changes, recorded in one round trip beside the rings
+        changes = [StateChange(a, AgentState.RINGING, "offered", now, s.entry.call_id) for s, a, _ in rings]
         await asyncio.gather(
-            *(self._ring(session, agent_id, channel_id) for session, agent_id, channel_id in rings)
+            self.outbox.record(*(agent_state_event(change) for change in changes)),
+            *(self._ring(session, agent_id, channel_id) for session, agent_id, channel_id in rings),
         )
 
     async def _claim_offers(self) -> list[tuple[Waiting, str, str]]:
         now = self.clock()
-        agents = await self.state.snapshots(self.config.agents)
+        agents, pending = await asyncio.gather(  # two reads, one round trip's time
+            self.state.snapshots(self.config.agents), self.state.callbacks(now, CALLBACK_LEASE_S)
+        )
         waiting = [s.entry for s in self.calls.values() if s.waiting and not s.ringing]
         callbacks = {
             entry.call_id: (entry, number, lead_id)
-            for entry, number, lead_id in await self.state.callbacks(now, CALLBACK_LEASE_S)
+            for entry, number, lead_id in pending
             if entry.call_id not in self.calls
         }
         waiting += [entry for entry, _, _ in callbacks.values()]

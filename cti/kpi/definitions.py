@@ -172,37 +172,55 @@ class CallHistory:
         return ids[first:last].count(besides) < last - first
 
 
+def repeat_flags(calls: Iterable[InboundCall], history: CallHistory, cfg: KpiConfig) -> list[bool]:
+    """Per call: did its number call within the previous 48 h (earlier calls from ``history``)?
+
+    Worked out once per report; the overall row and every group's count them (``repeat_call_counts``).
+    """
+    window = micros(cfg.repeat_window) + 1  # 1 µs more: the window's start is in, the call's own instant out
+    called = history.called
+    return [called(c.caller_number, c.at_us - window, c.at_us - 1, besides=c.call_id) for c in calls]
+
+
+def repeat_call_counts(flags: Sequence[bool]) -> dict[str, Any]:
+    """The repeat-call KPIs of calls, from their ``repeat_flags``."""
+    repeats = flags.count(True)
+    return {"calls": len(flags), "repeat_calls": repeats, "repeat_call_rate": rate(repeats, len(flags))}
+
+
 def repeat_call_kpis(
     period_calls: Iterable[InboundCall], history: CallHistory, cfg: KpiConfig
 ) -> dict[str, Any]:
     """Share of calls from a number that called within the previous 48 h (earlier calls from ``history``)."""
-    period_calls = list(period_calls)
-    window = micros(cfg.repeat_window) + 1  # 1 µs more: the window's start is in, the call's own instant out
-    repeats = sum(
-        1
-        for call in period_calls
-        if history.called(call.caller_number, call.at_us - window, call.at_us - 1, besides=call.call_id)
-    )
-    return {
-        "calls": len(period_calls),
-        "repeat_calls": repeats,
-        "repeat_call_rate": rate(repeats, len(period_calls)),
-    }
+    return repeat_call_counts(repeat_flags(period_calls, history, cfg))
+
+
+def fcr_flags(stays: Iterable[QueueStay], history: CallHistory, cfg: KpiConfig) -> list[bool | None]:
+    """Per stay: ``None`` unless a handled call (answered, talk known); else whether it was resolved
+    at first contact (resolved, and no call from the number within 7 days after).
+
+    Worked out once per report; the overall row and every group's count them (``fcr_counts``).
+    """
+    window = micros(cfg.fcr_window)
+    called = history.called
+    return [
+        None
+        if s.outcome is not Outcome.ANSWERED or s.talk_s is None
+        else bool(s.resolved)
+        and not called(s.caller_number, s.entered_us, s.entered_us + window, besides=s.call_id)
+        for s in stays
+    ]
+
+
+def fcr_counts(flags: Sequence[bool | None]) -> dict[str, Any]:
+    """The FCR KPIs of queue stays, from their ``fcr_flags``."""
+    resolved = flags.count(True)
+    return {"first_contact_resolved": resolved, "fcr_rate": rate(resolved, len(flags) - flags.count(None))}
 
 
 def fcr_kpis(stays: Iterable[QueueStay], history: CallHistory, cfg: KpiConfig) -> dict[str, Any]:
     """First-contact resolution: handled calls resolved, with no call from the number within 7 days after."""
-    handled = [s for s in stays if s.outcome is Outcome.ANSWERED and s.talk_s is not None]
-    window = micros(cfg.fcr_window)
-    resolved = sum(
-        1
-        for stay in handled
-        if stay.resolved
-        and not history.called(
-            stay.caller_number, stay.entered_us, stay.entered_us + window, besides=stay.call_id
-        )
-    )
-    return {"first_contact_resolved": resolved, "fcr_rate": rate(resolved, len(handled))}
+    return fcr_counts(fcr_flags(stays, history, cfg))
 
 
 def appointment_kpis(contacts: Iterable[Contact]) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -21,11 +21,13 @@ from cti.kpi.definitions import (
     KpiConfig,
     agent_view_kpis,
     appointment_kpis,
-    fcr_kpis,
+    fcr_counts,
+    fcr_flags,
     funnel,
     lead_kpis,
     queue_kpis,
-    repeat_call_kpis,
+    repeat_call_counts,
+    repeat_flags,
 )
 from cti.kpi.facts import Facts, InboundCall
 
@@ -60,14 +62,33 @@ def time_bucket(moment: datetime, by: str, tz: ZoneInfo) -> str:
     return local.strftime("%Y-%m")
 
 
+@dataclass(frozen=True)
+class Flags:
+    """Each call's repeat flag and each stay's FCR flag, in the order of ``Facts.calls`` and
+    ``Facts.stays``: looked up in the call history once per report, then counted by the overall
+    row and by every group's (a month by day asked the history some 276k times, twice per fact)."""
+
+    repeat: Sequence[bool] = ()
+    fcr: Sequence[bool | None] = ()
+
+    @classmethod
+    def of(cls, facts: Facts, history: CallHistory, cfg: KpiConfig) -> Flags:
+        return cls(repeat_flags(facts.calls, history, cfg), fcr_flags(facts.stays, history, cfg))
+
+
 def kpi_row(facts: Facts, history: CallHistory, cfg: KpiConfig) -> dict[str, Any]:
     """Every KPI of DESIGN.md §4 over ``facts``; ``history`` holds calls around them (48 h / 7 d)."""
+    return flagged_row(facts, Flags.of(facts, history, cfg), cfg)
+
+
+def flagged_row(facts: Facts, flags: Flags, cfg: KpiConfig) -> dict[str, Any]:
+    """``kpi_row`` of ``facts`` whose ``Flags`` are already known."""
     row: dict[str, Any] = {"definitions_version": DEFINITIONS_VERSION}
     row |= queue_kpis(facts.stays, cfg)
     row |= agent_view_kpis(facts.offers, cfg)
     row |= lead_kpis(facts.leads, cfg)
-    row |= repeat_call_kpis(facts.calls, history, cfg)
-    row |= fcr_kpis(facts.stays, history, cfg)
+    row |= repeat_call_counts(flags.repeat)
+    row |= fcr_counts(flags.fcr)
     row |= appointment_kpis(facts.contacts)
     return row
 
@@ -94,18 +115,25 @@ def _split(items: Iterable[Any], keys: Iterable[str | None]) -> dict[str, list[A
     return groups
 
 
-def _partition(facts: Facts, key_of: KeyOf) -> dict[str, Facts]:
-    """Split facts into groups in one pass: each fact's key is computed once."""
+def _partition(facts: Facts, flags: Flags, key_of: KeyOf) -> dict[str, tuple[Facts, Flags]]:
+    """Split facts, and their flags alike, into groups in one pass: each fact's key is computed once."""
+    stay_keys = [key_of(s.queue, s.agent, s.entered_us) for s in facts.stays]
+    call_keys = [key_of(c.queue, c.agent, c.at_us) for c in facts.calls]
     parts = {
-        "stays": _split(facts.stays, [key_of(s.queue, s.agent, s.entered_us) for s in facts.stays]),
+        "stays": _split(facts.stays, stay_keys),
         "offers": _split(facts.offers, [key_of(o.queue, o.agent, o.rang_us) for o in facts.offers]),
-        "calls": _split(facts.calls, [key_of(c.queue, c.agent, c.at_us) for c in facts.calls]),
+        "calls": _split(facts.calls, call_keys),
         "leads": _split(facts.leads, [key_of(lead.queue, None, lead.created_us) for lead in facts.leads]),
         "contacts": _split(facts.contacts, [key_of(c.queue, c.agent, c.at_us) for c in facts.contacts]),
     }
+    repeat, fcr = _split(flags.repeat, call_keys), _split(flags.fcr, stay_keys)
     keys = sorted({key for groups in parts.values() for key in groups})
     return {
-        key: Facts(**{kind: tuple(groups.get(key, ())) for kind, groups in parts.items()}) for key in keys
+        key: (
+            Facts(**{kind: tuple(groups.get(key, ())) for kind, groups in parts.items()}),
+            Flags(repeat.get(key, []), fcr.get(key, [])),
+        )
+        for key in keys
     }
 
 
@@ -165,19 +193,22 @@ def build_report(
     calls = CallHistory(history)
     start, end = period.span_us()
     facts = _keep(facts, lambda q, _agent, at_us: start <= at_us < end and (queue is None or q == queue))
+    flags = Flags.of(facts, calls, cfg)
     report: dict[str, Any] = {
         "definitions_version": DEFINITIONS_VERSION,
         "period": {"from": _iso(period.start), "to": _iso(period.end), "timezone": str(tz)},
         "queue": queue,
         "by": by,
         "config": {f.name: _plain(getattr(cfg, f.name)) for f in fields(cfg)},
-        "overall": kpi_row(facts, calls, cfg),
+        "overall": flagged_row(facts, flags, cfg),
         "groups": [],
         "funnel": funnel(facts.leads),
     }
     if by is not None:
-        groups = _partition(facts, grouper(by, tz))
-        report["groups"] = [{"key": key, **kpi_row(part, calls, cfg)} for key, part in groups.items()]
+        groups = _partition(facts, flags, grouper(by, tz))
+        report["groups"] = [
+            {"key": key, **flagged_row(part, part_flags, cfg)} for key, (part, part_flags) in groups.items()
+        ]
     return report
 
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from cti.events import EventKind
-from cti.kpi import KpiConfig, derive_facts
+from cti.kpi import KpiConfig, build_report, derive_facts
 from cti.kpi.definitions import CallHistory, percentile
 from cti.kpi.report import kpi_row
 from tests.unit.kpi_events import answered_call, ev, unanswered_call
@@ -149,6 +149,23 @@ def test_first_contact_resolution_needs_resolved_and_no_call_back_within_7_days(
     assert result["handled"] == 3
     assert result["first_contact_resolved"] == 1  # a; b called again within 7 days; c unresolved
     assert result["fcr_rate"] == pytest.approx(1 / 3)
+
+
+def test_each_group_counts_the_repeat_calls_and_fcr_of_its_own_calls() -> None:
+    # Looked up once per report, the flags must follow their calls into the groups.
+    events = answered_call("a", 3) + answered_call("b", 3, queue="service", start=100)
+    events += answered_call("c", 3, start=200)
+    events += [ev(EventKind.DISPOSITION, 500, cid, data={"resolved": True}) for cid in ("a", "b")]
+    number_of_b, number_of_c = events[5].caller_number, events[10].caller_number
+    events.append(ev(EventKind.CALL_STARTED, 6 * 24 * 3600, "b-again", caller_number=number_of_b))
+    events.append(ev(EventKind.CALL_STARTED, 3600, "d", caller_number=number_of_c))  # a repeat of c
+    events.append(ev(EventKind.QUEUE_ENTERED, 3600, "d", queue="service", caller_number=number_of_c))
+    facts = derive_facts(events)
+    report = build_report(facts, facts.calls, CFG, by="queue")
+    counted = ("calls", "repeat_calls", "handled", "first_contact_resolved", "fcr_rate")
+    rows = {g["key"]: tuple(g[k] for k in counted) for g in report["groups"]}
+    assert rows == {"sales": (2, 0, 2, 1, 0.5), "service": (2, 1, 1, 0, 0.0)}
+    assert tuple(report["overall"][k] for k in counted) == (5, 1, 3, 1, pytest.approx(1 / 3))
 
 
 def test_appointment_rate_over_contacts() -> None:

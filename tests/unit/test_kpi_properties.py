@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 from cti.events import CallEvent, EventKind, from_us
 from cti.kpi import KpiConfig, Period, build_report, derive_facts
 from cti.kpi.definitions import CallHistory
-from cti.kpi.report import grouper, kpi_row, time_bucket
+from cti.kpi.facts import Facts
+from cti.kpi.report import UTC_ZONE, grouper, kpi_row, time_bucket
 from tests.unit.kpi_events import at
 
 events = st.builds(
@@ -69,6 +70,27 @@ def test_groups_never_hold_more_than_the_whole(history: list[CallEvent], by: str
     if by in ("hour", "day", "week", "month", "queue"):  # a partition of the queue stays
         assert sum(g["offered"] for g in report["groups"]) == report["overall"]["offered"]
     assert all(g["offered"] <= report["overall"]["offered"] for g in report["groups"])
+
+
+@settings(max_examples=100, deadline=None)
+@given(history=st.lists(events, max_size=40), by=st.sampled_from(["queue", "agent", "hour", "day"]))
+def test_every_row_of_a_report_is_the_kpi_row_of_its_own_facts(history: list[CallEvent], by: str) -> None:
+    """The repeat-call and FCR flags are looked up once per report and split with the facts: each
+    group's row must still be what ``kpi_row`` gives for that group's facts alone."""
+    facts, cfg = derive_facts(history), KpiConfig()
+    calls, key_of = CallHistory(facts.calls), grouper(by, UTC_ZONE)
+    report = build_report(facts, facts.calls, cfg, by=by)
+    assert report["overall"] == kpi_row(facts, calls, cfg)
+    for group in report["groups"]:
+        key = group.pop("key")
+        part = Facts(
+            stays=tuple(s for s in facts.stays if key_of(s.queue, s.agent, s.entered_us) == key),
+            offers=tuple(o for o in facts.offers if key_of(o.queue, o.agent, o.rang_us) == key),
+            calls=tuple(c for c in facts.calls if key_of(c.queue, c.agent, c.at_us) == key),
+            leads=tuple(lead for lead in facts.leads if key_of(lead.queue, None, lead.created_us) == key),
+            contacts=tuple(c for c in facts.contacts if key_of(c.queue, c.agent, c.at_us) == key),
+        )
+        assert group == kpi_row(part, calls, cfg)
 
 
 ZONES = [
