@@ -38,7 +38,7 @@ def first(events: list[CallEvent], call_id: str, kind: EventKind) -> CallEvent:
     return next(e for e in events if e.call_id == call_id and e.kind is kind)
 
 
-async def test_a_waiting_caller_hears_position_and_wait_between_the_music(
+async def test_a_waiting_caller_hears_position_and_wait_and_stays_in_line(
     make_acd: MakeAcd, open_event_log: OpenEventLog, ari: AriClient
 ) -> None:
     renderer = PromptRenderer.from_settings(FAST_SPEECH)
