@@ -75,7 +75,7 @@ class Lobby:
         if self.prompts is None or not await self._say(
             session, callback_confirmation(session.callback_number or "", session.language), CONFIRM
         ):
-            await self._hang_up(session.entry.call_id)
+            await self.ari.hangup(session.entry.call_id, missing_ok=True)
 
     async def handle(self, event: PlaybackFinished) -> bool:
         """An announcement ended (music resumes) or the confirmation did (the line is cleared)."""
@@ -84,7 +84,7 @@ class Lobby:
             return False
         session, purpose = playing
         if purpose == CONFIRM:
-            await self._hang_up(session.entry.call_id)
+            await self.ari.hangup(session.entry.call_id, missing_ok=True)
         elif session.waiting and not session.serving_callback and session.entry.call_id in self._tasks:
             await self._music(session, self.config.queue(session.entry.queue).moh_class)
         return True
@@ -148,7 +148,3 @@ class Lobby:
                 self._playing.pop(playback_id, None)
                 with contextlib.suppress(AriError):  # it may be ending on its own
                     await self.ari.stop_playback(playback_id)
-
-    async def _hang_up(self, call_id: str) -> None:
-        with contextlib.suppress(AriNotFound):
-            await self.ari.hangup(call_id)

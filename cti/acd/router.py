@@ -342,7 +342,7 @@ class QueueRouter:
         session.done = True
         self.calls.pop(session.entry.call_id, None)
         self.legs.pop(channel_id, None)
-        await self._hangup(channel_id)
+        await self.ari.hangup(channel_id, missing_ok=True)
         await self._agent(agent_id, Command.CANCEL, now)
         await self._record(EventKind.OFFER_CANCELED, session, agent=agent_id)
         await self._cancel_ringing(session)
@@ -372,7 +372,7 @@ class QueueRouter:
         """The agent's channel is in our app: now it may be dialled (earlier gives 409)."""
         session = self._session_of_leg(channel_id)
         if session is None or channel_id not in session.ringing:
-            await self._hangup(channel_id)
+            await self.ari.hangup(channel_id, missing_ok=True)
             return
         queue = self.queues[session.entry.queue]
         agent_id = session.ringing[channel_id]
@@ -392,12 +392,13 @@ class QueueRouter:
     async def _answered(self, channel_id: str) -> None:
         session = self._session_of_leg(channel_id)
         if session is None:
-            await self._hangup(channel_id)
+            await self.ari.hangup(channel_id, missing_ok=True)
             return
         async with session.lock:
             agent_id = session.ringing.pop(channel_id, None)
             if agent_id is None or session.agent is not None or session.done:
-                await self._hangup(channel_id)  # another agent was faster (ringall), or the caller left
+                # another agent was faster (ringall), or the caller left
+                await self.ari.hangup(channel_id, missing_ok=True)
                 return
             now = self.clock()
             if session.serving_callback and not await self.state.mark_dialled(session.entry, self.app, now):
@@ -480,7 +481,7 @@ class QueueRouter:
         await self.lobby.leave(session)
         for channel in (session.entry.call_id, session.agent_channel, session.customer_channel):
             if channel:
-                await self._hangup(channel)
+                await self.ari.hangup(channel, missing_ok=True)
         self.customer_legs.pop(session.customer_leg, None)
         if session.bridge_id:
             with contextlib.suppress(AriNotFound):
@@ -542,7 +543,7 @@ class QueueRouter:
         data = {"wait_s": session.entry.wait_s(self.clock()), "reason": reason}
         await self._record(EventKind.TIMED_OUT, session, data=data)
         self.calls.pop(session.entry.call_id, None)
-        await self._hangup(session.entry.call_id)
+        await self.ari.hangup(session.entry.call_id, missing_ok=True)
 
     # --- callbacks: keep the place, call back once -------------------------------------------
     async def _key(self, session: Waiting, digit: str) -> None:
@@ -603,13 +604,13 @@ class QueueRouter:
 
     async def _dial_customer(self, channel_id: str) -> None:
         if channel_id not in self.customer_legs:
-            await self._hangup(channel_id)
+            await self.ari.hangup(channel_id, missing_ok=True)
             return
         try:
             await self.ari.dial(channel_id, timeout_s=CUSTOMER_RING_S)
         except (AriError, AriUnavailable) as exc:  # its destruction ends the callback as not answered
             log.warning("acd: dialling the customer failed: %s", exc, extra={"channel": channel_id})
-            await self._hangup(channel_id)
+            await self.ari.hangup(channel_id, missing_ok=True)
 
     async def _customer_event(self, event: Event) -> None:
         session = self.calls.get(self.customer_legs.get(_channel_of(event) or "", ""))
@@ -646,7 +647,7 @@ class QueueRouter:
         legs, session.ringing = dict(session.ringing), {}
         for channel_id, agent_id in legs.items():
             self.legs.pop(channel_id, None)
-            await self._hangup(channel_id)
+            await self.ari.hangup(channel_id, missing_ok=True)
             await self._agent(agent_id, Command.CANCEL, self.clock())
             await self._record(EventKind.OFFER_CANCELED, session, agent=agent_id)
 
@@ -664,10 +665,6 @@ class QueueRouter:
             log.warning("agent %s: %s not applied: %s", agent_id, command, exc)
             return
         await self.outbox.record(agent_state_event(change))
-
-    async def _hangup(self, channel_id: str) -> None:
-        with contextlib.suppress(AriNotFound):
-            await self.ari.hangup(channel_id)
 
     def _session_of_leg(self, channel_id: str) -> Waiting | None:
         call_id = self.legs.get(channel_id)

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ValidationError
 
 from cti.ari import routes
 from cti.ari.models import Application, AsteriskInfo, Bridge, Channel, Playback, Variable
-from cti.errors import AriProtocolError, AriUnavailable, ari_error_for
+from cti.errors import AriNotFound, AriProtocolError, AriUnavailable, ari_error_for
 
 ModelT = TypeVar("ModelT", bound=BaseModel)
 QueryValue = str | int | float | bool | Sequence[str] | None
@@ -231,11 +231,18 @@ class AriClient:
             query={"dtmf": digits, "duration": duration_ms},
         )
 
-    async def hangup(self, channel_id: str, reason: str = "normal") -> None:
-        """Hang up with a reason Asterisk maps to a cause (normal, busy, congestion, no_answer...)."""
-        await self.request(
-            routes.CHANNEL_HANGUP, path_params={"channelId": channel_id}, query={"reason": reason}
-        )
+    async def hangup(self, channel_id: str, reason: str = "normal", *, missing_ok: bool = False) -> None:
+        """Hang up with a reason Asterisk maps to a cause (normal, busy, congestion, no_answer...).
+
+        ``missing_ok``: a channel already gone is fine (the far end hung up first), not an error.
+        """
+        try:
+            await self.request(
+                routes.CHANNEL_HANGUP, path_params={"channelId": channel_id}, query={"reason": reason}
+            )
+        except AriNotFound:
+            if not missing_ok:
+                raise
 
     async def continue_in_dialplan(
         self,

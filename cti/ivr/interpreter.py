@@ -77,8 +77,7 @@ class _Run:
     def play(self, say: Say, node_id: str, role: str) -> None:
         """Queue a prompt; its id is unique per step, so a stopped playback's late finish never matches."""
         prompt_id = f"{node_id}:{role}:{self.state.steps}"
-        language = self.state.language if self.state.language in say.text else self.flow.default_language
-        text = say.text.get(language) or next(iter(say.text.values()), "")
+        text, language = say.spoken(self.state.language, self.flow.default_language)
         self.actions.append(Play(prompt_id, text if say.sound is None else "", language, say.sound))
         self.update(phase=Phase.PLAYING, pending_prompt=prompt_id)
 

@@ -45,6 +45,12 @@ class Say(_Frozen):
             return {"text": data}
         return data
 
+    def spoken(self, language: str, default_language: str) -> tuple[str, str]:
+        """The text a call in ``language`` hears, and the language it is in: the call's own if
+        the prompt has it, else the flow's default (the interpreter and ``cti tts build`` agree)."""
+        spoken = language if language in self.text else default_language
+        return self.text.get(spoken) or next(iter(self.text.values()), ""), spoken
+
     @model_validator(mode="after")
     def _something_to_say(self) -> Say:
         if not self.text and not self.sound:

@@ -252,7 +252,7 @@ class IvrRunner:
             await self.route(channel, action.queue, action.priority, call.state.language)
         elif isinstance(action, OfferCallback):
             await self._callback_requested(call, action.queue)
-            await self._hang_up(channel.id)
+            await self.ari.hangup(channel.id, missing_ok=True)
         elif isinstance(action, Transfer):
             log.info("ivr: transfer to %s", action.target, extra=extra)
             await self.outbox.try_record(
@@ -266,7 +266,7 @@ class IvrRunner:
                 log.warning("ivr: flow defect %s, hanging up", action.reason, extra=extra)
             else:
                 log.info("ivr: hang up (%s)", action.reason, extra=extra)
-            await self._hang_up(channel.id)
+            await self.ari.hangup(channel.id, missing_ok=True)
 
     async def _callback_requested(self, call: IvrCall, queue: str) -> None:
         """A callback request is a lead (source ``ivr_callback``): the one-minute KPI counts it."""
@@ -282,10 +282,6 @@ class IvrRunner:
                 lead_id=lead_id,
             ),
         )
-
-    async def _hang_up(self, channel_id: str) -> None:
-        with contextlib.suppress(AriNotFound):
-            await self.ari.hangup(channel_id)
 
     # --- bookkeeping -------------------------------------------------------------------------
 

@@ -5,7 +5,7 @@ Pure: reads a loaded ``Flow`` only.
 
 from __future__ import annotations
 
-from cti.ivr.model import Flow, Say, SayStationNode
+from cti.ivr.model import Flow, SayStationNode
 
 
 def flow_prompts(flow: Flow) -> list[tuple[str, str]]:
@@ -21,14 +21,7 @@ def flow_prompts(flow: Flow) -> list[tuple[str, str]]:
             if say.sound is not None or (isinstance(node, SayStationNode) and path == ("found",)):
                 continue
             for language in flow.languages:
-                text, spoken = _spoken(flow, say, language)
+                text, spoken = say.spoken(language, flow.default_language)
                 if text.strip():
                     pairs.setdefault((text, spoken), None)
     return list(pairs)
-
-
-def _spoken(flow: Flow, say: Say, language: str) -> tuple[str, str]:
-    """The text and language a call in ``language`` hears; the same rule as the interpreter's
-    ``_Run.play``: the call's language if the prompt has it, else the flow's default language."""
-    spoken = language if language in say.text else flow.default_language
-    return say.text.get(spoken) or next(iter(say.text.values()), ""), spoken
