@@ -83,9 +83,16 @@ def asterisk(settings: Settings) -> AsteriskStack:
 
 @pytest.fixture
 async def ari(asterisk: AsteriskStack) -> AsyncIterator[AriClient]:
+    """An ARI client; after the test (and the fixtures built on it), the channels the test
+    left up are hung up: a call still running when a service was stopped would otherwise
+    ring or talk into the next tests and the benches (an agent leg in Wait(3600) did)."""
     ari = asterisk.settings.ari
     async with AriClient(ari.url, ari.username, ari.password.get_secret_value()) as client:
+        before = {channel.id for channel in await client.list_channels()}
         yield client
+        for channel in await client.list_channels():
+            if channel.id not in before:
+                await client.hangup(channel.id, missing_ok=True)
 
 
 class EventLog:
@@ -285,13 +292,14 @@ async def make_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeAcd]:
         skills: dict[str, dict[str, int]] | None = None,
         rng: random.Random | None = None,
         prompts: Prompts | None = None,
+        safety_pass_s: float = 5.0,
     ) -> Acd:
         app = f"acd-{uuid.uuid4().hex[:8]}"
         config = AcdConfig(agents=agents(agent_ids, skills), queues=queues)
         state = AcdState(redis, prefix)
         outbox = EventOutbox(redis, f"{prefix}:events:{app}")
         router = QueueRouter(ari, app, config, state, outbox, rng=rng, prompts=prompts)
-        router.start()
+        router.start(safety_pass_s)
 
         dispatcher = Dispatcher(acd_entry(router))
         stream = EventStream(ari, app)
