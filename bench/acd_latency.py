@@ -2,7 +2,8 @@
 
 Run: ``.venv/bin/python bench/acd_latency.py`` (it brings up Redis and the project's Asterisk).
 
-One clock for all: Asterisk's own, read from AMI events with ``timestampevents=yes``. A call's
+One clock for all: Asterisk's own, read from AMI events with ``timestampevents=yes`` by a child
+process (``ami_clock.py``), so that reading them loads neither system under test. A call's
 latency runs from the caller entering the queue (the ``Newexten`` of its ``Stasis`` or ``Queue``
 application) to the agent's channel ringing (the ``Newstate Ringing`` of the channel its
 ``DialBegin`` names). Three systems, same Asterisk, same 50 simulated agents
@@ -13,8 +14,10 @@ application) to the agent's channel ringing (the ``Newstate Ringing`` of the cha
 - **floor**: the least any ARI application can do: create the agent's channel, wait for its
   StasisStart, dial. No queue, no claim, no events.
 
-Phases: 200 calls one at a time, then 50 callers at once with 50 idle agents. The table gives
+Phases: 200 calls one at a time, then 50 callers at once with 50 idle agents, five rounds of
+bursts pooled (a single burst's figures swing by 2x from run to run). The table gives
 percentiles per system and phase, with Asterisk's and this process's CPU seconds beside them.
+Ours and the floor run on uvloop, as the service does (``cti run``).
 """
 
 from __future__ import annotations
@@ -28,15 +31,17 @@ import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 
+import uvloop
+from ami_clock import AGENT_CHANNEL, AmiClock
 from procstat import asterisk_cpu_s
 
 from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig, Strategy
 from cti.acd.router import QueueRouter
 from cti.ari import AriClient, Dispatcher, Event, EventStream
 from cti.ari.events import StasisEnd, StasisStart
+from cti.ari.models import Channel
 from cti.errors import AriError
 from cti.kpi.definitions import percentile
 from cti.live import AcdState, EventOutbox, connect_redis
@@ -46,70 +51,6 @@ from cti.sim import acd_entry, place_simulated_call, set_agent_timing, sim_agent
 PROJECT = Path(__file__).resolve().parents[1]
 AGENTS = [str(1300 + i) for i in range(50)]
 TASKS: set[asyncio.Task[None]] = set()  # the event pumps, held for the run
-AGENT_CHANNEL = "Local/13"  # the agents' channels: Local/13xx@agent-sim-...;1
-AMI_USER, AMI_SECRET = "cti-bench", "cti-bench-secret"
-
-
-@dataclass
-class Ami:
-    """A minimal AMI reader that indexes, as they arrive, the two moments of each call.
-
-    A call's start is the ``Newexten`` of its caller's ``Stasis`` or ``Queue`` application; its
-    end is the first ``Newstate Ringing`` of an agent's channel with the caller's Linkedid (app_queue
-    dials the agent from the caller; ARI creates it with ``originator`` = the caller). Indexing on
-    arrival keeps the bench's own work off the event loop that the ACD under test shares.
-    """
-
-    entered: dict[str, float] = field(default_factory=dict)
-    ringing: dict[str, float] = field(default_factory=dict)
-    changed: asyncio.Event = field(default_factory=asyncio.Event)
-    _task: asyncio.Task[None] | None = None
-    _writer: asyncio.StreamWriter | None = None  # held: a collected writer closes the socket
-
-    async def start(self) -> None:
-        reader, writer = await asyncio.open_connection("127.0.0.1", 5038)
-        await reader.readline()  # banner
-        writer.write(
-            f"Action: Login\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\nEvents: on\r\n\r\n".encode()
-        )
-        await writer.drain()
-        self._writer = writer
-        self._task = asyncio.create_task(self._read(reader))
-
-    async def _read(self, reader: asyncio.StreamReader) -> None:
-        current: dict[str, str] = {}
-        while line := await reader.readline():
-            text = line.decode(errors="replace").rstrip("\r\n")
-            if text:
-                key, _, value = text.partition(": ")
-                current[key] = value
-            elif current:
-                self._index(current)
-                current = {}
-
-    def _index(self, event: dict[str, str]) -> None:
-        kind, timestamp = event.get("Event"), float(event.get("Timestamp", 0))
-        if kind == "Newexten" and event.get("Application") in ("Stasis", "Queue"):
-            self.entered.setdefault(event.get("Uniqueid", ""), timestamp)
-        elif (
-            kind == "Newstate"
-            and event.get("ChannelStateDesc") == "Ringing"
-            and event.get("Channel", "").startswith(AGENT_CHANNEL)
-            and self.ringing.setdefault(event.get("Linkedid", ""), timestamp) == timestamp
-        ):
-            self.changed.set()
-
-    def latencies_ms(self, callers: set[str]) -> dict[str, float]:
-        """Caller uniqueid -> ms from entering the queue to its agent's channel ringing."""
-        both = callers & self.entered.keys() & self.ringing.keys()
-        return {caller: (self.ringing[caller] - self.entered[caller]) * 1000 for caller in both}
-
-    async def wait_ringing(self, callers: set[str], within_s: float = 20) -> None:
-        deadline = time.monotonic() + within_s
-        while not callers <= self.ringing.keys() and (left := deadline - time.monotonic()) > 0:
-            self.changed.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.changed.wait(), left)
 
 
 def own_cpu_s() -> float:
@@ -145,6 +86,7 @@ async def start_ours(ari: AriClient, redis_url: str) -> tuple[str, QueueRouter]:
     )
     state = AcdState(redis, prefix)
     router = QueueRouter(ari, app, config, state, EventOutbox(redis, f"{prefix}:events"))
+    router.start()  # as the service does: follow the agents' changes, safety passes
     for agent in AGENTS:
         await state.transition(agent, Command.LOGIN, time.time())
 
@@ -187,31 +129,35 @@ async def one_call(ari: AriClient, extension: str, app: str) -> str:
     return channel.id
 
 
-async def settle(ari: AriClient, within_s: float = 15) -> None:
-    """Wait until Asterisk holds no channel: the previous calls' agent legs are gone."""
+async def settle(ari: AriClient, callers: list[str], within_s: float = 15) -> None:
+    """Wait until the bench's channels are gone: these callers (both halves) and every agent leg.
+
+    Only the bench's own: a channel someone else left on the shared Asterisk must not stall it.
+    """
+
+    def ours(channel: Channel) -> bool:
+        return channel.name.startswith(AGENT_CHANNEL) or channel.id.removesuffix("-far") in callers
+
     deadline = time.monotonic() + within_s
-    while await ari.list_channels() and time.monotonic() < deadline:  # noqa: ASYNC110
+    while any(map(ours, await ari.list_channels())) and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.01)
 
 
 async def hang_up(ari: AriClient, callers: list[str]) -> None:
-    for caller in callers:
-        with contextlib.suppress(AriError):
-            await ari.hangup(caller)
+    await asyncio.gather(*(ari.hangup(caller, missing_ok=True) for caller in callers))
 
 
 async def run_phase(
-    ari: AriClient, ami: Ami, extension: str, app: str, calls: int, at_once: bool
+    ari: AriClient, ami: AmiClock, extension: str, app: str, calls: int, at_once: bool
 ) -> tuple[list[float], float, float]:
     cpu_ast, cpu_own = asterisk_cpu_s(), own_cpu_s()
     latencies: list[float] = []
     batches = [calls] if at_once else [1] * calls
     for size in batches:
         callers = await asyncio.gather(*(one_call(ari, extension, app) for _ in range(size)))
-        await ami.wait_ringing(set(callers))
-        latencies += ami.latencies_ms(set(callers)).values()
+        latencies += (await ami.latencies_ms(set(callers))).values()
         await hang_up(ari, list(callers))
-        await settle(ari)  # every agent free again before the next call
+        await settle(ari, list(callers))  # every agent free again before the next call
     return latencies, asterisk_cpu_s() - cpu_ast, own_cpu_s() - cpu_own
 
 
@@ -228,11 +174,11 @@ def row(system: str, phase: str, latencies: list[float], cpu_ast: float, cpu_own
     return f"{system:<10} {phase:<14} {len(latencies):>4} {numbers}"
 
 
-async def main(sequential: int, burst: int) -> None:
+async def main(sequential: int, burst: int, rounds: int) -> None:
     for script in (["scripts/services.sh", "up", "redis"], ["scripts/asterisk.sh", "up"]):
         await asyncio.to_thread(subprocess.run, [PROJECT / script[0], *script[1:]], check=True)
     settings = load_settings(PROJECT / "config/cti.toml")
-    ami = Ami()
+    ami = AmiClock()  # Asterisk's clock, read in a process of its own
     await ami.start()
     async with AriClient(
         settings.ari.url, settings.ari.username, settings.ari.password.get_secret_value()
@@ -243,17 +189,23 @@ async def main(sequential: int, burst: int) -> None:
         floor_app = await start_floor(ari)
         systems = [("ours", "ours", ours_app), ("app_queue", "app_queue", ""), ("floor", "floor", floor_app)]
         print(HEADER)
-        results: dict[str, list[float]] = {}
-        for phase, count, at_once in (
-            ("one at a time", sequential, False),
-            (f"{burst} at once", burst, True),
-        ):
-            for name, extension, app in systems:
-                latencies, cpu_ast, cpu_own = await run_phase(ari, ami, extension, app, count, at_once)
-                print(row(name, phase, latencies, cpu_ast, cpu_own), flush=True)
-                if at_once:
-                    results[name] = latencies
+        for name, extension, app in systems:
+            latencies, cpu_ast, cpu_own = await run_phase(ari, ami, extension, app, sequential, False)
+            print(row(name, "one at a time", latencies, cpu_ast, cpu_own), flush=True)
+        # Bursts vary with what Asterisk happens to be doing: several rounds, pooled, and the
+        # systems' order turned each round, so that none always follows the same one.
+        results: dict[str, list[float]] = {name: [] for name, _, _ in systems}
+        cpu: dict[str, list[float]] = {name: [0.0, 0.0] for name, _, _ in systems}
+        for turn in range(rounds):
+            for name, extension, app in systems[turn % 3 :] + systems[: turn % 3]:
+                latencies, cpu_ast, cpu_own = await run_phase(ari, ami, extension, app, burst, True)
+                results[name] += latencies
+                cpu[name][0] += cpu_ast
+                cpu[name][1] += cpu_own
+        for name, _, _ in systems:
+            print(row(name, f"{burst} at once x{rounds}", results[name], *cpu[name]), flush=True)
         await router.aclose()
+    await ami.stop()
 
     def p(name: str, q: float) -> float:
         return percentile(results[name], q) or 0.0
@@ -269,5 +221,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--calls", type=int, default=200, help="calls one at a time per system")
     parser.add_argument("--burst", type=int, default=50, help="callers arriving at once (at most 50 agents)")
+    parser.add_argument("--rounds", type=int, default=5, help="bursts per system, pooled")
     options = parser.parse_args()
-    asyncio.run(main(options.calls, min(options.burst, len(AGENTS))))
+    uvloop.run(main(options.calls, min(options.burst, len(AGENTS)), options.rounds))

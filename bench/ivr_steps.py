@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
+import uvloop
 from ivr_callers import BenchError, Call, Observer, PlaceCall, local_callers, phone_callers
 from procstat import CpuWindow, asterisk_pid
 
@@ -402,4 +403,4 @@ if __name__ == "__main__":
     if not chosen or set(chosen) - {"pjsip", "local"}:
         parser.error("--kinds takes pjsip, local or both")
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(main(max(1, min(options.callers, len(PHONES))), chosen))
+        uvloop.run(main(max(1, min(options.callers, len(PHONES))), chosen))

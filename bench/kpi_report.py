@@ -36,7 +36,6 @@ always runs the project's real path.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import cProfile
 import io
 import json
@@ -56,6 +55,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import uvloop
 from sqlalchemy import Connection, create_engine, insert, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -434,7 +434,7 @@ def reusable(name: str, url: str, params: dict[str, Any]) -> dict[str, Any] | No
     if manifest.get("params") != params:
         return None
     try:
-        stored = asyncio.run(stored_events(url))
+        stored = uvloop.run(stored_events(url))
     except (SQLAlchemyError, OSError):
         return None
     return manifest if stored == manifest["events"] else None
@@ -464,7 +464,7 @@ def report_period(months: int) -> tuple[str, Period]:
 
 def run_report(url: str, period: Period) -> dict[str, Any]:
     """The real path, as ``cti kpi report --by day`` runs it."""
-    report, _agents = asyncio.run(kpi_report(url, KpiConfig(), period=period, queue=None, by="day", tz=TZ))
+    report, _agents = uvloop.run(kpi_report(url, KpiConfig(), period=period, queue=None, by="day", tz=TZ))
     return report
 
 
@@ -514,7 +514,7 @@ async def _phases(url: str, period: Period, verify: bool) -> tuple[dict[str, flo
 
 
 def time_phases(url: str, period: Period, verify: bool) -> tuple[dict[str, float], bool | None]:
-    return asyncio.run(_phases(url, period, verify))
+    return uvloop.run(_phases(url, period, verify))
 
 
 def profile_report(url: str, period: Period, lines: int = 25) -> str:
@@ -541,10 +541,10 @@ def bench_database(name: str, url: str, args: argparse.Namespace) -> Result:
         if args.loader == "fast":
             load_fast(name, url, generator, load)
         else:
-            asyncio.run(load_with_api(name, url, generator, load))
+            uvloop.run(load_with_api(name, url, generator, load))
         load.generated = generator.events
         result = Result(name, load, reused=False)
-    result.stored = asyncio.run(stored_events(url))
+    result.stored = uvloop.run(stored_events(url))
     if not result.reused:
         WORK.mkdir(parents=True, exist_ok=True)
         manifest = {"params": params, "events": result.stored, "load": result.load.__dict__}

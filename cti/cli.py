@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import sys
 from collections.abc import Callable, Coroutine
@@ -11,6 +10,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import click
+import uvloop
 from rich.console import Console
 from rich.table import Table
 
@@ -68,8 +68,10 @@ class CliState:
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:
+    """Run on uvloop: the same code, with a third to a half less time per network round trip
+    (``bench/acd_latency.py``)."""
     try:
-        return asyncio.run(coro)
+        return uvloop.run(coro)
     except CtiError as exc:
         raise click.ClickException(str(exc)) from exc
 
@@ -136,7 +138,7 @@ def doctor(state: CliState) -> None:
     failed = False
     for name, where, check in checks:
         try:
-            status = f"[green]ok[/green] {asyncio.run(check())}"
+            status = f"[green]ok[/green] {uvloop.run(check())}"
         except (CtiError, OSError) as exc:
             failed = True
             status = f"[red]failed[/red] {exc}"

@@ -4,10 +4,13 @@ would fail a correct property)."""
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Callable
 from typing import NoReturn
 
 import pytest
+import uvloop
 from hypothesis import settings
 
 settings.register_profile("cti", deadline=None)
@@ -22,3 +25,10 @@ def service_missing(what: str) -> NoReturn:
     if IN_CI:
         pytest.fail(f"CI=true and {message}", pytrace=False)
     pytest.skip(message)  # outside CI only
+
+
+def pytest_asyncio_loop_factories(
+    config: pytest.Config, item: pytest.Item
+) -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    """Tests run on the loop the service runs on (``cti.cli``): uvloop."""
+    return {"uvloop": uvloop.new_event_loop}

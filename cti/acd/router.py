@@ -34,6 +34,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,7 +42,7 @@ from redis.exceptions import RedisError
 
 from cti.acd.agents import AgentStateError, AgentStatus, Command, StateChange, agent_state_event
 from cti.acd.lobby import Lobby
-from cti.acd.model import AcdConfig, AgentState, Entry, QueueConfig
+from cti.acd.model import AcdConfig, AgentSnapshot, AgentState, Entry, QueueConfig
 from cti.acd.recovery import LiveAgent, Recall, rebuilt_agents
 from cti.acd.session import Waiting
 from cti.acd.strategies import RoundRobinMemory, leaving_empty, match, refusal
@@ -75,6 +76,7 @@ CUSTOMER_LEG = "acd-customer"  # Stasis args of a callback's customer leg: acd-c
 CALLBACK_LEASE_S = 120.0
 ESCALATION_MARGIN_S = 0.02
 REBUILD_CLAIM_S = 30.0  # one instance rebuilds; if it dies doing so, another may after this
+CLOSING_CHECK_S = 0.5  # the change listener looks this often whether the router is closing
 CUSTOMER_RING_S = 40  # ring the customer this long before giving the callback up
 
 
@@ -108,6 +110,9 @@ class QueueRouter:
         self._memory = RoundRobinMemory()
         self._matching = asyncio.Lock()
         self._dirty = False
+        self._joining: list[Waiting] = []  # arrived since the last routing pass began
+        self._view: _View | None = None  # agents and callbacks as last read; None: stale
+        self._closing = False
         self._tasks: set[asyncio.Task[None]] = set()
         self.lobby = Lobby(ari, state, config, prompts, self._spawn)
         self.recall = recall  # what the store remembers; None: no rebuild (tests, benches)
@@ -157,30 +162,50 @@ class QueueRouter:
         return True
 
     def start(self, safety_pass_s: float = 5.0) -> None:
-        """Listen for agents freed by any instance; also re-match now and then, in case a
-        notice was missed (pub/sub does not replay what a reconnecting subscriber missed)."""
-        self._spawn(self._on_ready_agents())
+        """Follow the changes every instance makes; also re-match now and then, from a fresh
+        view, in case a notice was missed (pub/sub does not replay what a reconnecting
+        subscriber missed)."""
+        self._spawn(self._on_changes())
         self._spawn(self._every(safety_pass_s))
 
-    async def _on_ready_agents(self) -> None:
-        while True:  # a Redis restart drops the subscription: subscribe again
+    async def _on_changes(self) -> None:
+        """Each notice makes the view of the agents stale; an agent who became ready, or a
+        callback that may be served, also starts a routing pass (callers here, or callbacks
+        anywhere).
+
+        Messages are read with a timeout and ``_closing`` is checked between reads: cancelling
+        a task blocked in redis-py's ``PubSub.listen()`` was seen to be swallowed (the task
+        stayed "cancelling", waiting for data, and ``aclose`` never returned).
+        """
+        while not self._closing:  # a Redis restart drops the subscription: subscribe again
             try:
                 async with self.state.redis.pubsub() as pubsub:
-                    await pubsub.subscribe(self.state.ready_channel)
-                    async for message in pubsub.listen():
-                        if message.get("type") == "message":  # callers here, or callbacks anywhere
+                    await pubsub.subscribe(self.state.changes_channel)
+                    self._changed()  # whatever was said while not subscribed was missed
+                    while not self._closing:
+                        message = await pubsub.get_message(True, timeout=CLOSING_CHECK_S)
+                        if message is None:
+                            continue
+                        self._changed()
+                        if not str(message["data"]).startswith("agent "):
                             await self.dispatch()
             except (RedisError, OSError) as exc:
-                log.warning("acd: ready notices lost (%s); subscribing again", exc)
+                log.warning("acd: change notices lost (%s); subscribing again", exc)
                 await asyncio.sleep(1)
             except Exception:  # a routing bug must not end the listening for good
-                log.exception("acd: dispatch on a ready notice failed")
+                log.exception("acd: dispatch on a change notice failed")
+
+    def _changed(self) -> None:
+        """The agents or the callbacks changed (a notice, or this instance's own write): the
+        next pass reads them again."""
+        self._view = None
 
     async def _every(self, period_s: float) -> None:
         while True:
             await asyncio.sleep(period_s)
             try:
                 await self.recover()
+                self._changed()  # the safety pass reads afresh
                 await self.dispatch()  # also with no caller here: callbacks wait in Redis
             except (RedisError, OSError) as exc:  # Redis away: try again next pass
                 log.warning("acd: routing pass skipped: %s", exc)
@@ -243,21 +268,25 @@ class QueueRouter:
         return live
 
     async def aclose(self) -> None:
+        self._closing = True
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # --- queueing -------------------------------------------------------------------------
     async def _join(self, session: Waiting, queue: QueueConfig) -> None:
+        """Into line: the next routing pass puts the entry in Redis, in the same round trip as
+        its reads, and records ``queue_entered`` beside its claims (see ``dispatch``)."""
         if queue.max_len or not queue.join_empty:  # the lean path skips these reads
-            agents = await self.state.snapshots(self.config.agents)
-            reason = refusal(queue, agents, await self.state.queue_length(queue.name))
+            agents, length = await asyncio.gather(
+                self.state.snapshots(self.config.agents), self.state.queue_length(queue.name)
+            )
+            reason = refusal(queue, agents, length)
             if reason is not None:
                 await self._exit(session, queue, reason)
                 return
-        session.position = await self.state.enqueue(session.entry, owner=self.app)
-        data = {"position": session.position, "priority": session.entry.priority}
-        await self._record(EventKind.QUEUE_ENTERED, session, data=data)
+        session.in_line = False
+        self._joining.append(session)
         self.lobby.enter(session, queue)
         session.timer = self._spawn(self._max_wait(session, queue))
         if len(queue.escalation) > 1:
@@ -267,34 +296,58 @@ class QueueRouter:
     async def dispatch(self) -> None:
         """Offer waiting callers to free agents; call it after every change.
 
-        Passes are coalesced: a change that arrives while a pass runs only marks it dirty, and
-        the pass runs again, so a burst of 50 callers costs a few passes, not 50. Matching and
-        claiming are Redis round trips of well under a millisecond; creating the agents'
-        channels (HTTP requests to Asterisk) then runs for all offers at once.
+        A pass matches from a view of the agents and the callbacks in line, read in the same
+        round trip that puts the callers who arrived since the last pass in line. The view stays
+        fresh until a change notice (``AcdState.changes_channel``) or this instance's own write:
+        while it is, a pass skips that read, and the newcomers go in line in the claim's round
+        trip instead. So a caller who finds an idle agent costs one Redis round trip before
+        ringing starts, two when the view is stale; a claim that loses (the view was stale)
+        makes the pass run again from a fresh read. Ringing (HTTP to Asterisk) starts at once
+        for the pass's offers, while the next pass runs. Passes are coalesced: a change that
+        arrives while a pass runs only marks it dirty, and the pass runs again, so a burst of 50
+        callers costs a few passes, not 50.
         """
         self._dirty = True
         if self._matching.locked():
             return  # the pass under way will run again and see this change
-        rings: list[tuple[Waiting, str, str]] = []
         async with self._matching:
             while self._dirty:
                 self._dirty = False
-                rings += await self._claim_offers()
-        if not rings:
-            return
-        now = self.clock()  # the claims' state changes, recorded in one round trip beside the rings
+                rings, entered = await self._claim_offers()
+                if rings or entered:
+                    self._spawn(self._ring_all(rings, entered))
+
+    async def _ring_all(self, rings: list[tuple[Waiting, str, str]], entered: list[CallEvent]) -> None:
+        """Ring a pass's claimed agents; ``queue_entered`` of its newcomers and the agents' state
+        changes are recorded in one round trip beside."""
+        now = self.clock()
         changes = [StateChange(a, AgentState.RINGING, "offered", now, s.entry.call_id) for s, a, _ in rings]
-        await asyncio.gather(
-            self.outbox.record(*(agent_state_event(change) for change in changes)),
+        await asyncio.gather(  # the rings first: their requests leave before the record's
             *(self._ring(session, agent_id, channel_id) for session, agent_id, channel_id in rings),
+            self._record_events([*entered, *(agent_state_event(change) for change in changes)]),
         )
 
-    async def _claim_offers(self) -> list[tuple[Waiting, str, str]]:
+    async def _claim_offers(self) -> tuple[list[tuple[Waiting, str, str]], list[CallEvent]]:
+        """One routing pass: the rings to start, and ``queue_entered`` for the callers it put in line."""
         now = self.clock()
-        agents, pending = await asyncio.gather(  # two reads, one round trip's time
-            self.state.snapshots(self.config.agents), self.state.callbacks(now, CALLBACK_LEASE_S)
-        )
-        waiting = [s.entry for s in self.calls.values() if s.waiting and not s.ringing]
+        joining, self._joining = self._joining, []
+        entered: list[CallEvent] = []
+        if self._view is None:
+            self._view = view = _View()
+            positions, view.agents, view.callback_ids = await self.state.join_and_read(
+                [session.entry for session in joining], self.app, self.config.agents
+            )
+            entered += self._in_line(joining, positions)
+            joining, agents, callback_ids = [], view.agents, view.callback_ids
+        else:
+            agents, callback_ids = self._view.agents, self._view.callback_ids
+        pending = await self.state.callbacks_of(callback_ids, now, CALLBACK_LEASE_S)
+        newcomers = {session.entry.call_id for session in joining}
+        waiting = [
+            s.entry
+            for s in self.calls.values()
+            if s.waiting and (s.in_line or s.entry.call_id in newcomers) and not s.ringing
+        ]
         callbacks = {
             entry.call_id: (entry, number, lead_id)
             for entry, number, lead_id in pending
@@ -302,9 +355,11 @@ class QueueRouter:
         }
         waiting += [entry for entry, _, _ in callbacks.values()]
         for entry in leaving_empty(self.queues, agents, waiting):
-            if entry.call_id in self.calls:  # a callback has no line to clear: it waits for staff
-                self._spawn(self._leave_empty(self.calls[entry.call_id]))
             waiting.remove(entry)
+            if entry.call_id in newcomers:  # not in line yet: the next pass, when it is
+                self._dirty = True
+            elif entry.call_id in self.calls:  # a callback has no line to clear: it waits for staff
+                self._spawn(self._leave_empty(self.calls[entry.call_id]))
         offers = match(self.queues, agents, waiting, now, self._memory, self.rng)
         for offer in offers:
             if offer.entry.call_id in callbacks:
@@ -315,24 +370,50 @@ class QueueRouter:
             if offer.entry.call_id in self.calls
             for agent_id in offer.agents
         ]
-        claimed = await self.state.claim_many([(agent_id, s.entry.call_id) for s, agent_id in pairs], now)
+        claimed, positions = await self.state.claim_and_join(
+            [(agent_id, s.entry.call_id) for s, agent_id in pairs],
+            now,
+            [session.entry for session in joining],
+            self.app,
+        )
+        entered += self._in_line(joining, positions)
+        if pairs:
+            self._changed()  # this pass's claims: the view is stale
         rings: list[tuple[Waiting, str, str]] = []
         for (session, agent_id), won in zip(pairs, claimed, strict=True):
-            if won:  # lost ones were taken by another instance meanwhile: the next pass retries
+            if won:
                 channel_id = f"acd-{uuid.uuid4().hex[:16]}"
                 session.ringing[channel_id] = agent_id
                 self.legs[channel_id] = session.entry.call_id
                 rings.append((session, agent_id, channel_id))
+            else:  # the agent changed since the view was read (another instance): read again
+                log.info("acd: agent %s changed meanwhile; matching again", agent_id)
+                self._dirty = True
         for session in {s.entry.call_id: s for s, _ in pairs}.values():
             if session.serving_callback and not session.ringing:
                 await self._give_back(session)  # its agent went elsewhere: back to the line
-        return rings
+        return rings, entered
+
+    def _in_line(self, joining: list[Waiting], positions: list[int]) -> list[CallEvent]:
+        """The pass put these callers in line: their ``queue_entered``, stamped with the entry's
+        own time (it may follow the caller's ``abandoned`` into the outbox; the time orders them).
+        One who left meanwhile is taken out again."""
+        entered = []
+        for session, position in zip(joining, positions, strict=True):
+            session.position, session.in_line = position, True
+            data = {"position": position, "priority": session.entry.priority}
+            entered.append(
+                self._event(EventKind.QUEUE_ENTERED, session, data=data, at=session.entry.entered_at)
+            )
+            if not session.waiting:
+                self._spawn(self.state.dequeue(session.entry))
+        return entered
 
     async def _take_callback(self, entry: Entry, number: str, lead_id: str, now: float) -> None:
         """Serve a callback that reached the front, unless another instance took it first."""
         if await self.state.take_callback(entry.call_id, self.app, now, CALLBACK_LEASE_S):
             self.calls[entry.call_id] = Waiting(
-                entry, number, 0, callback_number=number, serving_callback=True, lead_id=lead_id
+                entry, number, 0, callback_number=number, serving_callback=True, lead_id=lead_id, in_line=True
             )
 
     async def _not_dialled(self, session: Waiting, agent_id: str, channel_id: str, now: float) -> None:
@@ -659,6 +740,9 @@ class QueueRouter:
             session.escalation.cancel()
 
     async def _agent(self, agent_id: str, command: Command, now: float, **options: Any) -> None:
+        # Stale from now on, not from the reply: the change's notice may arrive, and a pass read
+        # the agents afresh on it, before the reply does.
+        self._changed()
         try:
             change = await self.state.transition(agent_id, command, now, **options)
         except (StaleAgentState, AgentStateError) as exc:
@@ -679,9 +763,21 @@ class QueueRouter:
         data: dict[str, Any] | None = None,
         lead_id: str | None = None,
     ) -> None:
-        event = CallEvent(
+        await self._record_events([self._event(kind, session, agent=agent, data=data, lead_id=lead_id)])
+
+    def _event(
+        self,
+        kind: EventKind,
+        session: Waiting,
+        *,
+        agent: str | None = None,
+        data: dict[str, Any] | None = None,
+        lead_id: str | None = None,
+        at: float | None = None,
+    ) -> CallEvent:
+        return CallEvent(
             kind,
-            datetime.fromtimestamp(self.clock(), UTC),
+            datetime.fromtimestamp(self.clock() if at is None else at, UTC),
             session.entry.call_id,
             queue=session.entry.queue,
             agent=agent,
@@ -689,13 +785,18 @@ class QueueRouter:
             caller_number=session.caller_number,
             data=data or {},
         )
-        await self.outbox.record(event)
-        details = {k: round(v, 3) if isinstance(v, float) else v for k, v in (data or {}).items()}
-        log.info(
-            "acd: %s",
-            kind.value,
-            extra={"channel": event.call_id, "queue": event.queue, "agent": agent, **details},
-        )
+
+    async def _record_events(self, events: list[CallEvent]) -> None:
+        if not events:
+            return
+        await self.outbox.record(*events)
+        for event in events:
+            details = {k: round(v, 3) if isinstance(v, float) else v for k, v in event.data.items()}
+            log.info(
+                "acd: %s",
+                event.kind.value,
+                extra={"channel": event.call_id, "queue": event.queue, "agent": event.agent, **details},
+            )
 
     def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coroutine)
@@ -709,6 +810,14 @@ class QueueRouter:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("acd: task failed", exc_info=task.exception())
+
+
+@dataclass
+class _View:
+    """What a routing pass matches from: the agents and the callbacks in line, as last read."""
+
+    agents: list[AgentSnapshot] = field(default_factory=list)
+    callback_ids: list[str] = field(default_factory=list)
 
 
 def _channel_of(event: Event) -> str | None:

@@ -27,6 +27,7 @@ class Waiting:
     agent_channel: str | None = None
     answered_at: float | None = None
     bridge_id: str | None = None
+    in_line: bool = False  # its entry is in Redis (a routing pass puts a new caller there)
     done: bool = False
     callback_number: str | None = None
     lead_id: str | None = None  # the callback's lead: its dial and answer feed the one-minute KPI

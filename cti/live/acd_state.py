@@ -26,14 +26,16 @@ import redis.asyncio as aioredis
 from cti.acd.agents import AgentStatus, Command, StateChange, apply
 from cti.acd.model import AgentConfig, AgentSnapshot, AgentState, Entry
 
-# KEYS: agent hashes; ARGV: now, then one call id per key. Each ready agent -> ringing for its
-# call, the others untouched; returns 1/0 per key. One round trip for a whole matching pass.
+# KEYS: agent hashes; ARGV: now, changes channel, then one call id per key. Each ready agent ->
+# ringing for its call, the others untouched; returns 1/0 per key. One round trip for a whole
+# matching pass.
 _CLAIM = """
 local claimed = {}
 for i, key in ipairs(KEYS) do
   if redis.call('HGET', key, 'state') == 'ready' then
-    redis.call('HSET', key, 'state', 'ringing', 'call_id', ARGV[i + 1], 'since', ARGV[1], 'reason', 'offered')
+    redis.call('HSET', key, 'state', 'ringing', 'call_id', ARGV[i + 2], 'since', ARGV[1], 'reason', 'offered')
     redis.call('HINCRBY', key, 'version', 1)
+    redis.call('PUBLISH', ARGV[2], 'agent ' .. key)
     claimed[i] = 1
   else
     claimed[i] = 0
@@ -87,11 +89,13 @@ redis.call('HSET', KEYS[1], 'taken_by', ARGV[1], 'taken_at', ARGV[2])
 return 1
 """
 
-# KEYS[1] agent hash; ARGV[1] expected version, then field/value pairs. Compare-and-set.
+# KEYS[1] agent hash; ARGV: expected version, changes channel, notice, then field/value pairs.
+# Compare-and-set, and the notice published in the same step.
 _SET_IF_VERSION = """
 if (redis.call('HGET', KEYS[1], 'version') or '0') ~= ARGV[1] then return 0 end
-for i = 2, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
 redis.call('HSET', KEYS[1], 'version', tostring(tonumber(ARGV[1]) + 1))
+redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 """
 
@@ -103,6 +107,29 @@ def _line_score(entry: Entry) -> float:
 
 class StaleAgentState(Exception):
     """The agent changed between our read and our write: read again and decide again."""
+
+
+def _notice(state: AgentState, agent_id: str) -> str:
+    """What ``changes_channel`` says of an agent's new state."""
+    return f"{'ready' if state is AgentState.READY else 'agent'} {agent_id}"
+
+
+def _snapshots(agents: Sequence[AgentConfig], flat: Sequence[str]) -> list[AgentSnapshot]:
+    """The ``_SNAPSHOT`` script's flat reply as snapshots, in configuration order."""
+    return [
+        AgentSnapshot(
+            agent.id,
+            AgentState(state or AgentState.LOGGED_OUT.value),
+            agent.skills,
+            order,
+            idle_since=float(since or 0),
+            calls_taken=int(calls or 0),
+            talk_time_s=float(talk or 0),
+        )
+        for order, (agent, (state, since, calls, talk)) in enumerate(
+            zip(agents, zip(*[iter(flat)] * 4, strict=True), strict=True)
+        )
+    ]
 
 
 def _status(agent_id: str, fields: dict[str, str]) -> tuple[AgentStatus, int]:
@@ -125,7 +152,6 @@ class AcdState:
         self.prefix = prefix
         self._claim = redis.register_script(_CLAIM)
         self._cas = redis.register_script(_SET_IF_VERSION)
-        self._snapshot = redis.register_script(_SNAPSHOT)
         self._request_callback = redis.register_script(_REQUEST_CALLBACK)
         self._take_callback = redis.register_script(_TAKE_CALLBACK)
         self._mark_dialled = redis.register_script(_MARK_DIALLED)
@@ -157,8 +183,27 @@ class AcdState:
         if not offers:
             return []
         keys = [self._agent_key(agent_id) for agent_id, _ in offers]
-        replies = await self._claim(keys=keys, args=[repr(now), *(call_id for _, call_id in offers)])
+        args = [repr(now), self.changes_channel, *(call_id for _, call_id in offers)]
+        replies = await self._claim(keys=keys, args=args)
         return [bool(reply) for reply in replies]
+
+    async def claim_and_join(
+        self, offers: Sequence[tuple[str, str]], now: float, entries: Sequence[Entry], owner: str
+    ) -> tuple[list[bool], list[int]]:
+        """``claim_many`` and putting newly arrived callers in line, in one MULTI/EXEC: the
+        routing pass's round trip when it could match from the view it already holds. Returns
+        which claims succeeded and the new callers' positions."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for entry in entries:
+                self._put_in_line(pipe, entry, owner)
+            if offers:
+                keys = [self._agent_key(agent_id) for agent_id, _ in offers]
+                args = [repr(now), self.changes_channel, *(call_id for _, call_id in offers)]
+                pipe.eval(_CLAIM, len(keys), *keys, *args)  # not a Script: see join_and_read
+            replies = await pipe.execute()
+        ranks = replies[: 3 * len(entries)]
+        claimed = [bool(reply) for reply in replies[3 * len(entries) :][0]] if offers else []
+        return claimed, [int(rank) + 1 for rank in ranks[2::3]]
 
     async def transition(self, agent_id: str, command: Command, now: float, **options: Any) -> StateChange:
         """Apply ``command`` (see ``cti.acd.agents.apply``) if nobody changed the agent meanwhile."""
@@ -172,16 +217,19 @@ class AcdState:
             "missed": str(new.missed_in_row),
         }
         flat = [item for pair in fields.items() for item in pair]
-        if not await self._cas(keys=[self._agent_key(agent_id)], args=[str(version), *flat]):
+        notice = _notice(new.state, agent_id)
+        args = [str(version), self.changes_channel, notice, *flat]
+        if not await self._cas(keys=[self._agent_key(agent_id)], args=args):
             raise StaleAgentState(f"agent {agent_id} changed while {command} was decided")
-        if new.state is AgentState.READY:
-            await self.redis.publish(self.ready_channel, agent_id)  # wakes every instance's router
         return change
 
     @property
-    def ready_channel(self) -> str:
-        """Pub/sub channel announcing agents that became ready (any instance may have callers)."""
-        return f"{self.prefix}:ready"
+    def changes_channel(self) -> str:
+        """Pub/sub channel on which every change to an agent or to the callbacks in line is
+        announced, in the same step as the change: ``ready <agent>`` (wakes every instance's
+        router), ``agent <agent>`` (any other change), ``callback <call>`` (one may be served).
+        A router's view of the agents is fresh until the next notice."""
+        return f"{self.prefix}:changes"
 
     async def record_call(self, agent_id: str, talk_s: float) -> None:
         """Count a finished conversation (fewest-calls and least-talk-time read these)."""
@@ -189,43 +237,57 @@ class AcdState:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(key, "calls", 1)
             pipe.hincrbyfloat(key, "talk_s", talk_s)
+            pipe.publish(self.changes_channel, f"agent {agent_id}")
             await pipe.execute()
 
     async def snapshots(self, agents: Sequence[AgentConfig]) -> list[AgentSnapshot]:
         """Every configured agent as the strategies see it, in configuration order (one round trip)."""
-        flat = await self._snapshot(keys=[self._agent_key(agent.id) for agent in agents], args=[])
-        return [
-            AgentSnapshot(
-                agent.id,
-                AgentState(state or AgentState.LOGGED_OUT.value),
-                agent.skills,
-                order,
-                idle_since=float(since or 0),
-                calls_taken=int(calls or 0),
-                talk_time_s=float(talk or 0),
-            )
-            for order, (agent, (state, since, calls, talk)) in enumerate(
-                zip(agents, zip(*[iter(flat)] * 4, strict=True), strict=True)
-            )
-        ]
+        keys = [self._agent_key(agent.id) for agent in agents]
+        return _snapshots(agents, await self.redis.eval(_SNAPSHOT, len(keys), *keys))
+
+    async def join_and_read(
+        self, entries: Sequence[Entry], owner: str, agents: Sequence[AgentConfig]
+    ) -> tuple[list[int], list[AgentSnapshot], list[str]]:
+        """A routing pass's one round trip: put newly arrived callers in line, and read every
+        agent and the callbacks in line. Returns the new callers' positions, the agents'
+        snapshots, and the ids of the callbacks in line (``callbacks_of`` reads those, rarely
+        needed). One MULTI/EXEC, so the view is consistent.
+
+        The snapshot is sent as EVAL, not EVALSHA: a script in a redis-py pipeline costs a
+        SCRIPT EXISTS round trip before every execute, and this is the hot path.
+        """
+        keys = [self._agent_key(agent.id) for agent in agents]
+        async with self.redis.pipeline(transaction=True) as pipe:
+            for entry in entries:
+                self._put_in_line(pipe, entry, owner)
+            pipe.eval(_SNAPSHOT, len(keys), *keys)
+            pipe.smembers(self._callbacks_key)
+            replies = await pipe.execute()
+        ranks, (flat, members) = replies[: 3 * len(entries)], replies[3 * len(entries) :]
+        positions = [int(rank) + 1 for rank in ranks[2::3]]
+        return positions, _snapshots(agents, flat), sorted(str(member) for member in members)
 
     # --- queue entries ----------------------------------------------------------------------
     async def enqueue(self, entry: Entry, owner: str) -> int:
         """Add a waiting caller; return its 1-based position in its queue (one round trip)."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hset(
-                self._entry_key(entry.call_id),
-                mapping={
-                    "queue": entry.queue,
-                    "entered_at": repr(entry.entered_at),
-                    "priority": entry.priority,
-                    "owner": owner,
-                },
-            )
-            pipe.zadd(self._queue_key(entry.queue), {entry.call_id: _line_score(entry)})
-            pipe.zrank(self._queue_key(entry.queue), entry.call_id)
+            self._put_in_line(pipe, entry, owner)
             *_, rank = await pipe.execute()
         return int(rank) + 1
+
+    def _put_in_line(self, pipe: Any, entry: Entry, owner: str) -> None:
+        """Queue on ``pipe`` the three commands that put ``entry`` in line; the last replies its rank."""
+        pipe.hset(
+            self._entry_key(entry.call_id),
+            mapping={
+                "queue": entry.queue,
+                "entered_at": repr(entry.entered_at),
+                "priority": entry.priority,
+                "owner": owner,
+            },
+        )
+        pipe.zadd(self._queue_key(entry.queue), {entry.call_id: _line_score(entry)})
+        pipe.zrank(self._queue_key(entry.queue), entry.call_id)
 
     async def queue_length(self, queue: str) -> int:
         """Callers waiting in ``queue``, across every instance."""
@@ -282,8 +344,7 @@ class AcdState:
                         "version": 1,
                     },
                 )
-                if status.state is AgentState.READY:
-                    pipe.publish(self.ready_channel, status.agent)
+                pipe.publish(self.changes_channel, _notice(status.state, status.agent))
             await pipe.execute()
 
     # --- callbacks: entries that keep their place with no caller on the line -----------------
@@ -296,12 +357,21 @@ class AcdState:
 
     async def publish_callback(self, call_id: str) -> None:
         """The caller's line is clear: any instance may now serve the callback."""
-        await self.redis.sadd(self._callbacks_key, call_id)
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.sadd(self._callbacks_key, call_id)
+            pipe.publish(self.changes_channel, f"callback {call_id}")
+            await pipe.execute()
 
     async def callbacks(self, now: float, lease_s: float) -> list[tuple[Entry, str, str]]:
-        """Callbacks waiting in line that no instance is serving: (entry, number, lead id). One round
-        trip when there are none, which is the routing pass's usual case."""
-        call_ids = sorted(str(member) for member in await self.redis.smembers(self._callbacks_key))
+        """Callbacks waiting in line that no instance is serving: (entry, number, lead id)."""
+        members = await self.redis.smembers(self._callbacks_key)
+        return await self.callbacks_of(sorted(str(member) for member in members), now, lease_s)
+
+    async def callbacks_of(
+        self, call_ids: Sequence[str], now: float, lease_s: float
+    ) -> list[tuple[Entry, str, str]]:
+        """Of these callbacks in line (``join_and_read`` lists them), the ones no instance is
+        serving: (entry, number, lead id). No round trip when there are none."""
         if not call_ids:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
@@ -331,8 +401,11 @@ class AcdState:
         return bool(taken)
 
     async def release_callback(self, call_id: str) -> None:
-        """Give the callback back to the line (its agent did not answer)."""
-        await self.redis.hdel(self._entry_key(call_id), "taken_by", "taken_at")
+        """Give the callback back to the line (its agent did not answer): any instance may serve it."""
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self._entry_key(call_id), "taken_by", "taken_at")
+            pipe.publish(self.changes_channel, f"callback {call_id}")
+            await pipe.execute()
 
     async def mark_dialled(self, entry: Entry, instance: str, now: float) -> bool:
         """Take the callback out of line to dial it, if ``instance`` still holds it and nobody

@@ -1,7 +1,10 @@
 """The ACD on the real Asterisk with simulated agents (Local/<id>@agent-sim ringing set times)."""
 
 import asyncio
+import logging
 import time
+
+import pytest
 
 from cti.acd import AgentState, Command, QueueConfig, Strategy
 from cti.events import CallEvent, EventKind
@@ -174,3 +177,34 @@ async def test_join_empty_off_refuses_and_leave_empty_sends_waiting_callers_away
         ("queue_entered", "general", None),
         ("timed_out", "general", "empty"),  # general empties on the next pass: nobody can answer
     ]
+
+
+async def test_a_claim_lost_to_a_stale_view_is_retried_at_once(
+    make_acd: MakeAcd, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The router matches from the agents as last read until a change notice says otherwise. An
+    agent changed without one (a notice lost with a Redis restart) makes the claim fail; the
+    pass reads again and rings the next agent, without waiting for a safety pass."""
+    acd = await make_acd((sales(strategy=Strategy.LINEAR),), safety_pass_s=3600)
+    channel = acd.state.changes_channel
+    while not dict(await acd.state.redis.pubsub_numsub(channel)).get(channel):  # noqa: ASYNC110
+        await asyncio.sleep(0.01)  # the router's listener subscribes
+    await asyncio.sleep(0.3)  # the router hears the logins' notices
+    await acd.router.dispatch()  # nobody waiting: the pass reads the agents, the view is fresh
+    await acd.state.redis.hset(f"{acd.state.prefix}:agent:1201", "state", "paused")  # no notice
+    with caplog.at_level(logging.INFO, logger="cti.acd.router"):
+        caller = await acd.call(hold_s=10)
+        events = await acd.wait_for(lambda ev: any(e.kind is EventKind.AGENT_OFFERED for e in ev))
+    assert kinds(events, caller) == [("queue_entered", None), ("agent_offered", "1202")]
+    assert "acd: agent 1201 changed meanwhile; matching again" in caplog.messages
+
+
+async def test_closing_the_router_ends_its_listening(make_acd: MakeAcd) -> None:
+    """A router closes while change notices pour in (a blocked redis-py listen() once swallowed
+    the cancellation and close never returned)."""
+    for turn in range(5):
+        acd = await make_acd((sales(),), agent_ids=["1201"], login=turn == 0)
+        await asyncio.sleep(0.05)  # subscribed
+        for _ in range(50):
+            await acd.state.redis.publish(acd.state.changes_channel, "ready 1201")
+        await asyncio.wait_for(acd.router.aclose(), 10)  # a guard against a hang, not a timing

@@ -94,3 +94,62 @@ async def test_queue_positions_follow_priority_then_arrival(instances: tuple[Acd
     await one.dequeue(first)
     assert await two.position(Entry("c2", "sales", entered_at=11.0)) == 2  # behind the VIP
     assert {e.call_id for e in await two.waiting(["sales"])} == {"c2", "vip"}
+
+
+async def test_every_change_to_an_agent_or_a_callback_is_announced(
+    instances: tuple[AcdState, AcdState],
+) -> None:
+    one, two = instances
+    heard: list[str] = []
+    async with two.redis.pubsub() as pubsub:
+        await pubsub.subscribe(two.changes_channel)
+        await one.transition("1100", Command.LOGIN, 0.0)
+        await one.claim_many([("1100", "c1")], 1.0)
+        await one.transition("1100", Command.ANSWER, 2.0)
+        await one.record_call("1100", 30.0)
+        await one.restore_agents([AgentStatus("1101", AgentState.PAUSED, 3.0, "lunch")])
+        await one.publish_callback("c2")
+        await one.release_callback("c2")
+        for _ in range(100):  # None for the subscription's own confirmation, or a quiet second
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1)
+            if message is not None:
+                heard.append(message["data"])
+            if len(heard) == 7:
+                break
+    assert heard == [
+        "ready 1100",
+        f"agent {one.prefix}:agent:1100",  # the claim names the agent's key
+        "agent 1100",
+        "agent 1100",
+        "agent 1101",
+        "callback c2",
+        "callback c2",
+    ]
+
+
+async def test_one_round_trip_claims_agents_and_puts_new_callers_in_line(
+    instances: tuple[AcdState, AcdState],
+) -> None:
+    one, _ = instances
+    for agent in AGENTS[:2]:
+        await one.transition(agent.id, Command.LOGIN, 0.0)
+    waiting = Entry("early", "sales", 10.0, 0)
+    await one.enqueue(waiting, owner="app")
+    newcomers = [Entry("late", "sales", 12.0, 0), Entry("vip", "sales", 13.0, 5)]
+    claimed, positions = await one.claim_and_join(
+        [("1100", "late"), ("1100", "vip"), ("1101", "vip")], 14.0, newcomers, "app"
+    )
+    assert claimed == [True, False, True]  # 1100 was taken by the first claim
+    assert positions == [2, 1]  # priority first, then arrival
+    assert [e.call_id for e in await one.waiting(["sales"])] == ["early", "late", "vip"]
+
+    more = [Entry("later", "sales", 15.0, 0)]
+    positions, agents, callback_ids = await one.join_and_read(more, "app", AGENTS[:3])
+    assert positions == [4]
+    assert [(a.id, a.state) for a in agents] == [
+        ("1100", AgentState.RINGING),
+        ("1101", AgentState.RINGING),
+        ("1102", AgentState.LOGGED_OUT),
+    ]
+    assert callback_ids == []
+    assert await one.claim_and_join([], 16.0, [], "app") == ([], [])
