@@ -314,18 +314,14 @@ class QueueRouter:
             while self._dirty:
                 self._dirty = False
                 rings, entered = await self._claim_offers()
-                if rings or entered:
-                    self._spawn(self._ring_all(rings, entered))
-
-    async def _ring_all(self, rings: list[tuple[Waiting, str, str]], entered: list[CallEvent]) -> None:
-        """Ring a pass's claimed agents; ``queue_entered`` of its newcomers and the agents' state
-        changes are recorded in one round trip beside."""
-        now = self.clock()
-        changes = [StateChange(a, AgentState.RINGING, "offered", now, s.entry.call_id) for s, a, _ in rings]
-        await asyncio.gather(  # the rings first: their requests leave before the record's
-            *(self._ring(session, agent_id, channel_id) for session, agent_id, channel_id in rings),
-            self._record_events([*entered, *(agent_state_event(change) for change in changes)]),
-        )
+                for session, agent_id, channel_id in rings:  # each its own task: no hop between
+                    self._spawn(self._ring(session, agent_id, channel_id))
+                now = self.clock()  # newcomers' queue_entered and the claims' agent state changes
+                changes = [
+                    StateChange(a, AgentState.RINGING, "offered", now, s.entry.call_id) for s, a, _ in rings
+                ]
+                if entered or changes:
+                    self._spawn(self._record_events([*entered, *map(agent_state_event, changes)]))
 
     async def _claim_offers(self) -> tuple[list[tuple[Waiting, str, str]], list[CallEvent]]:
         """One routing pass: the rings to start, and ``queue_entered`` for the callers it put in line."""
