@@ -14,8 +14,9 @@ application) to the agent's channel ringing (the ``Newstate Ringing`` of the cha
 - **floor**: the least any ARI application can do: create the agent's channel, wait for its
   StasisStart, dial. No queue, no claim, no events.
 
-Phases: 200 calls one at a time, then 50 callers at once with 50 idle agents, five rounds of
-bursts pooled (a single burst's figures swing by 2x from run to run). The table gives
+Phases: 200 calls one at a time, then 50 callers at once with 50 idle agents: one unmeasured
+burst per system (the first opens some 50 HTTP and Redis connections, which later ones reuse),
+then five rounds pooled (a single burst's figures swing by 2x from run to run). The table gives
 percentiles per system and phase, with Asterisk's and this process's CPU seconds beside them.
 Ours and the floor run on uvloop, as the service does (``cti run``).
 """
@@ -194,6 +195,8 @@ async def main(sequential: int, burst: int, rounds: int) -> None:
             print(row(name, "one at a time", latencies, cpu_ast, cpu_own), flush=True)
         # Bursts vary with what Asterisk happens to be doing: several rounds, pooled, and the
         # systems' order turned each round, so that none always follows the same one.
+        for _, extension, app in systems:  # unmeasured: the first burst also opens the connections
+            await run_phase(ari, ami, extension, app, burst, True)
         results: dict[str, list[float]] = {name: [] for name, _, _ in systems}
         cpu: dict[str, list[float]] = {name: [0.0, 0.0] for name, _, _ in systems}
         for turn in range(rounds):

@@ -76,6 +76,7 @@ CUSTOMER_LEG = "acd-customer"  # Stasis args of a callback's customer leg: acd-c
 CALLBACK_LEASE_S = 120.0
 ESCALATION_MARGIN_S = 0.02
 REBUILD_CLAIM_S = 30.0  # one instance rebuilds; if it dies doing so, another may after this
+EARLY_CREATE_MAX = 4  # a pass with at most this many offers creates channels before the claim answers
 CLOSING_CHECK_S = 0.5  # the change listener looks this often whether the router is closing
 CUSTOMER_RING_S = 40  # ring the customer this long before giving the callback up
 
@@ -107,6 +108,7 @@ class QueueRouter:
         self.legs: dict[str, str] = {}  # agent channel id -> caller channel id
         self.customer_legs: dict[str, str] = {}  # a callback's customer channel id -> call id
         self._dial_status: dict[str, str] = {}
+        self._claims: dict[str, asyncio.Future[bool]] = {}  # agent channel id -> its claim, under way
         self._memory = RoundRobinMemory()
         self._matching = asyncio.Lock()
         self._dirty = False
@@ -314,8 +316,6 @@ class QueueRouter:
             while self._dirty:
                 self._dirty = False
                 rings, entered = await self._claim_offers()
-                for session, agent_id, channel_id in rings:  # each its own task: no hop between
-                    self._spawn(self._ring(session, agent_id, channel_id))
                 now = self.clock()  # newcomers' queue_entered and the claims' agent state changes
                 changes = [
                     StateChange(a, AgentState.RINGING, "offered", now, s.entry.call_id) for s, a, _ in rings
@@ -360,35 +360,75 @@ class QueueRouter:
         for offer in offers:
             if offer.entry.call_id in callbacks:
                 await self._take_callback(*callbacks[offer.entry.call_id], now)
-        pairs = [
-            (self.calls[offer.entry.call_id], agent_id)
+        legs = [
+            (self.calls[offer.entry.call_id], agent_id, f"acd-{uuid.uuid4().hex[:16]}")
             for offer in offers
             if offer.entry.call_id in self.calls
             for agent_id in offer.agents
         ]
-        claimed, positions = await self.state.claim_and_join(
-            [(agent_id, s.entry.call_id) for s, agent_id in pairs],
-            now,
-            [session.entry for session in joining],
-            self.app,
-        )
+        rings, positions = await self._claim(legs, joining, now)
         entered += self._in_line(joining, positions)
-        if pairs:
-            self._changed()  # this pass's claims: the view is stale
-        rings: list[tuple[Waiting, str, str]] = []
-        for (session, agent_id), won in zip(pairs, claimed, strict=True):
-            if won:
-                channel_id = f"acd-{uuid.uuid4().hex[:16]}"
-                session.ringing[channel_id] = agent_id
-                self.legs[channel_id] = session.entry.call_id
-                rings.append((session, agent_id, channel_id))
-            else:  # the agent changed since the view was read (another instance): read again
-                log.info("acd: agent %s changed meanwhile; matching again", agent_id)
-                self._dirty = True
-        for session in {s.entry.call_id: s for s, _ in pairs}.values():
+        for session in {s.entry.call_id: s for s, _, _ in legs}.values():
             if session.serving_callback and not session.ringing:
                 await self._give_back(session)  # its agent went elsewhere: back to the line
         return rings, entered
+
+    async def _claim(
+        self, legs: list[tuple[Waiting, str, str]], joining: list[Waiting], now: float
+    ) -> tuple[list[tuple[Waiting, str, str]], list[int]]:
+        """Claim the matched agents and put the newcomers in line, in one round trip; return
+        the rings (claims won) and the newcomers' positions.
+
+        A pass with a few offers (the usual case: a caller arrives, an agent is idle) creates
+        the agents' channels while the claim is under way (see ``_ring``): the request overlaps
+        the round trip. A burst's pass claims first: fifty requests' worth of work on the event
+        loop would hold up the claim's answer, and every dial waits for it.
+        """
+        early = len(legs) <= EARLY_CREATE_MAX
+        for session, agent_id, channel_id in legs:
+            self.legs[channel_id] = session.entry.call_id
+            self._claims[channel_id] = asyncio.get_running_loop().create_future()
+            if early:
+                self._spawn(self._ring(session, agent_id, channel_id))
+        try:
+            claimed, positions = await self.state.claim_and_join(
+                [(agent_id, s.entry.call_id) for s, agent_id, _ in legs],
+                now,
+                [session.entry for session in joining],
+                self.app,
+            )
+        except BaseException:  # no answer: channels created early are hung up, never dialled
+            for _, _, channel_id in legs:
+                self.legs.pop(channel_id, None)
+                self._claims.pop(channel_id).set_result(False)
+            raise
+        if legs:
+            self._changed()  # this pass's claims: the view is stale
+        rings = self._settle_claims(legs, claimed, now)
+        if not early:
+            for session, agent_id, channel_id in rings:
+                self._spawn(self._ring(session, agent_id, channel_id))
+        return rings, positions
+
+    def _settle_claims(
+        self, legs: list[tuple[Waiting, str, str]], claimed: list[bool], now: float
+    ) -> list[tuple[Waiting, str, str]]:
+        """The claims' answers: a won one rings (``_dial`` waits for it), a lost one reads the
+        agents again; either way the created channel learns whether to dial."""
+        rings = []
+        for (session, agent_id, channel_id), won in zip(legs, claimed, strict=True):
+            if won and session.waiting and channel_id in self.legs:
+                session.ringing[channel_id] = agent_id
+                rings.append((session, agent_id, channel_id))
+            elif won:  # the caller left, was answered, or the channel died meanwhile: free the agent
+                self.legs.pop(channel_id, None)
+                self._spawn(self._agent(agent_id, Command.CANCEL, now))
+            else:  # the agent changed since the view was read (another instance): read again
+                log.info("acd: agent %s changed meanwhile; matching again", agent_id)
+                self.legs.pop(channel_id, None)
+                self._dirty = True
+            self._claims.pop(channel_id).set_result(channel_id in session.ringing)
+        return rings
 
     def _in_line(self, joining: list[Waiting], positions: list[int]) -> list[CallEvent]:
         """The pass put these callers in line: their ``queue_entered``, stamped with the entry's
@@ -430,6 +470,10 @@ class QueueRouter:
         await self.state.release_callback(session.entry.call_id)
 
     async def _ring(self, session: Waiting, agent_id: str, channel_id: str) -> None:
+        """Create the agent's channel, maybe while the claim is under way (``_claim``): a created
+        channel does not ring the agent (a Local channel runs no dialplan, a PJSIP one sends no
+        INVITE, before the dial), and ``_dial`` dials it only once the claim is won. A lost
+        claim costs a channel created and hung up."""
         try:
             await self.ari.create_channel(
                 self.agents[agent_id].endpoint,
@@ -443,10 +487,15 @@ class QueueRouter:
                 "cannot create agent %s's channel: %s", agent_id, exc, extra={"call": session.entry.call_id}
             )
             self._dial_status[channel_id] = "CHANUNAVAIL"
+            if channel_id in self._claims:  # settle the claim first: a won one ends as a miss
+                await self._claims[channel_id]
             await self._leg_gone(channel_id)
 
     async def _dial(self, channel_id: str) -> None:
-        """The agent's channel is in our app: now it may be dialled (earlier gives 409)."""
+        """The agent's channel is in our app: now it may be dialled (earlier gives 409), once
+        the agent is claimed (``_ring``)."""
+        if channel_id in self._claims:
+            await self._claims[channel_id]
         session = self._session_of_leg(channel_id)
         if session is None or channel_id not in session.ringing:
             await self.ari.hangup(channel_id, missing_ok=True)
