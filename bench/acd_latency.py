@@ -9,14 +9,17 @@ application) to the agent's channel ringing (the ``Newstate Ringing`` of the cha
 ``DialBegin`` names). Three systems, same Asterisk, same 50 simulated agents
 (``Local/13xx@agent-sim``, ringing until the caller hangs up), same run:
 
-- **ours**: the cti ACD (``QueueRouter``: Redis enqueue, event, MOH, match, claim, create, dial);
+- **ours**: the cti ACD (``QueueRouter``: match from its view of the agents, then claim and
+  enqueue in one Redis round trip while the agent's channel is created, dial once claimed);
 - **app_queue**: Asterisk's ``Queue()`` with the same agents as members (``config/asterisk/queues.conf``);
 - **floor**: the least any ARI application can do: create the agent's channel, wait for its
   StasisStart, dial. No queue, no claim, no events.
 
 Phases: 200 calls one at a time, then 50 callers at once with 50 idle agents: one unmeasured
 burst per system (the first opens some 50 HTTP and Redis connections, which later ones reuse),
-then five rounds pooled (a single burst's figures swing by 2x from run to run). The table gives
+then five rounds pooled (a single burst's figures swing by 2x from run to run). Between calls
+(or bursts) the bench waits until every channel is gone and the system under test is idle again:
+ours has recorded the last calls and every agent is ready in Redis. The table gives
 percentiles per system and phase, with Asterisk's and this process's CPU seconds beside them.
 Ours and the floor run on uvloop, as the service does (``cti run``).
 """
@@ -32,13 +35,14 @@ import subprocess
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import uvloop
 from ami_clock import AGENT_CHANNEL, AmiClock
 from procstat import asterisk_cpu_s
 
-from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig, Strategy
+from cti.acd import AcdConfig, AgentConfig, AgentState, Command, QueueConfig, Strategy
 from cti.acd.router import QueueRouter
 from cti.ari import AriClient, Dispatcher, Event, EventStream
 from cti.ari.events import StasisEnd, StasisStart
@@ -75,7 +79,21 @@ async def pump(ari: AriClient, app: str, handler: Callable[[Event], Awaitable[No
     return stream
 
 
-async def start_ours(ari: AriClient, redis_url: str) -> tuple[str, QueueRouter]:
+@dataclass(frozen=True)
+class System:
+    """A system under test: the bench extension that sends a caller to it, its Stasis app, and
+    whether it is idle again (its own bookkeeping of the last calls done, every agent free)."""
+
+    name: str
+    app: str
+    idle: Callable[[], Awaitable[bool]]
+
+
+async def always_idle() -> bool:
+    return True  # app_queue: its members are free once the channels are gone
+
+
+async def start_ours(ari: AriClient, redis_url: str) -> tuple[System, QueueRouter]:
     app = f"bench-ours-{uuid.uuid4().hex[:6]}"
     redis = connect_redis(redis_url)
     prefix = f"bench:{app}"
@@ -92,10 +110,16 @@ async def start_ours(ari: AriClient, redis_url: str) -> tuple[str, QueueRouter]:
         await state.transition(agent, Command.LOGIN, time.time())
 
     await pump(ari, app, acd_entry(router))  # callers enter with app_args "caller,bench"
-    return app, router
+
+    async def idle() -> bool:
+        """No call left in the router, every agent ready again in Redis."""
+        agents = await state.snapshots(config.agents)
+        return not router.calls and all(agent.state is AgentState.READY for agent in agents)
+
+    return System("ours", app, idle), router
 
 
-async def start_floor(ari: AriClient) -> str:
+async def start_floor(ari: AriClient) -> System:
     """create + wait for StasisStart + dial, and nothing else (agents in turn, no bookkeeping)."""
     app = f"bench-floor-{uuid.uuid4().hex[:6]}"
     agents = itertools.cycle(AGENTS)
@@ -119,7 +143,11 @@ async def start_floor(ari: AriClient) -> str:
                 await ari.hangup(legs.pop(event.channel.id))
 
     await pump(ari, app, handle)
-    return app
+
+    async def idle() -> bool:
+        return not legs
+
+    return System("floor", app, idle)
 
 
 async def one_call(ari: AriClient, extension: str, app: str) -> str:
@@ -148,17 +176,24 @@ async def hang_up(ari: AriClient, callers: list[str]) -> None:
     await asyncio.gather(*(ari.hangup(caller, missing_ok=True) for caller in callers))
 
 
+async def until_idle(system: System, within_s: float = 15) -> None:
+    deadline = time.monotonic() + within_s
+    while not await system.idle() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.01)
+
+
 async def run_phase(
-    ari: AriClient, ami: AmiClock, extension: str, app: str, calls: int, at_once: bool
+    ari: AriClient, ami: AmiClock, system: System, calls: int, at_once: bool
 ) -> tuple[list[float], float, float]:
     cpu_ast, cpu_own = asterisk_cpu_s(), own_cpu_s()
     latencies: list[float] = []
     batches = [calls] if at_once else [1] * calls
     for size in batches:
-        callers = await asyncio.gather(*(one_call(ari, extension, app) for _ in range(size)))
+        callers = await asyncio.gather(*(one_call(ari, system.name, system.app) for _ in range(size)))
         latencies += (await ami.latencies_ms(set(callers))).values()
         await hang_up(ari, list(callers))
-        await settle(ari, list(callers))  # every agent free again before the next call
+        await settle(ari, list(callers))
+        await until_idle(system)  # the next calls meet idle agents, as the phases promise
     return latencies, asterisk_cpu_s() - cpu_ast, own_cpu_s() - cpu_own
 
 
@@ -186,27 +221,26 @@ async def main(sequential: int, burst: int, rounds: int) -> None:
     ) as ari:
         for agent in AGENTS:
             await set_agent_timing(ari, agent, ring_s=120)  # they ring until the caller leaves
-        ours_app, router = await start_ours(ari, settings.redis.url)
-        floor_app = await start_floor(ari)
-        systems = [("ours", "ours", ours_app), ("app_queue", "app_queue", ""), ("floor", "floor", floor_app)]
+        ours, router = await start_ours(ari, settings.redis.url)
+        systems = [ours, System("app_queue", "", always_idle), await start_floor(ari)]
         print(HEADER)
-        for name, extension, app in systems:
-            latencies, cpu_ast, cpu_own = await run_phase(ari, ami, extension, app, sequential, False)
-            print(row(name, "one at a time", latencies, cpu_ast, cpu_own), flush=True)
+        for system in systems:
+            latencies, cpu_ast, cpu_own = await run_phase(ari, ami, system, sequential, False)
+            print(row(system.name, "one at a time", latencies, cpu_ast, cpu_own), flush=True)
+        for system in systems:  # unmeasured: the first burst also opens the connections
+            await run_phase(ari, ami, system, burst, True)
         # Bursts vary with what Asterisk happens to be doing: several rounds, pooled, and the
         # systems' order turned each round, so that none always follows the same one.
-        for _, extension, app in systems:  # unmeasured: the first burst also opens the connections
-            await run_phase(ari, ami, extension, app, burst, True)
-        results: dict[str, list[float]] = {name: [] for name, _, _ in systems}
-        cpu: dict[str, list[float]] = {name: [0.0, 0.0] for name, _, _ in systems}
+        results: dict[str, list[float]] = {system.name: [] for system in systems}
+        cpu: dict[str, list[float]] = {system.name: [0.0, 0.0] for system in systems}
         for turn in range(rounds):
-            for name, extension, app in systems[turn % 3 :] + systems[: turn % 3]:
-                latencies, cpu_ast, cpu_own = await run_phase(ari, ami, extension, app, burst, True)
-                results[name] += latencies
-                cpu[name][0] += cpu_ast
-                cpu[name][1] += cpu_own
-        for name, _, _ in systems:
-            print(row(name, f"{burst} at once x{rounds}", results[name], *cpu[name]), flush=True)
+            for system in systems[turn % 3 :] + systems[: turn % 3]:
+                latencies, cpu_ast, cpu_own = await run_phase(ari, ami, system, burst, True)
+                results[system.name] += latencies
+                cpu[system.name][0] += cpu_ast
+                cpu[system.name][1] += cpu_own
+        for system in systems:
+            print(row(system.name, f"{burst} at once x{rounds}", results[system.name], *cpu[system.name]))
         await router.aclose()
     await ami.stop()
 
