@@ -242,6 +242,9 @@ async def main(sequential: int, burst: int, rounds: int) -> None:
         for system in systems:
             print(row(system.name, f"{burst} at once x{rounds}", results[system.name], *cpu[system.name]))
         await router.aclose()
+        keys = [key async for key in router.state.redis.scan_iter(f"{router.state.prefix}:*")]
+        if keys:  # the run's agents, line and events: nothing of it is wanted after the table
+            await router.state.redis.delete(*keys)
     await ami.stop()
 
     def p(name: str, q: float) -> float:
