@@ -329,6 +329,7 @@ class QueueRouter:
         joining, self._joining = self._joining, []
         entered: list[CallEvent] = []
         if self._view is None:
+            # Held before the read: a notice during it drops this view, so the next pass reads again.
             self._view = view = _View()
             positions, view.agents, view.callback_ids = await self.state.join_and_read(
                 [session.entry for session in joining], self.app, self.config.agents

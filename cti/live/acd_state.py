@@ -3,10 +3,11 @@
 Several service instances (each with its own ARI app name) may share one Redis and one pool of
 agents. Two rules keep them honest:
 
-- **Claim before ringing.** An agent is offered a call only through ``claim``: a Lua script that
-  moves the agent from ready to ringing in one step, so two instances racing for the same agent
-  get one yes and one no. Every other change goes through ``transition``, a compare-and-set on
-  the status's version, so a stale writer never overwrites a newer state.
+- **Claim before ringing.** An agent is offered a call only through ``claim_and_join`` (or
+  ``claim``): a Lua script that moves the agent from ready to ringing in one step, so two
+  instances racing for the same agent get one yes and one no. Every other change goes through
+  ``transition``, a compare-and-set on the status's version, so a stale writer never
+  overwrites a newer state.
 - **A call belongs to the instance whose Stasis app holds the caller**: its queue entry names
   that owner; only the owner routes it. A callback has no caller on the line: once published,
   any instance may *take* it (a lease), and the one that dials it marks it dialled in the same
@@ -132,6 +133,13 @@ def _snapshots(agents: Sequence[AgentConfig], flat: Sequence[str]) -> list[Agent
     ]
 
 
+def _positions(replies: list[Any], entries: int) -> tuple[list[int], list[Any]]:
+    """Split a pipeline's replies: the 1-based positions of the ``entries`` put in line first
+    (``AcdState._put_in_line``: three commands each, the last the rank), and the replies after."""
+    put = 3 * entries
+    return [int(rank) + 1 for rank in replies[2:put:3]], replies[put:]
+
+
 def _status(agent_id: str, fields: dict[str, str]) -> tuple[AgentStatus, int]:
     status = AgentStatus(
         agent=agent_id,
@@ -150,7 +158,6 @@ class AcdState:
     def __init__(self, redis: aioredis.Redis, prefix: str = "cti:acd") -> None:
         self.redis = redis
         self.prefix = prefix
-        self._claim = redis.register_script(_CLAIM)
         self._cas = redis.register_script(_SET_IF_VERSION)
         self._request_callback = redis.register_script(_REQUEST_CALLBACK)
         self._take_callback = redis.register_script(_TAKE_CALLBACK)
@@ -176,23 +183,15 @@ class AcdState:
 
     async def claim(self, agent_id: str, call_id: str, now: float) -> bool:
         """Ready -> ringing for ``call_id``, atomically; False if the agent was not ready."""
-        return (await self.claim_many([(agent_id, call_id)], now))[0]
-
-    async def claim_many(self, offers: Sequence[tuple[str, str]], now: float) -> list[bool]:
-        """Claim each (agent, call) pair atomically, all in one round trip; which ones succeeded."""
-        if not offers:
-            return []
-        keys = [self._agent_key(agent_id) for agent_id, _ in offers]
-        args = [repr(now), self.changes_channel, *(call_id for _, call_id in offers)]
-        replies = await self._claim(keys=keys, args=args)
-        return [bool(reply) for reply in replies]
+        claimed, _ = await self.claim_and_join([(agent_id, call_id)], now, [], "")
+        return claimed[0]
 
     async def claim_and_join(
         self, offers: Sequence[tuple[str, str]], now: float, entries: Sequence[Entry], owner: str
     ) -> tuple[list[bool], list[int]]:
-        """``claim_many`` and putting newly arrived callers in line, in one MULTI/EXEC: the
-        routing pass's round trip when it could match from the view it already holds. Returns
-        which claims succeeded and the new callers' positions."""
+        """Claim each (agent, call) pair atomically and put newly arrived callers in line, in
+        one MULTI/EXEC: the routing pass's round trip when it could match from the view it
+        already holds. Returns which claims succeeded and the new callers' positions."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry in entries:
                 self._put_in_line(pipe, entry, owner)
@@ -200,10 +199,8 @@ class AcdState:
                 keys = [self._agent_key(agent_id) for agent_id, _ in offers]
                 args = [repr(now), self.changes_channel, *(call_id for _, call_id in offers)]
                 pipe.eval(_CLAIM, len(keys), *keys, *args)  # not a Script: see join_and_read
-            replies = await pipe.execute()
-        ranks = replies[: 3 * len(entries)]
-        claimed = [bool(reply) for reply in replies[3 * len(entries) :][0]] if offers else []
-        return claimed, [int(rank) + 1 for rank in ranks[2::3]]
+            positions, rest = _positions(await pipe.execute(), len(entries))
+        return ([bool(reply) for reply in rest[0]] if offers else []), positions
 
     async def transition(self, agent_id: str, command: Command, now: float, **options: Any) -> StateChange:
         """Apply ``command`` (see ``cti.acd.agents.apply``) if nobody changed the agent meanwhile."""
@@ -262,9 +259,7 @@ class AcdState:
                 self._put_in_line(pipe, entry, owner)
             pipe.eval(_SNAPSHOT, len(keys), *keys)
             pipe.smembers(self._callbacks_key)
-            replies = await pipe.execute()
-        ranks, (flat, members) = replies[: 3 * len(entries)], replies[3 * len(entries) :]
-        positions = [int(rank) + 1 for rank in ranks[2::3]]
+            positions, (flat, members) = _positions(await pipe.execute(), len(entries))
         return positions, _snapshots(agents, flat), sorted(str(member) for member in members)
 
     # --- queue entries ----------------------------------------------------------------------
@@ -272,8 +267,8 @@ class AcdState:
         """Add a waiting caller; return its 1-based position in its queue (one round trip)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             self._put_in_line(pipe, entry, owner)
-            *_, rank = await pipe.execute()
-        return int(rank) + 1
+            positions, _ = _positions(await pipe.execute(), 1)
+        return positions[0]
 
     def _put_in_line(self, pipe: Any, entry: Entry, owner: str) -> None:
         """Queue on ``pipe`` the three commands that put ``entry`` in line; the last replies its rank."""

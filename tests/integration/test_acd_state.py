@@ -104,7 +104,7 @@ async def test_every_change_to_an_agent_or_a_callback_is_announced(
     async with two.redis.pubsub() as pubsub:
         await pubsub.subscribe(two.changes_channel)
         await one.transition("1100", Command.LOGIN, 0.0)
-        await one.claim_many([("1100", "c1")], 1.0)
+        await one.claim("1100", "c1", 1.0)
         await one.transition("1100", Command.ANSWER, 2.0)
         await one.record_call("1100", 30.0)
         await one.restore_agents([AgentStatus("1101", AgentState.PAUSED, 3.0, "lunch")])
