@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 import socket
@@ -11,27 +12,31 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 
 from aiohttp import web
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.acd import AcdConfig, AgentState, Command, agent_state_event, load_acd_config
 from cti.acd.router import QueueRouter
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
-from cti.errors import ConfigError
+from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
 from cti.ivr import FlowContext, load_flows, load_stations
 from cti.ivr.model import Flow
 from cti.ivr.runner import IvrRunner
-from cti.live import AcdState, EventOutbox, OutboxDrainer, connect_redis
+from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedCalls, connect_redis
 from cti.settings import Settings
 from cti.store import ensure_schema, make_engine
 from cti.store.acd_history import recall_acd
 from cti.store.customers import find_customer
 from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
+from cti.web.health import VITALS, Vitals
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
+SCHEMA_RETRY_S = 5.0  # how often a store away at the start is tried again
+STOP_GRACE_S = 5.0  # how long a stop waits for the event handlers under way
 
 
 def ari_client(settings: Settings) -> AriClient:
@@ -49,8 +54,30 @@ async def run_service(settings: Settings, *, clock: Clock = lambda: datetime.now
     so do an invalid IVR flow and a missing voice. ``clock`` is the time the flows judge
     business hours by (tests choose it).
     """
-    await asyncio.to_thread(ensure_schema, settings.database.url)
-    web_runner = web.AppRunner(build_web_app(settings), access_log=None)
+    try:
+        await asyncio.to_thread(ensure_schema, settings.database.url)
+    except ServiceUnavailable as exc:  # calls go on; their events wait in the outbox
+        log.error("the store is away, starting without it: %s", exc)
+    redis = connect_redis(settings.redis.url)
+    lease = InstanceLease(redis, settings.acd.redis_prefix, settings.ari.app)
+    try:
+        await lease.acquire()  # a second instance of this app name stops here
+    except BaseException:
+        await redis.aclose()
+        raise
+    try:
+        await _run_leased(settings, redis, clock, lease)
+    finally:
+        await lease.release()
+        await redis.aclose()
+
+
+async def _run_leased(settings: Settings, redis: Redis, clock: Clock, lease: InstanceLease) -> None:
+    """The service, once this instance holds its app name's heartbeat (``InstanceLease``)."""
+    web_app = build_web_app(settings)
+    vitals = web_app[VITALS]
+    vitals.redis, vitals.lease, vitals.outbox_stream = redis, lease, settings.redis.outbox_stream
+    web_runner = web.AppRunner(web_app, access_log=None)
     await web_runner.setup()
     try:
         await web.TCPSite(web_runner, settings.web.host, settings.web.port).start()
@@ -59,13 +86,13 @@ async def run_service(settings: Settings, *, clock: Clock = lambda: datetime.now
         where = f"{settings.web.host}:{settings.web.port}"
         raise ConfigError("[web]", "web.port", f"cannot listen on {where}: {exc.strerror}") from exc
     log.info("HTTP API listening", extra={"url": f"http://{settings.web.host}:{settings.web.port}/api/"})
-    redis = connect_redis(settings.redis.url)
     engine = make_engine(settings.database.url)
     drainer = OutboxDrainer(
         redis, engine, f"{settings.ari.app}@{socket.gethostname()}", stream=settings.redis.outbox_stream
     )
     drained = asyncio.Event()
-    drain_task = asyncio.create_task(drainer.run(drained), name="outbox-drainer")
+    drain_task = asyncio.create_task(_drain(settings.database.url, drainer, drained), name="outbox-drainer")
+    heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     try:
         await _serve(
             settings,
@@ -73,13 +100,30 @@ async def run_service(settings: Settings, *, clock: Clock = lambda: datetime.now
             AcdState(redis, settings.acd.redis_prefix),
             engine,
             clock,
+            vitals,
         )
     finally:
         drained.set()
         await drain_task
+        heartbeat.cancel()
+        await asyncio.gather(heartbeat, return_exceptions=True)
         await engine.dispose()
-        await redis.aclose()
         await web_runner.cleanup()
+
+
+async def _drain(database_url: str, drainer: OutboxDrainer, stopping: asyncio.Event) -> None:
+    """Drain the outbox into the store, once the store's schema is known good: a store that was
+    away at the start is checked again every few seconds (a wrong schema is an error in the
+    log then, not a stopped service: calls are being taken)."""
+    while not stopping.is_set():
+        try:
+            await asyncio.to_thread(ensure_schema, database_url)
+            break
+        except CtiError as exc:
+            log.error("outbox waits for the store: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stopping.wait(), SCHEMA_RETRY_S)
+    await drainer.run(stopping)
 
 
 async def _login_all(config: AcdConfig, state: AcdState, outbox: EventOutbox) -> None:
@@ -93,7 +137,12 @@ async def _login_all(config: AcdConfig, state: AcdState, outbox: EventOutbox) ->
 
 
 async def _serve(
-    settings: Settings, outbox: EventOutbox, acd_state: AcdState, engine: AsyncEngine, clock: Clock
+    settings: Settings,
+    outbox: EventOutbox,
+    acd_state: AcdState,
+    engine: AsyncEngine,
+    clock: Clock,
+    vitals: Vitals,
 ) -> None:
     acd_config = load_acd_config(settings.acd.config_file)
     flows = load_flows(settings.ivr.flows_dir, {queue.name for queue in acd_config.queues})
@@ -129,13 +178,18 @@ async def _serve(
             context=context,
             clock=clock,
             lookup_timeout_s=settings.ivr.lookup_timeout_s,
+            checkpoints=OwnedCalls(acd_state.redis, acd_state.prefix, settings.ari.app, "ivr"),
         )
         tracker = CallTracker(ari, outbox, fallback, router, ivr, flows)
         dispatcher = Dispatcher(tracker.handle)
+        vitals.events_connected = lambda: stream.connected
+        vitals.connects = lambda: stream.connects
+        vitals.calls = lambda: {"calls": len(tracker.calls), "ivr": len(ivr.calls), "acd": len(router.calls)}
         loop = asyncio.get_running_loop()
         stopping: set[asyncio.Task[None]] = set()  # hold the task: the loop keeps only a weak reference
 
         def stop() -> None:
+            log.info("stopping: no more events are taken")
             stopping.add(asyncio.create_task(stream.close()))
 
         for signum in (signal.SIGINT, signal.SIGTERM):
@@ -148,7 +202,11 @@ async def _serve(
             async for event in stream:
                 dispatcher.submit(event)
         finally:
-            await dispatcher.aclose()
+            await dispatcher.aclose(grace_s=STOP_GRACE_S)
+            try:
+                await tracker.stop()
+            except (AriUnavailable, OSError) as exc:  # Asterisk may be the one that is away
+                log.error("stopping: IVR callers not handed to the fallback: %s", exc)
             await ivr.aclose()
             await router.aclose()
             log.info("cti service stopped", extra={"live_calls": len(tracker.calls)})

@@ -23,7 +23,7 @@ from cti.kpi.queue_log import summary as queue_log_summary
 from cti.kpi.render import to_csv, to_json, to_table
 from cti.kpi.report import GROUP_BY, make_period
 from cti.kpi.service import import_queue_log, kpi_report
-from cti.live import redis_version
+from cti.live import connect_redis, read_dead_letters, redis_durability, redis_version
 from cti.logs import configure_logging, redact_url
 from cti.settings import Settings, load_settings
 from cti.sim import place_simulated_call
@@ -143,7 +143,11 @@ def doctor(state: CliState) -> None:
             failed = True
             status = f"[red]failed[/red] {exc}"
         table.add_row(name, where, status)
-    Console().print(table)
+    console = Console()
+    console.print(table)
+    if not failed:
+        for problem in uvloop.run(redis_durability(settings.redis.url)):
+            console.print(f"[yellow]warning[/yellow] redis: {problem}")
     sys.exit(1 if failed else 0)
 
 
@@ -263,6 +267,50 @@ def import_queue_log_command(state: CliState, path: Path) -> None:
 
 cli.add_command(flows)
 cli.add_command(tts)
+
+
+@cli.group()
+def outbox() -> None:
+    """The call events on their way from Redis to the SQL store."""
+
+
+@outbox.command("dead-letters")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(min=1), help="Newest first.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per dead letter.")
+@click.pass_obj
+def outbox_dead_letters(state: CliState, limit: int, as_json: bool) -> None:
+    """Events the store refused, with the database's reason (they are kept, not stored)."""
+    settings = state.settings
+
+    async def read() -> list[Any]:
+        redis = connect_redis(settings.redis.url)
+        try:
+            return await read_dead_letters(redis, settings.redis.outbox_stream, limit)
+        finally:
+            await redis.aclose()
+
+    letters = _run(read())
+    if as_json:
+        for letter in letters:
+            event = letter.event
+            record = {"entry": letter.entry_id, "reason": letter.reason, "event": letter.raw}
+            if event is not None:
+                record["event"] = json.loads(letter.raw)
+            click.echo(json.dumps(record, ensure_ascii=False))
+        return
+    if not letters:
+        click.echo(f"no dead letters in {settings.redis.outbox_stream}:dead")
+        return
+    table = Table("entry", "kind", "call", "at", "reason")
+    for letter in letters:
+        event = letter.event
+        if event is None:
+            table.add_row(letter.entry_id, "?", "?", "?", letter.reason)
+        else:
+            table.add_row(
+                letter.entry_id, event.kind.value, event.call_id, event.at.isoformat(), letter.reason
+            )
+    Console().print(table)
 
 
 def main() -> None:

@@ -8,6 +8,7 @@ status; only ``AriError`` does, because it reports what Asterisk answered.
     ├── ConfigError               a setting is missing or wrong: names the key and where it came from
     ├── FlowError                 an IVR flow is invalid: every problem with file, line, node (cti.ivr)
     ├── SchemaOutdated            the SQL store lacks the current migration: run `cti db upgrade`
+    ├── AppInUse                  another running instance holds our ARI app name (cti.live.lease)
     ├── ServiceUnavailable        Redis, the SQL database or Asterisk cannot be reached
     │   ├── AriUnavailable        ARI did not answer (connection refused, timeout, broken socket)
     │   └── TtsUnavailable        a prompt cannot be rendered: espeak-ng or a voice is missing (cti.tts)
@@ -41,6 +42,22 @@ class ConfigError(CtiError):
 
 class SchemaOutdated(CtiError):
     """The SQL store is missing the schema or is at an older migration."""
+
+
+class AppInUse(CtiError):
+    """Another instance, alive (its heartbeat is fresh), serves the same ARI app name.
+
+    Starting anyway would make Asterisk hand the app to us and send the other one
+    ``ApplicationReplaced``: two services would fight over the same calls.
+    """
+
+    def __init__(self, app: str, holder: str) -> None:
+        self.app = app
+        self.holder = holder
+        super().__init__(
+            f"ARI app {app!r} is already served by a running instance ({holder}); "
+            "stop it first, or give this one its own [ari] app"
+        )
 
 
 class ServiceUnavailable(CtiError):

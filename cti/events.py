@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from types import MappingProxyType
 from typing import Any
 
 
@@ -46,6 +47,28 @@ class EventKind(StrEnum):
     FUNNEL_LOST = "funnel_lost"  # data: stage, reason
 
 
+#: The longest text the store keeps in each field of ``call_events`` (``cti.store.models``
+#: declares its columns with these numbers): an event is checked when it is made, so a value
+#: that would not fit fails where it was produced, not later in a batch with others.
+FIELD_LIMITS: Mapping[str, int] = MappingProxyType(
+    {
+        "event_id": 64,
+        "call_id": 64,
+        "queue": 64,
+        "agent": 64,
+        "lead_id": 64,
+        "caller_number": 32,
+        "source": 16,
+    }
+)
+
+
+def fit_caller_number(number: str | None) -> str | None:
+    """A caller id as the events keep it: a forged or odd one (any text, any length, from the
+    network) is cut to what the store holds rather than refused, so the call goes on."""
+    return number[: FIELD_LIMITS["caller_number"]] if number else number
+
+
 @dataclass(frozen=True)
 class CallEvent:
     """One fact about a call, an agent or a lead, at a wall-clock time (timezone-aware)."""
@@ -64,6 +87,13 @@ class CallEvent:
     def __post_init__(self) -> None:
         if self.at.tzinfo is None:
             raise ValueError(f"event {self.kind} at {self.at}: the time must carry a timezone")
+        for name, limit in FIELD_LIMITS.items():
+            value = getattr(self, name)
+            if value is not None and len(value) > limit:
+                raise ValueError(
+                    f"event {self.kind.value} of call {self.call_id[:64]!r}: {name} is {len(value)} "
+                    f"characters, the store keeps at most {limit}"
+                )
 
     def number(self, key: str, default: float = 0.0) -> float:
         """A numeric ``data`` field (seconds, positions), ``default`` when absent."""

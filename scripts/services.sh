@@ -35,7 +35,10 @@ redis_up() {
   say "starting Redis on 127.0.0.1:6379"
   local dir=${XDG_CACHE_HOME:-$HOME/.cache}/hotline-cti/redis
   mkdir -p "$dir"
-  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" --appendonly no \
+  # An append-only file (fsync every second) keeps queues, agents and undrained call events
+  # across a Redis restart; noeviction makes a full Redis refuse writes rather than drop keys.
+  redis-server --daemonize yes --bind 127.0.0.1 --port 6379 --save "" \
+    --appendonly yes --appendfsync everysec --maxmemory-policy noeviction \
     --dir "$dir" --logfile "$dir/redis.log"
   for _ in $(seq 50); do redis_ready && return 0; sleep 0.1; done
   die "Redis did not start; see $dir/redis.log"

@@ -40,11 +40,12 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from cti.acd.adoption import reconcile
 from cti.acd.agents import AgentStateError, AgentStatus, Command, StateChange, agent_state_event
 from cti.acd.lobby import Lobby
 from cti.acd.model import AcdConfig, AgentSnapshot, AgentState, Entry, QueueConfig
 from cti.acd.recovery import LiveAgent, Recall, rebuilt_agents
-from cti.acd.session import Waiting
+from cti.acd.session import AGENT_LEG, CUSTOMER_LEG, Waiting
 from cti.acd.strategies import RoundRobinMemory, leaving_empty, match, refusal
 from cti.ari.client import AriClient
 from cti.ari.events import (
@@ -54,23 +55,23 @@ from cti.ari.events import (
     Dial,
     Event,
     PlaybackFinished,
+    Resynced,
     StasisEnd,
     StasisStart,
 )
 from cti.ari.models import Channel
 from cti.errors import AriBadRequest, AriError, AriNotFound, AriUnavailable
-from cti.events import CallEvent, EventKind
+from cti.events import CallEvent, EventKind, fit_caller_number
 from cti.live.acd_state import AcdState, StaleAgentState
 from cti.live.outbox import EventOutbox
+from cti.live.owned import OwnedCalls, Reconciled
 from cti.tts.renderer import Prompts
 
 log = logging.getLogger(__name__)
 
-AGENT_LEG = "acd-agent"  # Stasis args of an agent's channel: acd-agent,<caller channel id>
 #: A number a callback may dial: digits, maybe a leading +. Caller ids can be forged; anything
 #: else would go into a dial string (toll fraud).
 CALLABLE_NUMBER = re.compile(r"\+?\d{3,20}")
-CUSTOMER_LEG = "acd-customer"  # Stasis args of a callback's customer leg: acd-customer,<call id>
 #: How long a taken callback is this instance's before another may take it over (an instance
 #: that died between taking and dialling); far longer than an agent's ring timeout.
 CALLBACK_LEASE_S = 120.0
@@ -119,6 +120,8 @@ class QueueRouter:
         self.lobby = Lobby(ari, state, config, prompts, self._spawn)
         self.recall = recall  # what the store remembers; None: no rebuild (tests, benches)
         self._epoch: str | None = None
+        self.owned = OwnedCalls(state.redis, state.prefix, app, "acd")  # what a restart adopts
+        self._in_stasis: set[str] = set()  # agent and customer legs whose StasisStart we saw
 
     # --- entry points ---------------------------------------------------------------------
     async def enqueue(
@@ -130,7 +133,10 @@ class QueueRouter:
         if queue is None:
             raise ValueError(f"no queue {queue_name!r}; configured: {sorted(self.queues)}")
         session = Waiting(
-            Entry(caller.id, queue_name, self.clock(), priority), caller.caller.number or None, 0, language
+            Entry(caller.id, queue_name, self.clock(), priority),
+            fit_caller_number(caller.caller.number) or None,
+            0,
+            language,
         )
         self.calls[caller.id] = session
         await self._join(session, queue)
@@ -138,8 +144,10 @@ class QueueRouter:
     async def handle(self, event: Event) -> bool:
         """Carry an ARI event forward; True if it concerned the ACD."""
         if isinstance(event, StasisStart) and event.args[:1] == (AGENT_LEG,):
+            self._in_stasis.add(event.channel.id)
             await self._dial(event.channel.id)
         elif isinstance(event, StasisStart) and event.args[:1] == (CUSTOMER_LEG,):
+            self._in_stasis.add(event.channel.id)
             await self._dial_customer(event.channel.id)
         elif _channel_of(event) in self.customer_legs:
             await self._customer_event(event)
@@ -231,7 +239,13 @@ class QueueRouter:
         if current is None:
             if not await self.state.claim_rebuild(self.app, REBUILD_CLAIM_S):
                 return  # another instance is rebuilding: its epoch will come
-            await self._rebuild_shared(await self.recall())
+            try:
+                recall = await self.recall()
+            except Exception as exc:  # the store is away: rebuild at a later pass, calls go on
+                log.error("acd: live state not rebuilt, the store did not answer: %s", exc)
+                await self.state.release_rebuild(self.app)
+                return
+            await self._rebuild_shared(recall)
             current = uuid.uuid4().hex
             await self.state.start_epoch(current)
         elif self._epoch is None:  # this instance starts on a live state: nothing was lost
@@ -275,6 +289,12 @@ class QueueRouter:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
+    # --- after a reconnect or a restart: what Asterisk holds is the truth --------------------
+    async def reconcile(self, notice: Resynced) -> Reconciled:
+        """Catch up with what the events did not say while away, adopt the calls this app held
+        before a restart; never take a channel out of a bridge (``cti.acd.adoption``)."""
+        return await reconcile(self, notice)
+
     # --- queueing -------------------------------------------------------------------------
     async def _join(self, session: Waiting, queue: QueueConfig) -> None:
         """Into line: the next routing pass puts the entry in Redis, in the same round trip as
@@ -288,6 +308,7 @@ class QueueRouter:
                 await self._exit(session, queue, reason)
                 return
         session.in_line = False
+        await self._own(session)
         self._joining.append(session)
         self.lobby.enter(session, queue)
         session.timer = self._spawn(self._max_wait(session, queue))
@@ -449,16 +470,18 @@ class QueueRouter:
     async def _take_callback(self, entry: Entry, number: str, lead_id: str, now: float) -> None:
         """Serve a callback that reached the front, unless another instance took it first."""
         if await self.state.take_callback(entry.call_id, self.app, now, CALLBACK_LEASE_S):
-            self.calls[entry.call_id] = Waiting(
+            session = Waiting(
                 entry, number, 0, callback_number=number, serving_callback=True, lead_id=lead_id, in_line=True
             )
+            self.calls[entry.call_id] = session
+            await self._own(session)
 
     async def _not_dialled(self, session: Waiting, agent_id: str, channel_id: str, now: float) -> None:
         """The agent answered a callback this instance no longer holds (its lease ran out and
         another instance took it, or it was dialled): free the agent, call nobody."""
         log.warning("acd: callback not ours to dial any more", extra={"channel": session.entry.call_id})
         session.done = True
-        self.calls.pop(session.entry.call_id, None)
+        await self._forget(session)
         self.legs.pop(channel_id, None)
         await self.ari.hangup(channel_id, missing_ok=True)
         await self._agent(agent_id, Command.CANCEL, now)
@@ -467,7 +490,7 @@ class QueueRouter:
 
     async def _give_back(self, session: Waiting) -> None:
         """A callback this instance took but cannot ring now: any instance may serve it."""
-        self.calls.pop(session.entry.call_id, None)
+        await self._forget(session)
         await self.state.release_callback(session.entry.call_id)
 
     async def _ring(self, session: Waiting, agent_id: str, channel_id: str) -> None:
@@ -551,10 +574,12 @@ class QueueRouter:
             # "Channel not found", and the caller's StasisEnd finishes the session (by caller).
             with contextlib.suppress(AriNotFound, AriBadRequest):
                 await self.ari.add_channel(bridge.id, [session.entry.call_id, channel_id])
+            await self._own(session)  # bridged first, remembered after
 
     async def _leg_gone(self, channel_id: str) -> None:
         session = self._session_of_leg(channel_id)
         self.legs.pop(channel_id, None)
+        self._in_stasis.discard(channel_id)
         status = self._dial_status.pop(channel_id, "")
         if session is None:
             return
@@ -585,7 +610,7 @@ class QueueRouter:
                 return
             session.done = True
             await self.lobby.leave(session)
-            self.calls.pop(call_id, None)
+            await self._forget(session)
             if session.callback_number is not None:  # the line is clear after a callback request:
                 await self.state.publish_callback(call_id)  # now any instance may call back
                 return
@@ -613,7 +638,7 @@ class QueueRouter:
         if session.bridge_id:
             with contextlib.suppress(AriNotFound):
                 await self.ari.destroy_bridge(session.bridge_id)
-        self.calls.pop(session.entry.call_id, None)
+        await self._forget(session)
         if session.agent:
             await self._agent(session.agent, Command.HANG_UP, now)
             await self.state.record_call(session.agent, talk_s)
@@ -627,7 +652,8 @@ class QueueRouter:
         await self.dispatch()
 
     async def _max_wait(self, session: Waiting, queue: QueueConfig) -> None:
-        await asyncio.sleep(queue.max_wait_s)
+        # From the entry's arrival, not from now: an adopted caller has waited already.
+        await asyncio.sleep(max(0.0, queue.max_wait_s - session.entry.wait_s(self.clock())))
         async with session.lock:
             if session.bridge_id is None and not session.done:
                 await self._cancel_ringing(session)
@@ -669,7 +695,7 @@ class QueueRouter:
         session.done = True
         data = {"wait_s": session.entry.wait_s(self.clock()), "reason": reason}
         await self._record(EventKind.TIMED_OUT, session, data=data)
-        self.calls.pop(session.entry.call_id, None)
+        await self._forget(session)
         await self.ari.hangup(session.entry.call_id, missing_ok=True)
 
     # --- callbacks: keep the place, call back once -------------------------------------------
@@ -709,6 +735,7 @@ class QueueRouter:
         endpoint = self.config.callback_dial.format(number=session.callback_number)
         self.customer_legs[session.customer_leg] = session.entry.call_id
         session.customer_channel = session.customer_leg
+        await self._own(session)
         await self._record(
             EventKind.DIAL_STARTED,
             session,
@@ -764,8 +791,10 @@ class QueueRouter:
             )
             with contextlib.suppress(AriNotFound, AriBadRequest):
                 await self.ari.add_channel(session.bridge_id or "", [event.channel.id])
+            await self._own(session)
         elif isinstance(event, ChannelDestroyed):
             self.customer_legs.pop(event.channel.id, None)
+            self._in_stasis.discard(event.channel.id)
             session.customer_channel = None
             await self._finish(session, by="customer" if session.customer_answered else "customer_no_answer")
 
@@ -795,6 +824,23 @@ class QueueRouter:
             log.warning("agent %s: %s not applied: %s", agent_id, command, exc)
             return
         await self.outbox.record(agent_state_event(change))
+
+    async def _own(self, session: Waiting) -> None:
+        """Remember the call in Redis for the next start (best effort: the call goes on without)."""
+        try:
+            await self.owned.save(session.entry.call_id, session.record())
+        except (RedisError, OSError) as exc:
+            log.warning(
+                "acd: call not remembered for a restart: %s", exc, extra={"channel": session.entry.call_id}
+            )
+
+    async def _forget(self, session: Waiting) -> None:
+        """The call left the ACD (or this instance): nothing to adopt any more."""
+        self.calls.pop(session.entry.call_id, None)
+        try:
+            await self.owned.drop(session.entry.call_id)
+        except (RedisError, OSError) as exc:
+            log.warning("acd: call record not dropped: %s", exc, extra={"channel": session.entry.call_id})
 
     def _session_of_leg(self, channel_id: str) -> Waiting | None:
         call_id = self.legs.get(channel_id)

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from cti.acd.model import Entry
+
+AGENT_LEG = "acd-agent"  # Stasis args of an agent's channel: acd-agent,<caller channel id>
+CUSTOMER_LEG = "acd-customer"  # Stasis args of a callback's customer leg: acd-customer,<call id>
 
 
 @dataclass
@@ -52,3 +57,54 @@ class Waiting:
     def customer_leg(self) -> str:
         """The channel id of a callback's customer leg (known before it is created)."""
         return f"{self.entry.call_id}-cb"
+
+    def record(self) -> dict[str, Any]:
+        """What a restart needs to adopt this call (kept in Redis by ``cti.live.owned``)."""
+        entry = self.entry
+        return {
+            "queue": entry.queue,
+            "entered_at": entry.entered_at,
+            "priority": entry.priority,
+            "caller_number": self.caller_number,
+            "language": self.language,
+            "agent": self.agent,
+            "agent_channel": self.agent_channel,
+            "answered_at": self.answered_at,
+            "bridge": self.bridge_id,
+            "callback_number": self.callback_number,
+            "lead_id": self.lead_id,
+            "serving_callback": self.serving_callback,
+            "customer_channel": self.customer_channel,
+            "customer_answered": self.customer_answered,
+        }
+
+    @classmethod
+    def from_record(cls, call_id: str, record: Mapping[str, Any]) -> Waiting:
+        """The session a record describes; raises ``ValueError`` for one that cannot be read."""
+        try:
+            entry = Entry(
+                call_id, str(record["queue"]), float(record["entered_at"]), int(record.get("priority") or 0)
+            )
+            answered_at = record.get("answered_at")
+            return cls(
+                entry,
+                _text(record.get("caller_number")),
+                0,
+                str(record.get("language") or "zh"),
+                agent=_text(record.get("agent")),
+                agent_channel=_text(record.get("agent_channel")),
+                answered_at=None if answered_at is None else float(answered_at),
+                bridge_id=_text(record.get("bridge")),
+                in_line=True,
+                callback_number=_text(record.get("callback_number")),
+                lead_id=_text(record.get("lead_id")),
+                serving_callback=bool(record.get("serving_callback")),
+                customer_channel=_text(record.get("customer_channel")),
+                customer_answered=bool(record.get("customer_answered")),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"call {call_id}: unreadable ACD record: {exc!r}") from exc
+
+
+def _text(value: object) -> str | None:
+    return None if value is None or value == "" else str(value)

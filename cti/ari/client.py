@@ -350,6 +350,10 @@ class AriClient:
             query={"eventSource": event_source},
         )
 
+    async def get_playback(self, playback_id: str) -> Playback:
+        """A playback still queued or playing; ``AriNotFound`` once it is over."""
+        return await self._get(Playback, routes.PLAYBACK_GET, path_params={"playbackId": playback_id})
+
     async def stop_playback(self, playback_id: str) -> None:
         await self.request(routes.PLAYBACK_STOP, path_params={"playbackId": playback_id})
 

@@ -152,6 +152,12 @@ class Resynced:
     startup_time: str
     channels: tuple[Channel, ...] = field(default=())
     bridges: tuple[Bridge, ...] = field(default=())
+    #: Every channel Asterisk has, in any app or none: a call another instance holds is alive.
+    all_channel_ids: frozenset[str] = field(default=frozenset())
+
+    def bridge_of(self, channel_id: str) -> Bridge | None:
+        """The bridge of our app that holds ``channel_id``, if any."""
+        return next((bridge for bridge in self.bridges if channel_id in bridge.channels), None)
 
 
 Event = TypedEvent | UnknownEvent | Resynced

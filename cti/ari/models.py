@@ -36,6 +36,14 @@ class Channel(AriModel):
     language: str = ""
     channelvars: dict[str, str] | None = None
 
+    @property
+    def stasis_args(self) -> tuple[str, ...] | None:
+        """The Stasis arguments of a channel in a Stasis app (``app_data`` is ``app,arg1,...``);
+        None for a channel running anything else (the far half of a Local channel, say)."""
+        if self.dialplan.app_name != "Stasis":
+            return None
+        return tuple(self.dialplan.app_data.split(",")[1:])
+
 
 class Bridge(AriModel):
     id: str

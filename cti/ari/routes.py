@@ -63,6 +63,7 @@ BRIDGE_DESTROY = _route("DELETE", "/bridges/{bridgeId}")
 APPLICATION_GET = _route("GET", "/applications/{applicationName}")
 APPLICATION_SUBSCRIBE = _route("POST", "/applications/{applicationName}/subscription", "eventSource")
 
+PLAYBACK_GET = _route("GET", "/playbacks/{playbackId}")
 PLAYBACK_STOP = _route("DELETE", "/playbacks/{playbackId}")
 
 EVENTS_WEBSOCKET = _route("GET", "/events", "app subscribeAll")

@@ -37,6 +37,7 @@ from cti.errors import (
 )
 
 log = logging.getLogger(__name__)
+CLOSE_TIMEOUT_S = 1.0  # how long closing the events websocket waits for Asterisk's answer
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,12 @@ class EventStream:
         self._startup_time: str | None = None
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._stopping = asyncio.Event()
+        self.connects = 0  # websockets opened and resynced: one more than the reconnects
+
+    @property
+    def connected(self) -> bool:
+        """The events websocket is open (what ``/ready`` reports)."""
+        return self._ws is not None and not self._ws.closed
 
     async def close(self) -> None:
         """Stop the stream: the iteration ends after the current connection closes."""
@@ -117,13 +124,20 @@ class EventStream:
     async def _connection(self) -> AsyncIterator[Event]:
         """One websocket's life: connect, take stock, pass events on until it closes."""
         async with self.client.session.ws_connect(
-            self.client.events_url(self.app), headers=self.client.auth_headers, heartbeat=self.heartbeat_s
+            self.client.events_url(self.app),
+            headers=self.client.auth_headers,
+            heartbeat=self.heartbeat_s,
+            # Asterisk may take aiohttp's default 10 s to answer our close while calls are in
+            # the app: a stop (or a deploy) must not wait for it.
+            timeout=aiohttp.ClientWSTimeout(ws_close=CLOSE_TIMEOUT_S),
         ) as ws:
             self._ws = ws
             try:
                 if self._stopping.is_set():  # close() ran while we were connecting
                     return
-                yield await self._resync()
+                resynced = await self._resync()
+                self.connects += 1
+                yield resynced
                 async for event in self._read(ws):
                     yield event
             finally:
@@ -157,7 +171,8 @@ class EventStream:
         except AriNotFound:  # the app vanished again between our connect and this call
             raise ServiceUnavailable(f"Stasis application {self.app!r} is not registered") from None
         channel_ids, bridge_ids = set(app.channel_ids), set(app.bridge_ids)
-        channels = tuple(c for c in await self.client.list_channels() if c.id in channel_ids)
+        everything = await self.client.list_channels()
+        channels = tuple(c for c in everything if c.id in channel_ids)
         bridges = tuple(b for b in await self.client.list_bridges() if b.id in bridge_ids)
         # Only a complete stock-taking counts: after a failed one, the next still compares with
         # the startup time we last reported, so a restart in between is not missed.
@@ -173,4 +188,6 @@ class EventStream:
                 "bridges": len(bridges),
             },
         )
-        return Resynced(self.app, first, restarted, startup, channels, bridges)
+        return Resynced(
+            self.app, first, restarted, startup, channels, bridges, frozenset(c.id for c in everything)
+        )

@@ -29,7 +29,7 @@ from cti.ari.events import (
 )
 from cti.ari.models import Channel
 from cti.errors import AriConflict, AriNotFound
-from cti.events import CallEvent, EventKind
+from cti.events import CallEvent, EventKind, fit_caller_number
 from cti.ivr.model import Flow
 from cti.ivr.runner import IvrRunner
 from cti.live.outbox import EventOutbox
@@ -50,6 +50,15 @@ class LiveCall:
 
     def age_s(self) -> float:
         return round(time.monotonic() - self.started, 3)
+
+
+def _started(channel: Channel) -> float:
+    """A monotonic start time for a call adopted after a restart, from its creation time."""
+    try:
+        created = datetime.strptime(channel.creationtime, "%Y-%m-%dT%H:%M:%S.%f%z")
+    except ValueError:
+        return time.monotonic()
+    return time.monotonic() - max(0.0, (datetime.now(UTC) - created).total_seconds())
 
 
 @dataclass(frozen=True)
@@ -104,7 +113,7 @@ class CallTracker:
 
     async def _start(self, event: StasisStart) -> None:
         channel = event.channel
-        call = LiveCall(channel, channel.caller.number)
+        call = LiveCall(channel, fit_caller_number(channel.caller.number) or "")
         self.calls[channel.id] = call
         await self._record(EventKind.CALL_STARTED, call, {"direction": "inbound", "entry": list(event.args)})
         log.info(
@@ -137,37 +146,75 @@ class CallTracker:
     async def _end(self, event: StasisEnd | ChannelDestroyed) -> None:
         call = self.calls.pop(event.channel.id, None)
         if call is not None:
-            await self._record(
-                EventKind.CALL_ENDED, call, {"duration_s": call.age_s(), "digits": "".join(call.digits)}
-            )
-            log.info(
-                "call ended (%s)",
-                type(event).__name__,
-                extra={
-                    "channel": call.channel_id,
-                    "duration_s": call.age_s(),
-                    "digits": "".join(call.digits),
-                },
-            )
+            await self._close(call, missed=False, how=type(event).__name__)
+
+    async def _close(self, call: LiveCall, *, missed: bool, how: str = "") -> None:
+        """``call_ended``; ``missed``: the end happened while no events reached us (its exact
+        time is not known, the duration is measured to now)."""
+        data: dict[str, object] = {"duration_s": call.age_s(), "digits": "".join(call.digits)}
+        if missed:
+            data["missed"] = True
+        await self._record(EventKind.CALL_ENDED, call, data)
+        if missed:
+            log.warning("call ended while the events were away", extra={"channel": call.channel_id})
+        else:
+            log.info("call ended (%s)", how, extra={"channel": call.channel_id, **data})
 
     async def _reconcile(self, notice: Resynced) -> None:
+        """After every (re)connect: each part reconciles what it owns, and only then are the
+        channels nobody owns (and that no bridge holds) handed to the dialplan fallback.
+
+        The ACD goes first (its callers, agent and customer legs, bridges), then the IVR (its
+        journeys; a restart resumes them at their node). A caller whose end was missed is
+        closed with ``call_ended``; one adopted after a restart is followed to its end.
+        """
         alive = {channel.id: channel for channel in notice.channels}
+        acd = await self.router.reconcile(notice)
+        ivr = await self.ivr.reconcile(notice, self.flows, acd.channels)
         for channel_id in [cid for cid in self.calls if cid not in alive]:
-            call = self.calls.pop(channel_id)
-            log.warning(
-                "call ended while the events websocket was away",
-                extra={"channel": channel_id, "restarted": notice.restarted, "duration_s": call.age_s()},
-            )
-        # Our app is also subscribed to channels it does not hold (the far half of a Local
-        # channel it originated): only channels executing Stasis are ours to hand back.
-        strays = [c.id for c in alive.values() if c.id not in self.calls and c.dialplan.app_name == "Stasis"]
-        for channel_id in strays:
+            await self._close(self.calls.pop(channel_id), missed=True)
+        for channel_id in (acd.ended | ivr.ended) - set(alive) - set(self.calls):
+            await self._close(LiveCall(Channel(id=channel_id), ""), missed=True)
+        for channel_id in acd.callers | ivr.callers:
+            if channel_id not in self.calls:
+                channel = alive[channel_id]
+                caller = fit_caller_number(channel.caller.number) or ""
+                self.calls[channel_id] = LiveCall(channel, caller, _started(channel))
+        owned = acd.channels | ivr.channels | set(self.calls)
+        for channel in alive.values():
+            if channel.id in owned or channel.stasis_args is None:
+                continue  # ours, or the far half of a Local channel we originated
+            if notice.bridge_of(channel.id) is not None:
+                log.warning(
+                    "resync: a bridged channel nobody owns is left alone", extra={"channel": channel.id}
+                )
+                continue
             log.warning(
                 "unknown call found on resync: handing it to the dialplan fallback",
-                extra={"channel": channel_id},
+                extra={"channel": channel.id},
+            )
+            await self._to_fallback(channel.id)
+        log.info("resynced", extra={"live_calls": len(self.calls), "restarted": notice.restarted})
+
+    async def stop(self) -> None:
+        """A graceful stop: the callers still in the IVR go to the dialplan fallback (the
+        apology and app_queue's fallback queue) rather than wait in silence in a stopped app.
+        Callers waiting in the ACD hear their music and keep their place, conversations keep
+        talking: the next start adopts both (``_reconcile``)."""
+        handed = await self.ivr.hand_over()
+        for channel_id in handed:
+            log.warning(
+                "stopping: caller in the IVR handed to the dialplan fallback", extra={"channel": channel_id}
             )
             await self._to_fallback(channel_id)
-        log.info("resynced", extra={"live_calls": len(self.calls), "restarted": notice.restarted})
+        log.info(
+            "calls at stop",
+            extra={
+                "to_fallback": len(handed),
+                "left_to_adopt": len(self.router.calls),
+                "live_calls": len(self.calls),
+            },
+        )
 
     async def _to_fallback(self, channel_id: str) -> None:
         with contextlib.suppress(AriNotFound, AriConflict):  # it may have hung up or left meanwhile

@@ -31,6 +31,7 @@ from cti.ivr.messages import (
     Phase,
     Play,
     PromptFinished,
+    Resumed,
     Route,
     Started,
     StartTimer,
@@ -108,6 +109,8 @@ def step(
         run.guard("step_limit")
     elif isinstance(event, Started):
         _start(run, event)
+    elif isinstance(event, Resumed):
+        _resume(run, event)
     elif run.state.phase is not Phase.NOT_STARTED:
         _dispatch(run, event)
     return run.state, tuple(run.actions)
@@ -119,6 +122,18 @@ def _start(run: _Run, event: Started) -> None:
         language = event.language if offered else run.flow.default_language
         run.update(caller_number=event.caller_number, started_at=event.now, language=language)
         _enter(run, run.flow.entry)
+
+
+def _resume(run: _Run, event: Resumed) -> None:
+    if run.state.phase is Phase.NOT_STARTED:
+        language = event.language if event.language in run.flow.languages else run.flow.default_language
+        run.update(
+            caller_number=event.caller_number,
+            started_at=event.started_at,
+            language=language,
+            variables=dict(event.variables),
+        )
+        _enter(run, event.node)
 
 
 def _dispatch(run: _Run, event: Event) -> None:

@@ -34,6 +34,18 @@ class Started:
 
 
 @dataclass(frozen=True)
+class Resumed:
+    """The caller was at ``node`` when the service that ran the call stopped (a crash, a
+    deploy): the machine takes the call up there again, replaying that node's prompt."""
+
+    node: str
+    caller_number: str
+    language: str
+    started_at: datetime | None
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Digit:
     digit: str
 
@@ -59,7 +71,7 @@ class Hangup:
     pass
 
 
-Event = Started | Digit | PromptFinished | Timeout | LookupResult | Hangup
+Event = Started | Resumed | Digit | PromptFinished | Timeout | LookupResult | Hangup
 
 # --- actions (out) -----------------------------------------------------------------------------
 

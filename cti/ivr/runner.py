@@ -27,12 +27,14 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
+
 from cti.ari.client import AriClient
-from cti.ari.events import ChannelDestroyed, ChannelDtmfReceived, PlaybackFinished, StasisEnd
+from cti.ari.events import ChannelDestroyed, ChannelDtmfReceived, PlaybackFinished, Resynced, StasisEnd
 from cti.ari.events import Event as AriEvent
 from cti.ari.models import Channel
 from cti.errors import AriError, AriNotFound, CtiError
-from cti.events import CallEvent, EventKind
+from cti.events import CallEvent, EventKind, fit_caller_number
 from cti.ivr.interpreter import step
 from cti.ivr.messages import (
     Action,
@@ -49,6 +51,7 @@ from cti.ivr.messages import (
     Phase,
     Play,
     PromptFinished,
+    Resumed,
     Route,
     Started,
     StartTimer,
@@ -58,9 +61,11 @@ from cti.ivr.messages import (
 )
 from cti.ivr.model import Flow
 from cti.live.outbox import EventOutbox
+from cti.live.owned import OwnedCalls, Reconciled
 from cti.tts.renderer import Prompts
 
 log = logging.getLogger(__name__)
+PROMPT_CHECK_S = 10.0  # how often a prompt still playing is looked up (``_watch_prompt``)
 
 #: Where a ``transfer`` node sends the caller: the dialplan dials ``CTI_TRANSFER_TARGET`` there.
 TRANSFER_CONTEXT = "cti-transfer"
@@ -101,6 +106,7 @@ class IvrRunner:
         context: FlowContext | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         lookup_timeout_s: float = 2.0,
+        checkpoints: OwnedCalls | None = None,
     ) -> None:
         self.ari = ari
         self.outbox = outbox
@@ -110,6 +116,7 @@ class IvrRunner:
         self.context = context or FlowContext()
         self.clock = clock
         self.lookup_timeout_s = lookup_timeout_s
+        self.checkpoints = checkpoints  # where each caller is, for the next start to resume
         self.calls: dict[str, IvrCall] = {}
         self._playback_owner: dict[str, str] = {}  # playback id -> channel id
 
@@ -118,6 +125,76 @@ class IvrRunner:
         call = IvrCall(channel, flow)
         self.calls[channel.id] = call
         await self._feed(call, Started(channel.caller.number, self.clock()))
+
+    async def reconcile(
+        self, notice: Resynced, flows: Mapping[str, Flow], taken: frozenset[str]
+    ) -> Reconciled:
+        """After a (re)connect: close the callers who left while the events were away, finish
+        the prompts that ended unseen, and take up again the callers of our last run (a
+        restart) at the node they were at. ``taken`` are channels another part owns."""
+        alive = {channel.id: channel for channel in notice.channels}
+        ended: set[str] = set()
+        for channel_id, call in list(self.calls.items()):
+            if channel_id not in alive:
+                ended.add(channel_id)
+                await self._feed(call, Hangup())
+            else:
+                await self._finish_unseen_prompts(call)
+        for channel_id, record in (await self._checkpoints()).items():
+            channel, flow = alive.get(channel_id), flows.get(str(record.get("flow")))
+            if channel_id in self.calls:
+                continue
+            if channel is None or flow is None or channel_id in taken or notice.bridge_of(channel_id):
+                ended |= {channel_id} if channel is None else set()
+                await self._drop_checkpoint(channel_id)
+                continue
+            await self.resume(channel, flow, record)
+        return Reconciled(callers=frozenset(self.calls), ended=frozenset(ended))
+
+    async def resume(self, channel: Channel, flow: Flow, record: Mapping[str, object]) -> None:
+        """Take a caller up again at the node the checkpoint names (its prompt plays again)."""
+        log.warning("ivr: resuming a caller at %s", record.get("node"), extra={"channel": channel.id})
+        call = IvrCall(channel, flow)
+        self.calls[channel.id] = call
+        started = record.get("started_at")
+        variables = record.get("variables")
+        await self._feed(
+            call,
+            Resumed(
+                str(record.get("node", flow.entry)),
+                channel.caller.number,
+                str(record.get("language", "")),
+                datetime.fromisoformat(started) if isinstance(started, str) else None,
+                {str(k): str(v) for k, v in variables.items()} if isinstance(variables, dict) else {},
+            ),
+        )
+
+    async def _finish_unseen_prompts(self, call: IvrCall) -> None:
+        """A prompt that ended while the events were away would leave the caller in silence,
+        the machine waiting for its end: ask Asterisk which are over."""
+        for playback_id in list(call.playbacks):
+            await self._unless_playing(call, playback_id)
+
+    async def _unless_playing(self, call: IvrCall, playback_id: str) -> bool:
+        """Finish the prompt if Asterisk no longer has its playback; True if it still does."""
+        try:
+            await self.ari.get_playback(playback_id)
+            return True
+        except AriNotFound:
+            if playback_id in call.playbacks:
+                log.warning("ivr: a prompt ended unseen", extra={"channel": call.channel.id})
+                self._playback_owner.pop(playback_id, None)
+                await self._feed(call, PromptFinished(call.playbacks.pop(playback_id, "")))
+            return False
+
+    async def _watch_prompt(self, call: IvrCall, playback_id: str) -> None:
+        """A prompt whose PlaybackFinished is lost (without a reconnect: Asterisk dropped it, a
+        bug) would leave the caller in silence for good, the machine waiting: look now and then
+        whether Asterisk still plays it. Most prompts end before the first look."""
+        while playback_id in call.playbacks:
+            await asyncio.sleep(PROMPT_CHECK_S)
+            if playback_id in call.playbacks and not await self._unless_playing(call, playback_id):
+                return
 
     async def handle(self, event: AriEvent) -> bool:
         """Feed an ARI event to the call it concerns; True if it was an IVR caller's."""
@@ -134,8 +211,17 @@ class IvrRunner:
             return False
         return True
 
+    async def hand_over(self) -> list[str]:
+        """The service is stopping: let go of every caller still in a flow (their timers,
+        lookups, checkpoints) and return their channels, for the caller to send elsewhere."""
+        channels = list(self.calls)
+        for call in list(self.calls.values()):
+            self._forget(call)
+            await self._drop_checkpoint(call.channel.id)
+        return channels
+
     async def aclose(self) -> None:
-        """Stop timers and lookups (the service is stopping; the calls go to the fallback)."""
+        """Stop timers and lookups; the checkpoints stay, for the next start to resume."""
         for call in list(self.calls.values()):
             self._forget(call)
 
@@ -153,6 +239,7 @@ class IvrRunner:
                 pending.extend(await self._carry_out(call, actions))
             if call.state.phase is Phase.DONE:
                 self._forget(call)
+                await self._drop_checkpoint(call.channel.id)
 
     async def _carry_out(self, call: IvrCall, actions: tuple[Action, ...]) -> list[Event]:
         """Carry out one step's actions in order; returns events to feed next (skipped prompts)."""
@@ -161,6 +248,7 @@ class IvrRunner:
         journey = [self._journey_event(call, action) for action in actions if isinstance(action, Journey)]
         if journey:
             await self.outbox.try_record(*journey)
+            await self._checkpoint(call)
             for event in journey:  # the journey in the service log: what `cti call` shows
                 what = f"key {event.data['key']} at" if "key" in event.data else "node"
                 log.info("ivr: %s %s", what, event.data["node"], extra={"channel": call.channel.id})
@@ -188,6 +276,7 @@ class IvrRunner:
             call.playbacks[playback_id] = action.prompt_id
             self._playback_owner[playback_id] = call.channel.id
             await self.ari.play(call.channel.id, playback_id, media)
+            self._spawn(call, self._watch_prompt(call, playback_id))
         except AriNotFound:
             return True  # the caller hung up: the Hangup event follows, nothing more to play
         except (CtiError, OSError, ValueError) as exc:  # no voice, no file, nothing to say
@@ -312,9 +401,41 @@ class IvrRunner:
             call.channel.id,
             queue=queue,
             lead_id=lead_id,
-            caller_number=call.channel.caller.number or None,
+            caller_number=fit_caller_number(call.channel.caller.number) or None,
             data=data,
         )
+
+    async def _checkpoints(self) -> dict[str, dict[str, object]]:
+        if self.checkpoints is None:
+            return {}
+        try:
+            return dict(await self.checkpoints.load())
+        except (RedisError, OSError) as exc:
+            log.warning("ivr: checkpoints not read: %s", exc)
+            return {}
+
+    async def _checkpoint(self, call: IvrCall) -> None:
+        """Where the caller is now, so that a restart resumes there (best effort: a call goes on
+        without it)."""
+        if self.checkpoints is None or call.state.phase is Phase.DONE:
+            return
+        state = call.state
+        record = {
+            "flow": call.flow.name,
+            "node": state.node,
+            "language": state.language,
+            "variables": dict(state.variables),
+            "started_at": state.started_at.isoformat() if state.started_at else None,
+        }
+        try:
+            await self.checkpoints.save(call.channel.id, record)
+        except (RedisError, OSError) as exc:
+            log.warning("ivr: checkpoint not saved: %s", exc, extra={"channel": call.channel.id})
+
+    async def _drop_checkpoint(self, channel_id: str) -> None:
+        if self.checkpoints is not None:
+            with contextlib.suppress(RedisError, OSError):
+                await self.checkpoints.drop(channel_id)
 
     def _spawn(self, call: IvrCall, work: Awaitable[None]) -> None:
         async def run() -> None:

@@ -1,7 +1,22 @@
 """Live state in Redis: agent presence, queue entries, atomic claims, the event outbox."""
 
 from cti.live.acd_state import AcdState, StaleAgentState
-from cti.live.connection import connect_redis, redis_version
-from cti.live.outbox import EventOutbox, OutboxDrainer
+from cti.live.connection import connect_redis, redis_durability, redis_version
+from cti.live.lease import InstanceLease
+from cti.live.outbox import DeadLetter, EventOutbox, OutboxDrainer, read_dead_letters
+from cti.live.owned import OwnedCalls, Reconciled
 
-__all__ = ["AcdState", "EventOutbox", "OutboxDrainer", "StaleAgentState", "connect_redis", "redis_version"]
+__all__ = [
+    "AcdState",
+    "DeadLetter",
+    "EventOutbox",
+    "InstanceLease",
+    "OutboxDrainer",
+    "OwnedCalls",
+    "Reconciled",
+    "StaleAgentState",
+    "connect_redis",
+    "read_dead_letters",
+    "redis_durability",
+    "redis_version",
+]

@@ -314,6 +314,12 @@ class AcdState:
             await self.redis.set(f"{self.prefix}:rebuilding", instance, nx=True, px=int(ttl_s * 1000))
         )
 
+    async def release_rebuild(self, instance: str) -> None:
+        """Give the rebuild claim up (the rebuild could not be done now); only if it is ours."""
+        key = f"{self.prefix}:rebuilding"
+        if await self.redis.get(key) == instance:
+            await self.redis.delete(key)
+
     async def start_epoch(self, epoch: str) -> None:
         """The shared part is rebuilt: a new lifetime starts, and the other instances, seeing it,
         put their own callers and busy agents back (after the rebuild, so nothing overwrites them)."""

@@ -7,7 +7,15 @@ process is killed at any point, nothing is lost: entries read but not acknowledg
 pending in the stream's consumer group and are read again on restart (this consumer's own
 first, then other consumers' after ``claim_idle_ms``); an event stored just before a kill is
 stored again harmlessly, because ``event_id`` is unique. Durability across a *Redis* restart
-is Redis's: run it with appendonly in production.
+is Redis's: run it with appendonly in production (``scripts/services.sh`` does).
+
+Nothing stops the drain for good. A Redis that restarted without its data has lost the
+consumer group: it is created again (``NOGROUP``). A batch the database refuses is split
+until the events it refuses are alone; those go to the dead-letter stream (``<stream>:dead``,
+``cti outbox dead-letters``) with the database's reason, and the rest are stored. A database
+that is away is waited for: nothing is acknowledged, everything is stored once it is back.
+The stream is capped (``max_len``): a store away for days must not exhaust Redis's memory and
+stop the call path; a warning is logged long before the cap, an error when it is reached.
 """
 
 from __future__ import annotations
@@ -15,10 +23,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError, ResponseError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.events import CallEvent, event_from_json, event_to_json
@@ -28,21 +38,52 @@ log = logging.getLogger(__name__)
 
 STREAM = "cti:events"
 GROUP = "store"
+#: Events the stream may hold before the oldest are trimmed: about 1 KB each, a million is a
+#: gigabyte of Redis, and days of a busy center's events with the store away.
+MAX_LEN = 1_000_000
+WARN_SHARE = 0.5  # warn once the backlog reaches this share of the cap
+CHECK_EVERY = 1000  # look at the backlog every this many records
+DEAD_MAX_LEN = 100_000
+
+
+def dead_letters(stream: str) -> str:
+    """The stream where the events the store refused wait, with the reason."""
+    return f"{stream}:dead"
 
 
 class EventOutbox:
     """Where producers (IVR, ACD, dialer) record call events."""
 
-    def __init__(self, redis: aioredis.Redis, stream: str = STREAM) -> None:
+    def __init__(self, redis: aioredis.Redis, stream: str = STREAM, *, max_len: int = MAX_LEN) -> None:
         self.redis = redis
         self.stream = stream
+        self.max_len = max_len
+        self._records = 0
 
     async def record(self, *events: CallEvent) -> None:
         """Durable once this returns: the events are in Redis, in order."""
+        self._records += 1
+        check = self._records % CHECK_EVERY == 0
         async with self.redis.pipeline(transaction=False) as pipe:
             for event in events:
-                pipe.xadd(self.stream, {"e": event_to_json(event)})
-            await pipe.execute()
+                pipe.xadd(self.stream, {"e": event_to_json(event)}, maxlen=self.max_len, approximate=True)
+            if check:
+                pipe.xlen(self.stream)
+            replies = await pipe.execute()
+        if check:
+            self._warn_backlog(int(replies[-1]))
+
+    def _warn_backlog(self, backlog: int) -> None:
+        if backlog >= self.max_len * 0.99:
+            log.error(
+                "outbox full: the oldest call events are being dropped; is the store draining?",
+                extra={"stream": self.stream, "backlog": backlog, "max_len": self.max_len},
+            )
+        elif backlog >= self.max_len * WARN_SHARE:
+            log.warning(
+                "outbox backlog growing: the store is not keeping up (or is away)",
+                extra={"stream": self.stream, "backlog": backlog, "max_len": self.max_len},
+            )
 
     async def try_record(self, *events: CallEvent) -> None:
         """Record, or log the loss loudly: a call in progress goes on even if Redis is away."""
@@ -78,6 +119,7 @@ class OutboxDrainer:
         self._group_ready = False
 
     async def _ensure_group(self) -> None:
+        """Create the consumer group once; again after Redis lost it (``drain_once``)."""
         if self._group_ready:
             return
         try:
@@ -105,31 +147,74 @@ class OutboxDrainer:
     async def drain_once(self) -> int:
         """Store one batch; return how many entries it held (0: nothing to do)."""
         await self._ensure_group()
-        entries = await self._read()
+        try:
+            entries = await self._read()
+        except ResponseError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            log.warning("outbox: the consumer group is gone (Redis restarted?); creating it again")
+            self._group_ready = False
+            return 0
         if not entries:
             return 0
         events, unreadable = _decode(entries)
-        await insert_events(self.engine, events)
+        refused = await self._store(events)
         ids = [entry_id for entry_id, _ in entries]
-        async with self.redis.pipeline(transaction=True) as pipe:  # both or neither: no stored
-            pipe.xack(self.stream, GROUP, *ids)  # entry is left acknowledged in the stream
+        raw = dict(entries)
+        async with self.redis.pipeline(transaction=True) as pipe:  # all or nothing: no entry is
+            for entry_id, reason in unreadable:  # acknowledged without being stored or kept
+                self._dead_letter(pipe, str(raw[entry_id].get("e", "")), reason)
+            for event, reason in refused:
+                self._dead_letter(pipe, event_to_json(event), reason)
+            pipe.xack(self.stream, GROUP, *ids)
             pipe.xdel(self.stream, *ids)
             await pipe.execute()
-        for entry_id in unreadable:
-            log.error("outbox entry %s is not an event; dropped", entry_id)
+        for entry_id, reason in unreadable:
+            log.error("outbox entry %s is not an event (%s): dead-lettered", entry_id, reason)
+        for event, reason in refused:
+            log.error(
+                "the store refused event %s (%s): dead-lettered",
+                event.event_id,
+                reason,
+                extra={"channel": event.call_id, "kind": event.kind.value},
+            )
         return len(entries)
 
+    async def _store(self, events: list[CallEvent]) -> list[tuple[CallEvent, str]]:
+        """Store ``events``; a batch the database refuses is halved until each refused event is
+        alone. Returns the refused events with the reason; a database that is away raises."""
+        try:
+            await insert_events(self.engine, events)
+        except (IntegrityError, DataError, StatementError) as exc:
+            if isinstance(exc, DBAPIError) and not isinstance(exc, IntegrityError | DataError):
+                raise  # connection trouble, a missing table: not this batch's fault, retry later
+            if len(events) == 1:
+                return [(events[0], _reason(exc))]
+            half = len(events) // 2
+            return await self._store(events[:half]) + await self._store(events[half:])
+        return []
+
+    def _dead_letter(self, pipe: Any, raw: str, reason: str) -> None:
+        fields = {"e": raw, "reason": reason}
+        pipe.xadd(dead_letters(self.stream), fields, maxlen=DEAD_MAX_LEN, approximate=True)
+
     async def run(self, stopping: asyncio.Event) -> None:
-        """Drain until ``stopping`` is set; Redis or SQL trouble is retried, never fatal."""
+        """Drain until ``stopping`` is set; Redis or SQL trouble is retried, never fatal. An
+        outage is logged when it starts and when it ends, not once a second in between."""
+        failing = False
         while not stopping.is_set():
             try:
                 await self.drain_once()
-            except (RedisError, OSError) as exc:
-                log.warning("outbox drain failed, retrying: %s", exc)
+            except Exception as exc:
+                if not failing:
+                    expected = isinstance(exc, RedisError | OSError | DBAPIError)
+                    log.error("outbox drain failing, retrying every second: %s", exc, exc_info=not expected)
+                failing = True
                 await asyncio.sleep(1)
-            except Exception:
-                log.exception("outbox drain failed, retrying")
-                await asyncio.sleep(1)
+                continue
+            if failing:
+                log.warning("outbox draining again")
+                failing = False
 
 
 def _stream_entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
@@ -139,12 +224,45 @@ def _stream_entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
     return [entry for entry in reply[0][1] if entry[1] is not None]
 
 
-def _decode(entries: Iterable[tuple[str, dict[str, Any]]]) -> tuple[list[CallEvent], list[str]]:
+def _decode(
+    entries: Iterable[tuple[str, dict[str, Any]]],
+) -> tuple[list[CallEvent], list[tuple[str, str]]]:
+    """The events, and the entries that are none (with why)."""
     events: list[CallEvent] = []
-    unreadable: list[str] = []
+    unreadable: list[tuple[str, str]] = []
     for entry_id, fields in entries:
         try:
             events.append(event_from_json(fields["e"]))
-        except (KeyError, ValueError, TypeError):
-            unreadable.append(entry_id)
+        except (KeyError, ValueError, TypeError) as exc:
+            unreadable.append((entry_id, f"unreadable: {exc!r}"[:500]))
     return events, unreadable
+
+
+def _reason(exc: Exception) -> str:
+    """The database's own words, first line only (the statement and parameters follow)."""
+    original = getattr(exc, "orig", None) or exc
+    return str(original).strip().splitlines()[0][:500] if str(original).strip() else type(exc).__name__
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """An event the store refused (or an entry that was no event), and the reason."""
+
+    entry_id: str
+    reason: str
+    raw: str
+
+    @property
+    def event(self) -> CallEvent | None:
+        try:
+            return event_from_json(self.raw)
+        except (KeyError, ValueError, TypeError):
+            return None
+
+
+async def read_dead_letters(redis: aioredis.Redis, stream: str, count: int = 100) -> list[DeadLetter]:
+    """The newest ``count`` dead letters of ``stream``, newest first."""
+    entries: Any = await redis.xrevrange(dead_letters(stream), count=count)
+    return [
+        DeadLetter(entry_id, fields.get("reason", ""), fields.get("e", "")) for entry_id, fields in entries
+    ]

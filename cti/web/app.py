@@ -9,6 +9,7 @@ from aiohttp import web
 from cti.settings import Settings
 from cti.store import make_engine
 from cti.web.auth import TOKENS, load_tokens
+from cti.web.health import add_health_routes
 from cti.web.kpi import ENGINE, SETTINGS, get_kpi
 from cti.web.problems import problems
 
@@ -26,4 +27,5 @@ def build_web_app(settings: Settings) -> web.Application:
     app[TOKENS] = load_tokens(settings.web.tokens_file)
     app.cleanup_ctx.append(_store)
     app.router.add_get("/api/kpi", get_kpi)
+    add_health_routes(app)
     return app

@@ -8,6 +8,7 @@ the run under CI=true and skips it elsewhere (``tests/conftest.py``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import subprocess
@@ -28,6 +29,7 @@ from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig
 from cti.acd.router import QueueRouter
 from cti.app import run_service
 from cti.ari import AriClient, Dispatcher, Event, EventStream, Resynced
+from cti.errors import AriConflict, AriNotFound
 from cti.events import CallEvent, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
 from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, Settings, load_settings
@@ -84,15 +86,22 @@ def asterisk(settings: Settings) -> AsteriskStack:
 @pytest.fixture
 async def ari(asterisk: AsteriskStack) -> AsyncIterator[AriClient]:
     """An ARI client; after the test (and the fixtures built on it), the channels the test
-    left up are hung up: a call still running when a service was stopped would otherwise
-    ring or talk into the next tests and the benches (an agent leg in Wait(3600) did)."""
+    left up are hung up and the bridges it left are destroyed: a call still running when a
+    service was stopped would otherwise ring or talk into the next tests and the benches (an
+    agent leg in Wait(3600) did)."""
     ari = asterisk.settings.ari
     async with AriClient(ari.url, ari.username, ari.password.get_secret_value()) as client:
         before = {channel.id for channel in await client.list_channels()}
+        bridges_before = {bridge.id for bridge in await client.list_bridges()}
         yield client
         for channel in await client.list_channels():
             if channel.id not in before:
                 await client.hangup(channel.id, missing_ok=True)
+        for bridge in await client.list_bridges():  # a service stopped mid-call leaves its bridge
+            if bridge.id not in bridges_before:
+                # 409: the bridge is already being torn down (the test destroyed it itself)
+                with contextlib.suppress(AriNotFound, AriConflict):
+                    await client.destroy_bridge(bridge.id)
 
 
 class EventLog:
@@ -355,12 +364,19 @@ async def start_hotline(
     tasks: list[asyncio.Task[None]] = []
 
     async def start(
-        now: datetime, flows_dir: Path = Path("ivr_flows"), acd_file: Path = Path("config/acd.demo.toml")
+        now: datetime,
+        flows_dir: Path = Path("ivr_flows"),
+        acd_file: Path = Path("config/acd.demo.toml"),
+        ari_url: str | None = None,
     ) -> Hotline:
+        """``ari_url``: where the service reaches ARI (a test's ``TcpProxy`` to cut it)."""
         database_url = f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}"
+        ari_update: dict[str, Any] = {"app": app_name}
+        if ari_url is not None:
+            ari_update["url"] = ari_url
         settings = asterisk.settings.model_copy(
             update={
-                "ari": asterisk.settings.ari.model_copy(update={"app": app_name}),
+                "ari": asterisk.settings.ari.model_copy(update=ari_update),
                 "redis": RedisSettings(url=redis_url, outbox_stream=f"test:{app_name}:events"),
                 "database": DatabaseSettings(url=database_url),
                 "ivr": IvrSettings(flows_dir=flows_dir),

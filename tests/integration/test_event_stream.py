@@ -9,8 +9,8 @@ from cti.ari import AriClient, Backoff, Event, EventStream, Resynced
 from cti.ari.events import StasisStart
 from cti.errors import ApplicationReplaced
 from cti.sim import place_simulated_call
+from cti.sim.relay import TcpProxy
 from tests.integration.conftest import AsteriskStack, OpenEventLog
-from tests.integration.tcp_proxy import TcpProxy
 
 
 def resynced(e: Event) -> bool:

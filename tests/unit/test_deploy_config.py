@@ -100,3 +100,12 @@ def test_prompts_are_at_the_same_path_for_asterisk_and_the_service(compose: dict
 def test_sip_stays_on_loopback() -> None:
     transport = asterisk_conf("pjsip.conf")["transport-udp"]
     assert transport["bind"].startswith("127.0.0.1:")
+
+
+def test_the_shipped_redis_keeps_its_data_across_a_restart_and_never_evicts(compose: dict[str, Any]) -> None:
+    for command in (
+        " ".join(compose["redis"]["command"]),
+        (PROJECT / "scripts" / "services.sh").read_text(),
+    ):
+        assert "--appendonly yes" in command
+        assert "--maxmemory-policy noeviction" in command

@@ -4,7 +4,7 @@ import logging
 import pytest
 
 from cti.ari.dispatch import Dispatcher
-from cti.ari.events import Event, UnknownEvent, parse_event
+from cti.ari.events import Event, Resynced, UnknownEvent, parse_event
 
 
 def dtmf(channel: str, digit: str) -> Event:
@@ -106,3 +106,41 @@ async def test_after_aclose_new_events_are_handled_again() -> None:
     dispatcher.submit(dtmf("c1", "2"))
     await dispatcher.join()
     assert handled == ["2"]
+
+
+async def test_events_after_a_resync_wait_until_it_is_handled() -> None:
+    release = asyncio.Event()
+    handled: list[str] = []
+
+    async def handler(event: Event) -> None:
+        if isinstance(event, Resynced):
+            await release.wait()  # the owners are reconciling from the snapshot
+            handled.append("resynced")
+        else:
+            handled.append(digit_of(event))
+
+    dispatcher = Dispatcher(handler)
+    dispatcher.submit(dtmf("c1", "before"))
+    dispatcher.submit(Resynced(app="cti", first=False, restarted=False, startup_time=""))
+    dispatcher.submit(dtmf("c2", "after"))
+    await asyncio.sleep(0.01)
+    assert handled == ["before"]
+    release.set()
+    await dispatcher.join()
+    assert handled == ["before", "resynced", "after"]
+
+
+async def test_a_failed_resync_still_lets_the_events_after_it_run(caplog: pytest.LogCaptureFixture) -> None:
+    handled: list[str] = []
+
+    async def handler(event: Event) -> None:
+        if isinstance(event, Resynced):
+            raise RuntimeError("reconcile bug")
+        handled.append(digit_of(event))
+
+    dispatcher = Dispatcher(handler)
+    dispatcher.submit(Resynced(app="cti", first=True, restarted=False, startup_time=""))
+    dispatcher.submit(dtmf("c1", "after"))
+    await dispatcher.join()
+    assert handled == ["after"]
+    assert "handler failed on Resynced" in caplog.text

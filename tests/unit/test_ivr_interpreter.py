@@ -22,6 +22,7 @@ from cti.ivr import (
     Phase,
     Play,
     PromptFinished,
+    Resumed,
     Route,
     Started,
     StartTimer,
@@ -523,3 +524,41 @@ def test_given_an_unvalidated_flow_with_a_dangling_reference_then_hang_up_unknow
     call = Call(make_flow({"hello": {"type": "prompt", "prompt": say("x"), "next": "nowhere"}}))
     call.start()
     assert call.finish_prompt() == (HangUp("unknown_node"),)
+
+
+# --- resumed after a restart ---------------------------------------------------------------------
+
+
+def test_given_a_resumed_call_then_its_node_starts_again_with_the_language_and_values_it_had() -> None:
+    flow = make_flow(
+        {
+            "hello": {"type": "prompt", "prompt": say("hello"), "next": "menu"},
+            "menu": {"type": "menu", "prompt": say("menu"), "options": {"1": "end"}},
+            "end": queue(),
+        }
+    )
+    call = Call(flow)
+    actions = call.send(Resumed("menu", "13800000000", "en", NOW, {"area": "010"}))
+    assert actions[0] == Journey("menu")
+    assert plays(actions) == ["menu-en"]  # not the welcome again: the caller heard it
+    assert call.state.variables == {"area": "010"}
+    assert call.state.started_at == NOW
+    call.finish_prompt()
+    assert call.keys("1")[-1] == Route("q", 0)  # and the menu works as before
+
+
+def test_given_a_resume_at_a_node_the_flow_no_longer_has_then_the_fallback_takes_the_call() -> None:
+    flow = make_flow(
+        {"hello": {"type": "prompt", "prompt": say("hello"), "next": "agent"}, "agent": queue("general")},
+        fallback="agent",
+    )
+    actions = Call(flow).send(Resumed("gone", "13800000000", "xx", None))
+    assert actions == (Journey("agent"), Route("general", 0))
+
+
+def test_given_a_resume_of_a_call_already_running_then_nothing_happens() -> None:
+    call = Call(
+        make_flow({"hello": {"type": "prompt", "prompt": say("hello"), "next": "end"}, "end": queue()})
+    )
+    call.start()
+    assert call.send(Resumed("end", "13800000000", "zh", NOW)) == ()

@@ -1,4 +1,4 @@
-"""A loopback TCP relay the tests can cut, to break the ARI websocket like a network blip would."""
+"""A loopback TCP relay that tests and drills cut, to break the ARI websocket like a network blip would."""
 
 from __future__ import annotations
 

@@ -1,0 +1,135 @@
+"""``/health``, ``/ready`` and ``/metrics``: what a supervisor (systemd, Kubernetes, Prometheus)
+asks a running instance.
+
+``/health`` answers while the process and its event loop do: a liveness probe. ``/ready``
+says whether this instance can take calls now: its ARI events websocket is open, Redis
+answers and it holds its app name's heartbeat (``InstanceLease``); the SQL store is reported
+but not required, because calls are taken without it (their events wait in the outbox).
+``/metrics`` is the Prometheus text format (``prometheus_client``), read at scrape time.
+
+The service fills ``Vitals`` as its parts come up; until then a probe reads "not ready".
+None of these routes carries personal data, and none takes a token: a probe has none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import redis.asyncio as aioredis
+from aiohttp import web
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from redis.exceptions import RedisError
+from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
+
+from cti.live.lease import InstanceLease
+from cti.live.outbox import dead_letters
+from cti.web.kpi import ENGINE
+
+PROBE_TIMEOUT_S = 1.0  # a dependency slower than this counts as down for the probe
+
+
+@dataclass
+class Vitals:
+    """Where the probes read the service's state; filled by ``cti.app`` as the parts start."""
+
+    redis: aioredis.Redis | None = None
+    lease: InstanceLease | None = None
+    outbox_stream: str = ""
+    events_connected: Callable[[], bool] = lambda: False
+    connects: Callable[[], int] = lambda: 0
+    calls: Callable[[], dict[str, int]] = dict  # part -> live calls it holds
+    started: float = field(default_factory=time.time)
+
+
+VITALS: web.AppKey[Vitals] = web.AppKey("vitals", Vitals)
+
+
+async def get_health(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def get_ready(request: web.Request) -> web.Response:
+    vitals = request.app[VITALS]
+    redis_ok, store_ok = await asyncio.gather(_redis_up(vitals), _store_up(request.app))
+    checks = {
+        "ari_events": vitals.events_connected(),
+        "redis": redis_ok,
+        "instance_lease": vitals.lease is not None and vitals.lease.held,
+        "store": store_ok,  # reported, not required
+    }
+    ready = all(ok for name, ok in checks.items() if name != "store")
+    body = {"status": "ready" if ready else "not ready", "checks": checks}
+    return web.json_response(body, status=200 if ready else 503)
+
+
+async def get_metrics(request: web.Request) -> web.Response:
+    vitals = request.app[VITALS]
+    redis_ok, store_ok, (backlog, dead) = await asyncio.gather(
+        _redis_up(vitals), _store_up(request.app), _outbox_lengths(vitals)
+    )
+    registry = CollectorRegistry()
+
+    def gauge(name: str, doc: str, value: float, labels: dict[str, str] | None = None) -> None:
+        metric = Gauge(name, doc, list(labels or {}), registry=registry)
+        (metric.labels(**labels) if labels else metric).set(value)
+
+    gauge("cti_ari_events_connected", "1 while the ARI events websocket is open", vitals.events_connected())
+    gauge("cti_ari_connects", "ARI events websockets opened since the start", vitals.connects())
+    gauge("cti_redis_up", "1 while Redis answers", redis_ok)
+    gauge("cti_store_up", "1 while the SQL store answers", store_ok)
+    gauge("cti_instance_lease_held", "1 while this instance holds its app name", _held(vitals))
+    gauge("cti_outbox_backlog", "call events waiting in Redis for the store (-1: unknown)", backlog)
+    gauge("cti_outbox_dead_letters", "call events the store refused (-1: unknown)", dead)
+    gauge("cti_start_time_seconds", "when this instance started (Unix time)", vitals.started)
+    calls = Gauge("cti_live_calls", "calls each part holds now", ["part"], registry=registry)
+    for part, count in vitals.calls().items():
+        calls.labels(part=part).set(count)
+    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+def add_health_routes(app: web.Application) -> None:
+    app[VITALS] = Vitals()
+    app.router.add_get("/health", get_health)
+    app.router.add_get("/ready", get_ready)
+    app.router.add_get("/metrics", get_metrics)
+
+
+def _held(vitals: Vitals) -> bool:
+    return vitals.lease is not None and vitals.lease.held
+
+
+async def _redis_up(vitals: Vitals) -> bool:
+    if vitals.redis is None:
+        return False
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            return bool(await vitals.redis.ping())
+    except (RedisError, OSError, TimeoutError):
+        return False
+
+
+async def _store_up(app: web.Application) -> bool:
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S), app[ENGINE].connect() as connection:
+            await connection.execute(text("select 1"))
+            return True
+    except (SQLAlchemyError, OSError, TimeoutError):
+        return False
+
+
+async def _outbox_lengths(vitals: Vitals) -> tuple[int, int]:
+    if vitals.redis is None or not vitals.outbox_stream:
+        return -1, -1
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S), vitals.redis.pipeline(transaction=False) as pipe:
+            pipe.xlen(vitals.outbox_stream)
+            pipe.xlen(dead_letters(vitals.outbox_stream))
+            backlog, dead = await pipe.execute()
+            return int(backlog), int(dead)
+    except (RedisError, OSError, TimeoutError):
+        return -1, -1

@@ -1,0 +1,407 @@
+"""Faults a live call must survive, on the real Asterisk: a cut events websocket, kill -9,
+SIGTERM, a second instance, a database away, a lost prompt end; and the probes that report it.
+
+A bridged conversation is sacred: whatever happens to the service, the caller and the agent
+stay in their bridge, and the events that follow (``completed``, ``call_ended``) are recorded
+once. The callers here reach an agent straight from the hotline (``STRAIGHT_TO_SALES_FLOW``)
+at any hour, through the demo's simulated agents.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo
+
+import aiohttp
+import pytest
+import redis
+
+from cti.ari import AriClient, EventStream
+from cti.ari.events import Event, PlaybackFinished
+from cti.ari.models import Bridge
+from cti.errors import AriNotFound
+from cti.events import CallEvent, EventKind, event_from_json
+from cti.ivr import runner
+from cti.sim.drill import STRAIGHT_TO_SALES_FLOW, free_port
+from cti.sim.relay import TcpProxy
+from tests.integration.conftest import PROJECT, AsteriskStack, OpenEventLog, StartHotline
+from tests.integration.hotline import Caller, Hotline
+
+OPEN_HOURS = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+
+
+@pytest.fixture
+def straight_flows(tmp_path: Path) -> Path:
+    flows = tmp_path / "flows"
+    flows.mkdir()
+    (flows / "hotline.yaml").write_text(STRAIGHT_TO_SALES_FLOW)
+    return flows
+
+
+def kinds(events: list[CallEvent]) -> list[EventKind]:
+    return [event.kind for event in events]
+
+
+def answered(events: list[CallEvent]) -> bool:
+    return EventKind.AGENT_ANSWERED in kinds(events)
+
+
+def ended(events: list[CallEvent]) -> bool:
+    return EventKind.CALL_ENDED in kinds(events)
+
+
+async def bridge_of(ari: AriClient, channel_id: str) -> Bridge:
+    for bridge in await ari.list_bridges():
+        if channel_id in bridge.channels:
+            return bridge
+    raise AssertionError(f"no bridge holds {channel_id}")
+
+
+async def bridged_pair(ari: AriClient, caller: Caller) -> Bridge:
+    """The caller's bridge once the agent's leg is in it too."""
+    for _ in range(100):
+        bridge = await bridge_of(ari, caller.id)
+        if len(bridge.channels) == 2:
+            return bridge
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"the caller's bridge never held two channels: {bridge.channels}")
+
+
+async def still_bridged(ari: AriClient, bridge: Bridge, for_s: float) -> None:
+    """The bridge holds exactly its two channels, checked again and again for ``for_s``."""
+    deadline = time.monotonic() + for_s
+    while time.monotonic() < deadline:
+        now = await ari.get_bridge(bridge.id)
+        assert set(now.channels) == set(bridge.channels), "a leg left the conversation"
+        await asyncio.sleep(0.1)
+
+
+def conversation_ends_once(events: list[CallEvent]) -> None:
+    seen = kinds(events)
+    assert seen.count(EventKind.AGENT_ANSWERED) == 1
+    assert seen.count(EventKind.COMPLETED) == 1
+    assert seen.count(EventKind.CALL_ENDED) == 1
+    assert seen.index(EventKind.AGENT_ANSWERED) < seen.index(EventKind.COMPLETED)
+    completed = next(event for event in events if event.kind is EventKind.COMPLETED)
+    assert completed.data["by"] == "caller"
+    assert completed.agent is not None
+    assert not next(e for e in events if e.kind is EventKind.CALL_ENDED).data.get("missed")
+
+
+async def test_a_websocket_cut_during_a_bridged_call_leaves_both_legs_in_their_bridge(
+    start_hotline: StartHotline,
+    asterisk: AsteriskStack,
+    ari: AriClient,
+    straight_flows: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO)
+    target = urlsplit(asterisk.settings.ari.url)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 8088)
+    await proxy.start()
+    try:
+        hotline = await start_hotline(
+            OPEN_HOURS, flows_dir=straight_flows, ari_url=f"http://127.0.0.1:{proxy.port}/ari"
+        )
+        caller = await hotline.call()
+        await hotline.wait_for(caller, answered)
+        bridge = await bridged_pair(ari, caller)
+
+        resyncs = caplog.text.count("resynced")
+        assert proxy.drop_connections() > 0
+        for _ in range(200):  # the service reconnects and reconciles
+            if caplog.text.count("resynced") > resyncs:
+                break
+            await asyncio.sleep(0.05)
+        assert caplog.text.count("resynced") > resyncs, "the service did not resync"
+        assert "handing it to the dialplan fallback" not in caplog.text
+        await still_bridged(ari, bridge, for_s=2.0)
+
+        await ari.hangup(caller.id)
+        events = await hotline.until_ended(caller)
+        conversation_ends_once(await settled(hotline, caller, events))
+    finally:
+        await proxy.close()
+
+
+async def settled(hotline: Hotline, caller: Caller, events: list[CallEvent]) -> list[CallEvent]:
+    """The call's events once its ``completed`` is in too (it may be drained a moment later)."""
+    if EventKind.COMPLETED in kinds(events):
+        return events
+    return await hotline.wait_for(caller, lambda ev: EventKind.COMPLETED in kinds(ev))
+
+
+# --- the service as its own process: kill -9 and a second instance ------------------------------
+@dataclass
+class ServiceProcesses:
+    """``cti run`` processes on one app name; every one still running is killed at the end."""
+
+    env: dict[str, str]
+    log_dir: Path
+    started: list[subprocess.Popen[bytes]]
+
+    def start(self) -> subprocess.Popen[bytes]:
+        log = (self.log_dir / f"service-{len(self.started)}.log").open("wb")
+        process = subprocess.Popen(
+            [str(Path(sys.executable).with_name("cti")), "run"],
+            cwd=PROJECT,
+            env=self.env,
+            stdout=log,
+            stderr=log,
+        )
+        self.started.append(process)
+        return process
+
+    def log(self, index: int) -> str:
+        return (self.log_dir / f"service-{index}.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def service_processes(
+    app_name: str, redis_url: str, straight_flows: Path, tmp_path: Path
+) -> Iterator[ServiceProcesses]:
+    env = {
+        **os.environ,
+        "CTI_CONFIG": str(PROJECT / "config" / "cti.toml"),
+        "CTI_ARI_APP": app_name,
+        "CTI_REDIS_URL": redis_url,
+        "CTI_REDIS_OUTBOX_STREAM": f"test:{app_name}:events",
+        "CTI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}",
+        "CTI_IVR_FLOWS_DIR": str(straight_flows),
+        "CTI_ACD_REDIS_PREFIX": f"test:{app_name}:acd",
+        "CTI_WEB_PORT": str(free_port()),
+    }
+    processes = ServiceProcesses(env, tmp_path, [])
+    try:
+        yield processes
+    finally:
+        for process in processes.started:
+            if process.poll() is None:
+                process.kill()
+                process.wait(10)
+        client = redis.Redis.from_url(redis_url)
+        try:
+            keys = list(client.scan_iter(f"test:{app_name}:*"))
+            if keys:
+                client.delete(*keys)
+        finally:
+            client.close()
+
+
+@pytest.fixture
+async def hotline_of(
+    service_processes: ServiceProcesses, ari: AriClient, app_name: str, open_event_log: OpenEventLog
+) -> Hotline:
+    """The ``Hotline`` helpers for the service processes' app and store; the callers' far
+    halves wait in the driver app, which the test's own event stream holds open."""
+    driver = f"{app_name}-driver"
+    await open_event_log(EventStream(ari, driver))
+    return Hotline(ari, app_name, driver, service_processes.env["CTI_DATABASE_URL"])
+
+
+async def until_resynced(processes: ServiceProcesses, index: int) -> None:
+    """Wait until service ``index`` has connected and reconciled (it logs ``resynced``)."""
+    for _ in range(600):
+        if processes.started[index].poll() is not None:
+            raise AssertionError(f"service {index} stopped:\n{processes.log(index)[-3000:]}")
+        if "resynced" in processes.log(index):
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"service {index} did not resync:\n{processes.log(index)[-3000:]}")
+
+
+async def test_kill_9_during_a_bridged_call_and_a_restart_adopt_the_conversation(
+    service_processes: ServiceProcesses, hotline_of: Hotline, ari: AriClient
+) -> None:
+    first = service_processes.start()
+    await until_resynced(service_processes, 0)
+    caller = await hotline_of.call()
+    await hotline_of.wait_for(caller, answered)
+    bridge = await bridged_pair(ari, caller)
+
+    os.kill(first.pid, signal.SIGKILL)
+    first.wait(10)
+    await still_bridged(ari, bridge, for_s=1.0)  # Asterisk holds the conversation meanwhile
+
+    service_processes.start()
+    await until_resynced(service_processes, 1)
+    log = service_processes.log(1)
+    assert "handing it to the dialplan fallback" not in log
+    await still_bridged(ari, bridge, for_s=2.0)
+
+    await ari.hangup(caller.id)
+    events = await hotline_of.until_ended(caller)
+    conversation_ends_once(await settled(hotline_of, caller, events))
+
+
+async def test_a_second_instance_on_the_same_app_refuses_to_start(
+    service_processes: ServiceProcesses,
+) -> None:
+    service_processes.start()
+    await until_resynced(service_processes, 0)
+    second = service_processes.start()
+    assert second.wait(30) != 0
+    assert "is already served by a running instance" in service_processes.log(1)
+    assert service_processes.started[0].poll() is None  # the first one keeps its app
+
+
+async def test_with_the_database_away_the_service_starts_and_takes_calls_into_the_outbox(
+    service_processes: ServiceProcesses, hotline_of: Hotline, ari: AriClient, redis_url: str
+) -> None:
+    nobody = free_port()  # nothing listens there: the store is away for the whole test
+    service_processes.env["CTI_DATABASE_URL"] = f"postgresql+psycopg://cti@127.0.0.1:{nobody}/cti"
+    service_processes.start()
+    await until_resynced(service_processes, 0)
+    assert "the store is away, starting without it" in service_processes.log(0)
+    caller = await hotline_of.call()
+    outbox = redis.Redis.from_url(redis_url, decode_responses=True)
+    try:
+        for _ in range(200):
+            recorded = [
+                event_from_json(fields["e"])
+                for _, fields in outbox.xrange(service_processes.env["CTI_REDIS_OUTBOX_STREAM"])
+            ]
+            if answered([e for e in recorded if e.call_id == caller.id]):
+                break
+            await asyncio.sleep(0.05)
+        assert answered([e for e in recorded if e.call_id == caller.id]), "the call got no agent"
+    finally:
+        outbox.close()
+    await bridged_pair(ari, caller)
+    assert "outbox waits for the store" in service_processes.log(0)
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"http://127.0.0.1:{service_processes.env['CTI_WEB_PORT']}/ready") as ready,
+    ):
+        body = await ready.json()
+    assert ready.status == 200  # calls are taken: the store is reported, not required
+    assert body["checks"]["store"] is False
+
+
+async def fallback_of(ari: AriClient, caller: Caller) -> str:
+    """Why the hotline's dialplan took the caller back (``CTI_FALLBACK``), once it has."""
+    for _ in range(100):
+        with contextlib.suppress(AriNotFound):  # not set yet
+            if reason := await ari.get_variable(caller.id, "CTI_FALLBACK"):
+                return reason
+        await asyncio.sleep(0.05)
+    return ""
+
+
+MENU_FLOW = """\
+# A menu that waits: the caller is in the IVR when the service is stopped.
+name: hotline
+entry: menu
+languages: [en]
+timezone: Asia/Shanghai
+nodes:
+  menu:
+    type: menu
+    prompt: {en: "Press one for sales."}
+    options: {"1": sales_queue}
+    timeout_s: 30
+  sales_queue:
+    type: queue
+    queue: sales
+"""
+
+
+async def test_sigterm_hands_a_caller_in_the_ivr_to_the_fallback_and_stops_cleanly(
+    service_processes: ServiceProcesses, hotline_of: Hotline, ari: AriClient, tmp_path: Path
+) -> None:
+    flows = tmp_path / "menu-flows"
+    flows.mkdir()
+    (flows / "hotline.yaml").write_text(MENU_FLOW)
+    service_processes.env["CTI_IVR_FLOWS_DIR"] = str(flows)
+    service = service_processes.start()
+    await until_resynced(service_processes, 0)
+    caller = await hotline_of.call()
+    await hotline_of.reach(caller, "menu")
+
+    service.send_signal(signal.SIGTERM)
+    assert await asyncio.to_thread(service.wait, 30) == 0
+    assert await fallback_of(ari, caller) == "handed-back"  # not left in silence
+    log = service_processes.log(0)
+    assert "caller in the IVR handed to the dialplan fallback" in log
+    assert "cut short" not in log
+
+
+async def test_the_probes_say_ready_and_the_metrics_count_the_calls(
+    service_processes: ServiceProcesses, hotline_of: Hotline, ari: AriClient
+) -> None:
+    service_processes.start()
+    await until_resynced(service_processes, 0)
+    caller = await hotline_of.call()
+    await hotline_of.wait_for(caller, answered)
+    base = f"http://127.0.0.1:{service_processes.env['CTI_WEB_PORT']}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{base}/health") as health:
+            assert (health.status, await health.json()) == (200, {"status": "ok"})
+        async with http.get(f"{base}/ready") as ready:
+            body = await ready.json()
+            assert ready.status == 200, body
+            assert body["checks"] == {
+                "ari_events": True,
+                "redis": True,
+                "instance_lease": True,
+                "store": True,
+            }
+        async with http.get(f"{base}/metrics") as metrics:
+            exposed = await metrics.text()
+    assert metrics.headers["Content-Type"].startswith("text/plain")
+    assert "cti_ari_events_connected 1.0" in exposed
+    assert 'cti_live_calls{part="acd"} 1.0' in exposed
+    assert "cti_outbox_dead_letters 0.0" in exposed
+
+
+PROMPT_FLOW = """\
+# A prompt, then the queue: the caller moves on only once the prompt is known to be over.
+name: hotline
+entry: hello
+languages: [en]
+timezone: Asia/Shanghai
+nodes:
+  hello:
+    type: prompt
+    prompt: {en: "Hello."}
+    next: sales_queue
+  sales_queue:
+    type: queue
+    queue: sales
+"""
+
+
+async def test_a_prompt_whose_end_is_never_reported_is_found_over_and_the_caller_moves_on(
+    start_hotline: StartHotline, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    flows = tmp_path / "prompt-flows"
+    flows.mkdir()
+    (flows / "hotline.yaml").write_text(PROMPT_FLOW)
+    monkeypatch.setattr(runner, "PROMPT_CHECK_S", 0.5)
+    original = runner.IvrRunner.handle
+
+    async def losing_prompt_ends(self: runner.IvrRunner, event: Event) -> bool:
+        if isinstance(event, PlaybackFinished):
+            return True  # lost: the IVR never hears of it
+        return await original(self, event)
+
+    monkeypatch.setattr(runner.IvrRunner, "handle", losing_prompt_ends)
+    hotline = await start_hotline(OPEN_HOURS, flows_dir=flows)
+    caller = await hotline.call()
+    events = await hotline.until_queued(caller)
+    assert [e.data["node"] for e in events if e.kind is EventKind.IVR_NODE_ENTERED] == [
+        "hello",
+        "sales_queue",
+    ]
