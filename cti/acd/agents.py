@@ -43,6 +43,11 @@ class AgentStatus:
     reason: str = ""
     call_id: str | None = None
     missed_in_row: int = 0
+    #: The instance (ARI app) whose call the agent is ringing, talking or wrapping up for.
+    owner: str = ""
+    #: When ringing or wrap-up is over at the latest (epoch seconds; 0: no deadline). It lives
+    #: with the agent so that any instance can end it if the owner dies (``cti.acd.sweeper``).
+    until: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -93,8 +98,10 @@ def apply(
     reason: str = "",
     call_id: str | None = None,
     auto_pause_after: int = 0,
+    until: float = 0.0,
 ) -> tuple[AgentStatus, StateChange]:
-    """The agent's status after ``command`` and the change to record (with its reason)."""
+    """The agent's status after ``command`` and the change to record (with its reason);
+    ``until`` is the new state's deadline (wrap-up's end), none by default."""
     if status.state not in _ALLOWED[command]:
         raise AgentStateError(f"agent {status.agent}: cannot {command} while {status.state}")
     state, default_reason = _target(status, command, auto_pause_after)
@@ -111,6 +118,8 @@ def apply(
         reason=reason or default_reason,
         call_id=(call_id or status.call_id) if keeps_call else None,
         missed_in_row=missed,
+        owner=status.owner if keeps_call else "",
+        until=until,
     )
     return new, StateChange(status.agent, state, new.reason, now, new.call_id)
 

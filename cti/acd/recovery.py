@@ -64,13 +64,15 @@ def rebuilt_agents(
     recorded: Mapping[str, RecordedState],
     live: Mapping[str, LiveAgent],
     now: float,
+    owner: str = "",
 ) -> list[AgentStatus]:
-    """The status to restore for each configured agent."""
+    """The status to restore for each configured agent; ``owner`` is the instance whose live
+    calls ``live`` describes (the sweeper must know it is alive)."""
     statuses: list[AgentStatus] = []
     for agent_id in agent_ids:
         if agent_id in live:
             busy = live[agent_id]
-            statuses.append(AgentStatus(agent_id, busy.state, now, "rebuilt", busy.call_id))
+            statuses.append(AgentStatus(agent_id, busy.state, now, "rebuilt", busy.call_id, owner=owner))
         elif agent_id in recorded and recorded[agent_id].state not in _BUSY:
             last = recorded[agent_id]
             statuses.append(AgentStatus(agent_id, last.state, last.at, last.reason))

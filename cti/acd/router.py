@@ -36,7 +36,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from redis.exceptions import RedisError
 
@@ -68,6 +68,7 @@ from cti.live.owned import OwnedCalls, Reconciled
 from cti.tts.renderer import Prompts
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 #: A number a callback may dial: digits, maybe a leading +. Caller ids can be forged; anything
 #: else would go into a dial string (toll fraud).
@@ -116,7 +117,7 @@ class QueueRouter:
         self._joining: list[Waiting] = []  # arrived since the last routing pass began
         self._view: _View | None = None  # agents and callbacks as last read; None: stale
         self._closing = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
         self.lobby = Lobby(ari, state, config, prompts, self._spawn)
         self.recall = recall  # what the store remembers; None: no rebuild (tests, benches)
         self._epoch: str | None = None
@@ -255,7 +256,7 @@ class QueueRouter:
             if session.waiting and not session.serving_callback:
                 await self.state.enqueue(session.entry, owner=self.app)
         await self.state.restore_agents(
-            AgentStatus(agent_id, live.state, self.clock(), "rebuilt", live.call_id)
+            AgentStatus(agent_id, live.state, self.clock(), "rebuilt", live.call_id, owner=self.app)
             for agent_id, live in self._live_agents().items()
         )
         lost = self._epoch is not None  # at this instance's first start, an empty Redis is no news
@@ -266,7 +267,9 @@ class QueueRouter:
 
     async def _rebuild_shared(self, recall: Recall) -> None:
         ids = [agent.id for agent in self.config.agents]
-        await self.state.restore_agents(rebuilt_agents(ids, recall.agents, self._live_agents(), self.clock()))
+        await self.state.restore_agents(
+            rebuilt_agents(ids, recall.agents, self._live_agents(), self.clock(), self.app)
+        )
         for pending in recall.callbacks:
             if pending.entry.queue in self.queues:
                 await self.state.enqueue(pending.entry, owner="")
@@ -414,7 +417,10 @@ class QueueRouter:
                 self._spawn(self._ring(session, agent_id, channel_id))
         try:
             claimed, positions = await self.state.claim_and_join(
-                [(agent_id, s.entry.call_id) for s, agent_id, _ in legs],
+                [
+                    (agent_id, s.entry.call_id, now + self.queues[s.entry.queue].ring_timeout_s)
+                    for s, agent_id, _ in legs
+                ],
                 now,
                 [session.entry for session in joining],
                 self.app,
@@ -640,15 +646,18 @@ class QueueRouter:
                 await self.ari.destroy_bridge(session.bridge_id)
         await self._forget(session)
         if session.agent:
-            await self._agent(session.agent, Command.HANG_UP, now)
+            wrapup_s = self.queues[session.entry.queue].wrapup_s
+            await self._agent(session.agent, Command.HANG_UP, now, until=now + wrapup_s)
             await self.state.record_call(session.agent, talk_s)
-            self._spawn(self._wrap_up(session, session.agent))
+            self._spawn(self._wrap_up(session, session.agent, wrapup_s))
 
-    async def _wrap_up(self, session: Waiting, agent_id: str) -> None:
-        wrapup_s = self.queues[session.entry.queue].wrapup_s
+    async def _wrap_up(self, session: Waiting, agent_id: str, wrapup_s: float) -> None:
+        """End the wrap-up on time. The deadline is also in Redis with the agent: if this
+        instance dies first, another one's sweeper ends it (``cti.acd.sweeper``); whichever
+        applies ``wrapup_done`` records the end, once."""
         await asyncio.sleep(wrapup_s)
-        await self._agent(agent_id, Command.WRAPUP_DONE, self.clock())
-        await self._record(EventKind.WRAPUP_ENDED, session, agent=agent_id, data={"wrapup_s": wrapup_s})
+        if await self._agent(agent_id, Command.WRAPUP_DONE, self.clock()):
+            await self._record(EventKind.WRAPUP_ENDED, session, agent=agent_id, data={"wrapup_s": wrapup_s})
         await self.dispatch()
 
     async def _max_wait(self, session: Waiting, queue: QueueConfig) -> None:
@@ -814,7 +823,8 @@ class QueueRouter:
         if session.escalation is not None:
             session.escalation.cancel()
 
-    async def _agent(self, agent_id: str, command: Command, now: float, **options: Any) -> None:
+    async def _agent(self, agent_id: str, command: Command, now: float, **options: Any) -> bool:
+        """Apply ``command`` to the agent and record the change; False if it no longer applied."""
         # Stale from now on, not from the reply: the change's notice may arrive, and a pass read
         # the agents afresh on it, before the reply does.
         self._changed()
@@ -822,8 +832,9 @@ class QueueRouter:
             change = await self.state.transition(agent_id, command, now, **options)
         except (StaleAgentState, AgentStateError) as exc:
             log.warning("agent %s: %s not applied: %s", agent_id, command, exc)
-            return
+            return False
         await self.outbox.record(agent_state_event(change))
+        return True
 
     async def _own(self, session: Waiting) -> None:
         """Remember the call in Redis for the next start (best effort: the call goes on without)."""
@@ -890,13 +901,13 @@ class QueueRouter:
                 extra={"channel": event.call_id, "queue": event.queue, "agent": event.agent, **details},
             )
 
-    def _spawn(self, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def _spawn(self, coroutine: Coroutine[Any, Any, _T]) -> asyncio.Task[_T]:
         task = asyncio.create_task(coroutine)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
 
-    def _task_done(self, task: asyncio.Task[None]) -> None:
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
         """Forget a finished task, and say if it failed (a failure in a wrap-up timer would
         otherwise leave an agent in wrap-up without a word)."""
         self._tasks.discard(task)

@@ -26,79 +26,10 @@ import redis.asyncio as aioredis
 
 from cti.acd.agents import AgentStatus, Command, StateChange, apply
 from cti.acd.model import AgentConfig, AgentSnapshot, AgentState, Entry
-
-# KEYS: agent hashes; ARGV: now, changes channel, then one call id per key. Each ready agent ->
-# ringing for its call, the others untouched; returns 1/0 per key. One round trip for a whole
-# matching pass.
-_CLAIM = """
-local claimed = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('HGET', key, 'state') == 'ready' then
-    redis.call('HSET', key, 'state', 'ringing', 'call_id', ARGV[i + 2], 'since', ARGV[1], 'reason', 'offered')
-    redis.call('HINCRBY', key, 'version', 1)
-    redis.call('PUBLISH', ARGV[2], 'agent ' .. key)
-    claimed[i] = 1
-  else
-    claimed[i] = 0
-  end
-end
-return claimed
-"""
-
-# KEYS: agent hashes. Returns, flat, state|since|calls|talk_s of each ('' when unset): what the
-# strategies read, in one reply instead of one hash per agent to parse.
-_SNAPSHOT = """
-local out = {}
-for _, key in ipairs(KEYS) do
-  local values = redis.call('HMGET', key, 'state', 'since', 'calls', 'talk_s')
-  for j = 1, 4 do out[#out + 1] = values[j] or '' end
-end
-return out
-"""
+from cti.live import acd_scripts as lua
 
 #: How long a dialled callback's entry is kept to refuse a second dial (then Redis drops it).
 DIALLED_TOMBSTONE_S = 7 * 24 * 3600
-
-# KEYS[1] entry hash; ARGV: number, lead id. An entry still in line becomes a callback.
-_REQUEST_CALLBACK = """
-if redis.call('HEXISTS', KEYS[1], 'queue') == 0 then return 0 end
-redis.call('HSET', KEYS[1], 'callback_number', ARGV[1], 'lead_id', ARGV[2], 'owner', '')
-return 1
-"""
-
-# KEYS: entry hash, queue zset, callbacks set; ARGV: instance, now, tombstone s, call id. Dial once.
-_MARK_DIALLED = """
-if redis.call('HGET', KEYS[1], 'taken_by') ~= ARGV[1] then return 0 end
-if redis.call('HEXISTS', KEYS[1], 'dialled_at') == 1 then return 0 end
-redis.call('HSET', KEYS[1], 'dialled_at', ARGV[2])
-redis.call('EXPIRE', KEYS[1], tonumber(ARGV[3]))
-redis.call('ZREM', KEYS[2], ARGV[4])
-redis.call('SREM', KEYS[3], ARGV[4])
-return 1
-"""
-
-# KEYS[1] a callback's entry hash; ARGV: instance, now, lease seconds. Take the callback to
-# serve it unless it was dialled, or another instance holds a lease younger than ``lease``.
-_TAKE_CALLBACK = """
-if redis.call('HEXISTS', KEYS[1], 'callback_number') == 0 then return 0 end
-if redis.call('HEXISTS', KEYS[1], 'dialled_at') == 1 then return 0 end
-local taken_at = tonumber(redis.call('HGET', KEYS[1], 'taken_at') or '0')
-if redis.call('HEXISTS', KEYS[1], 'taken_by') == 1 and taken_at > tonumber(ARGV[2]) - tonumber(ARGV[3]) then
-  return 0
-end
-redis.call('HSET', KEYS[1], 'taken_by', ARGV[1], 'taken_at', ARGV[2])
-return 1
-"""
-
-# KEYS[1] agent hash; ARGV: expected version, changes channel, notice, then field/value pairs.
-# Compare-and-set, and the notice published in the same step.
-_SET_IF_VERSION = """
-if (redis.call('HGET', KEYS[1], 'version') or '0') ~= ARGV[1] then return 0 end
-for i = 4, #ARGV, 2 do redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[1], 'version', tostring(tonumber(ARGV[1]) + 1))
-redis.call('PUBLISH', ARGV[2], ARGV[3])
-return 1
-"""
 
 
 def _line_score(entry: Entry) -> float:
@@ -116,7 +47,7 @@ def _notice(state: AgentState, agent_id: str) -> str:
 
 
 def _snapshots(agents: Sequence[AgentConfig], flat: Sequence[str]) -> list[AgentSnapshot]:
-    """The ``_SNAPSHOT`` script's flat reply as snapshots, in configuration order."""
+    """The ``SNAPSHOT`` script's flat reply as snapshots, in configuration order."""
     return [
         AgentSnapshot(
             agent.id,
@@ -148,6 +79,8 @@ def _status(agent_id: str, fields: dict[str, str]) -> tuple[AgentStatus, int]:
         reason=fields.get("reason", ""),
         call_id=fields.get("call_id") or None,
         missed_in_row=int(fields.get("missed", 0)),
+        owner=fields.get("owner", ""),
+        until=float(fields.get("until") or 0),
     )
     return status, int(fields.get("version", 0))
 
@@ -158,53 +91,75 @@ class AcdState:
     def __init__(self, redis: aioredis.Redis, prefix: str = "cti:acd") -> None:
         self.redis = redis
         self.prefix = prefix
-        self._cas = redis.register_script(_SET_IF_VERSION)
-        self._request_callback = redis.register_script(_REQUEST_CALLBACK)
-        self._take_callback = redis.register_script(_TAKE_CALLBACK)
-        self._mark_dialled = redis.register_script(_MARK_DIALLED)
+        self._cas = redis.register_script(lua.SET_IF_VERSION)
+        self._request_callback = redis.register_script(lua.REQUEST_CALLBACK)
+        self._take_callback = redis.register_script(lua.TAKE_CALLBACK)
+        self._mark_dialled = redis.register_script(lua.MARK_DIALLED)
 
-    def _agent_key(self, agent_id: str) -> str:
+    # The keys' layout (the sweeper reads the line directly).
+    def agent_key(self, agent_id: str) -> str:
         return f"{self.prefix}:agent:{agent_id}"
 
-    def _queue_key(self, queue: str) -> str:
+    def queue_key(self, queue: str) -> str:
         return f"{self.prefix}:queue:{queue}"
 
     @property
-    def _callbacks_key(self) -> str:
+    def callbacks_key(self) -> str:
         return f"{self.prefix}:callbacks"
 
-    def _entry_key(self, call_id: str) -> str:
+    def entry_key(self, call_id: str) -> str:
         return f"{self.prefix}:entry:{call_id}"
 
     # --- agents -----------------------------------------------------------------------------
     async def agent(self, agent_id: str) -> tuple[AgentStatus, int]:
-        fields: dict[str, str] = await self.redis.hgetall(self._agent_key(agent_id))  # type: ignore[assignment]
+        fields: dict[str, str] = await self.redis.hgetall(self.agent_key(agent_id))  # type: ignore[assignment]
         return _status(agent_id, fields)
 
-    async def claim(self, agent_id: str, call_id: str, now: float) -> bool:
+    async def agents(self, agent_ids: Sequence[str]) -> list[tuple[AgentStatus, int]]:
+        """Several agents' statuses and versions, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for agent_id in agent_ids:
+                pipe.hgetall(self.agent_key(agent_id))
+            rows = await pipe.execute()
+        return [_status(agent_id, fields) for agent_id, fields in zip(agent_ids, rows, strict=True)]
+
+    async def claim(self, agent_id: str, call_id: str, now: float, until: float = 0.0) -> bool:
         """Ready -> ringing for ``call_id``, atomically; False if the agent was not ready."""
-        claimed, _ = await self.claim_and_join([(agent_id, call_id)], now, [], "")
+        claimed, _ = await self.claim_and_join([(agent_id, call_id, until)], now, [], "")
         return claimed[0]
 
     async def claim_and_join(
-        self, offers: Sequence[tuple[str, str]], now: float, entries: Sequence[Entry], owner: str
+        self, offers: Sequence[tuple[str, str, float]], now: float, entries: Sequence[Entry], owner: str
     ) -> tuple[list[bool], list[int]]:
-        """Claim each (agent, call) pair atomically and put newly arrived callers in line, in
-        one MULTI/EXEC: the routing pass's round trip when it could match from the view it
-        already holds. Returns which claims succeeded and the new callers' positions."""
+        """Claim each (agent, call, ring deadline) atomically for ``owner`` and put newly
+        arrived callers in line, in one MULTI/EXEC: the routing pass's round trip when it could
+        match from the view it already holds. Returns which claims succeeded and the new
+        callers' positions."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry in entries:
                 self._put_in_line(pipe, entry, owner)
             if offers:
-                keys = [self._agent_key(agent_id) for agent_id, _ in offers]
-                args = [repr(now), self.changes_channel, *(call_id for _, call_id in offers)]
-                pipe.eval(_CLAIM, len(keys), *keys, *args)  # not a Script: see join_and_read
+                keys = [self.agent_key(agent_id) for agent_id, _, _ in offers]
+                deadlines = [item for _, call_id, until in offers for item in (call_id, repr(until))]
+                args = [repr(now), self.changes_channel, owner, *deadlines]
+                pipe.eval(lua.CLAIM, len(keys), *keys, *args)  # not a Script: see join_and_read
             positions, rest = _positions(await pipe.execute(), len(entries))
         return ([bool(reply) for reply in rest[0]] if offers else []), positions
 
-    async def transition(self, agent_id: str, command: Command, now: float, **options: Any) -> StateChange:
-        """Apply ``command`` (see ``cti.acd.agents.apply``) if nobody changed the agent meanwhile."""
+    async def transition(
+        self,
+        agent_id: str,
+        command: Command,
+        now: float,
+        *,
+        expect_version: int | None = None,
+        **options: Any,
+    ) -> StateChange:
+        """Apply ``command`` (see ``cti.acd.agents.apply``) if nobody changed the agent meanwhile
+        (nor since ``expect_version``, when a decision was made on an earlier read)."""
         status, version = await self.agent(agent_id)
+        if expect_version is not None and version != expect_version:
+            raise StaleAgentState(f"agent {agent_id} changed since it was read for {command}")
         new, change = apply(status, command, now, **options)
         fields = {
             "state": new.state.value,
@@ -212,11 +167,13 @@ class AcdState:
             "reason": new.reason,
             "call_id": new.call_id or "",
             "missed": str(new.missed_in_row),
+            "owner": new.owner,
+            "until": repr(new.until) if new.until else "",
         }
         flat = [item for pair in fields.items() for item in pair]
         notice = _notice(new.state, agent_id)
         args = [str(version), self.changes_channel, notice, *flat]
-        if not await self._cas(keys=[self._agent_key(agent_id)], args=args):
+        if not await self._cas(keys=[self.agent_key(agent_id)], args=args):
             raise StaleAgentState(f"agent {agent_id} changed while {command} was decided")
         return change
 
@@ -230,7 +187,7 @@ class AcdState:
 
     async def record_call(self, agent_id: str, talk_s: float) -> None:
         """Count a finished conversation (fewest-calls and least-talk-time read these)."""
-        key = self._agent_key(agent_id)
+        key = self.agent_key(agent_id)
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.hincrby(key, "calls", 1)
             pipe.hincrbyfloat(key, "talk_s", talk_s)
@@ -239,8 +196,8 @@ class AcdState:
 
     async def snapshots(self, agents: Sequence[AgentConfig]) -> list[AgentSnapshot]:
         """Every configured agent as the strategies see it, in configuration order (one round trip)."""
-        keys = [self._agent_key(agent.id) for agent in agents]
-        return _snapshots(agents, await self.redis.eval(_SNAPSHOT, len(keys), *keys))
+        keys = [self.agent_key(agent.id) for agent in agents]
+        return _snapshots(agents, await self.redis.eval(lua.SNAPSHOT, len(keys), *keys))
 
     async def join_and_read(
         self, entries: Sequence[Entry], owner: str, agents: Sequence[AgentConfig]
@@ -253,12 +210,12 @@ class AcdState:
         The snapshot is sent as EVAL, not EVALSHA: a script in a redis-py pipeline costs a
         SCRIPT EXISTS round trip before every execute, and this is the hot path.
         """
-        keys = [self._agent_key(agent.id) for agent in agents]
+        keys = [self.agent_key(agent.id) for agent in agents]
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry in entries:
                 self._put_in_line(pipe, entry, owner)
-            pipe.eval(_SNAPSHOT, len(keys), *keys)
-            pipe.smembers(self._callbacks_key)
+            pipe.eval(lua.SNAPSHOT, len(keys), *keys)
+            pipe.smembers(self.callbacks_key)
             positions, (flat, members) = _positions(await pipe.execute(), len(entries))
         return positions, _snapshots(agents, flat), sorted(str(member) for member in members)
 
@@ -273,7 +230,7 @@ class AcdState:
     def _put_in_line(self, pipe: Any, entry: Entry, owner: str) -> None:
         """Queue on ``pipe`` the three commands that put ``entry`` in line; the last replies its rank."""
         pipe.hset(
-            self._entry_key(entry.call_id),
+            self.entry_key(entry.call_id),
             mapping={
                 "queue": entry.queue,
                 "entered_at": repr(entry.entered_at),
@@ -281,23 +238,23 @@ class AcdState:
                 "owner": owner,
             },
         )
-        pipe.zadd(self._queue_key(entry.queue), {entry.call_id: _line_score(entry)})
-        pipe.zrank(self._queue_key(entry.queue), entry.call_id)
+        pipe.zadd(self.queue_key(entry.queue), {entry.call_id: _line_score(entry)})
+        pipe.zrank(self.queue_key(entry.queue), entry.call_id)
 
     async def queue_length(self, queue: str) -> int:
         """Callers waiting in ``queue``, across every instance."""
-        return int(await self.redis.zcard(self._queue_key(queue)))
+        return int(await self.redis.zcard(self.queue_key(queue)))
 
     async def dequeue(self, entry: Entry) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.zrem(self._queue_key(entry.queue), entry.call_id)
-            pipe.delete(self._entry_key(entry.call_id))
-            pipe.srem(self._callbacks_key, entry.call_id)
+            pipe.zrem(self.queue_key(entry.queue), entry.call_id)
+            pipe.delete(self.entry_key(entry.call_id))
+            pipe.srem(self.callbacks_key, entry.call_id)
             await pipe.execute()
 
     async def position(self, entry: Entry) -> int:
         """1-based place in line among callers of the same queue (priority first, then wait)."""
-        rank: Any = await self.redis.zrank(self._queue_key(entry.queue), entry.call_id)
+        rank: Any = await self.redis.zrank(self.queue_key(entry.queue), entry.call_id)
         if rank is None:
             raise KeyError(f"call {entry.call_id} is not waiting in {entry.queue}")
         return int(rank) + 1
@@ -332,7 +289,7 @@ class AcdState:
         """Write rebuilt agent statuses (a fresh version: any writer before the rebuild is stale)."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for status in statuses:
-                key = self._agent_key(status.agent)
+                key = self.agent_key(status.agent)
                 pipe.delete(key)
                 pipe.hset(
                     key,
@@ -342,6 +299,8 @@ class AcdState:
                         "reason": status.reason,
                         "call_id": status.call_id or "",
                         "missed": status.missed_in_row,
+                        "owner": status.owner,
+                        "until": repr(status.until) if status.until else "",
                         "version": 1,
                     },
                 )
@@ -353,19 +312,19 @@ class AcdState:
         """Turn ``entry`` into a callback that keeps its place in line; False if it is no longer
         in line (Redis lost it). Nobody serves it until ``publish_callback``: the caller is still
         on the line, hearing the confirmation."""
-        done = await self._request_callback(keys=[self._entry_key(entry.call_id)], args=[number, lead_id])
+        done = await self._request_callback(keys=[self.entry_key(entry.call_id)], args=[number, lead_id])
         return bool(done)
 
     async def publish_callback(self, call_id: str) -> None:
         """The caller's line is clear: any instance may now serve the callback."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(self._callbacks_key, call_id)
+            pipe.sadd(self.callbacks_key, call_id)
             pipe.publish(self.changes_channel, f"callback {call_id}")
             await pipe.execute()
 
     async def callbacks(self, now: float, lease_s: float) -> list[tuple[Entry, str, str]]:
         """Callbacks waiting in line that no instance is serving: (entry, number, lead id)."""
-        members = await self.redis.smembers(self._callbacks_key)
+        members = await self.redis.smembers(self.callbacks_key)
         return await self.callbacks_of(sorted(str(member) for member in members), now, lease_s)
 
     async def callbacks_of(
@@ -377,12 +336,12 @@ class AcdState:
             return []
         async with self.redis.pipeline(transaction=False) as pipe:
             for call_id in call_ids:
-                pipe.hgetall(self._entry_key(call_id))
+                pipe.hgetall(self.entry_key(call_id))
             rows = await pipe.execute()
         found: list[tuple[Entry, str, str]] = []
         for call_id, fields in zip(call_ids, rows, strict=True):
             if "queue" not in fields or "entered_at" not in fields:  # dialled, or lost with Redis
-                await self.redis.srem(self._callbacks_key, call_id)
+                await self.redis.srem(self.callbacks_key, call_id)
                 continue
             number = fields.get("callback_number")
             taken = fields.get("taken_by") and float(fields.get("taken_at", 0)) > now - lease_s
@@ -396,15 +355,13 @@ class AcdState:
 
     async def take_callback(self, call_id: str, instance: str, now: float, lease_s: float) -> bool:
         """Serve this callback; False if it was dialled or another instance is serving it."""
-        taken = await self._take_callback(
-            keys=[self._entry_key(call_id)], args=[instance, repr(now), lease_s]
-        )
+        taken = await self._take_callback(keys=[self.entry_key(call_id)], args=[instance, repr(now), lease_s])
         return bool(taken)
 
     async def release_callback(self, call_id: str) -> None:
         """Give the callback back to the line (its agent did not answer): any instance may serve it."""
         async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(self._entry_key(call_id), "taken_by", "taken_at")
+            pipe.hdel(self.entry_key(call_id), "taken_by", "taken_at")
             pipe.publish(self.changes_channel, f"callback {call_id}")
             await pipe.execute()
 
@@ -413,7 +370,7 @@ class AcdState:
         dialled it; False otherwise. One atomic step: never dialled twice. The entry stays a
         while as a tombstone, so a late second holder finds it dialled."""
         done = await self._mark_dialled(
-            keys=[self._entry_key(entry.call_id), self._queue_key(entry.queue), self._callbacks_key],
+            keys=[self.entry_key(entry.call_id), self.queue_key(entry.queue), self.callbacks_key],
             args=[instance, repr(now), DIALLED_TOMBSTONE_S, entry.call_id],
         )
         return bool(done)
@@ -422,9 +379,9 @@ class AcdState:
         """Callers waiting in ``queues`` (only ``owner``'s, if given), in order of arrival."""
         entries: list[Entry] = []
         for queue in queues:
-            for member in await self.redis.zrange(self._queue_key(queue), 0, -1):
+            for member in await self.redis.zrange(self.queue_key(queue), 0, -1):
                 call_id = str(member)
-                fields = await self.redis.hgetall(self._entry_key(call_id))
+                fields = await self.redis.hgetall(self.entry_key(call_id))
                 if not fields or (owner is not None and fields.get("owner") != owner):
                     continue
                 entries.append(

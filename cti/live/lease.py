@@ -43,11 +43,16 @@ return 0
 """
 
 
+def lease_key(prefix: str, app: str) -> str:
+    """The heartbeat key of the instance serving ``app``: while it exists, that instance lives."""
+    return f"{prefix}:instance:{app}"
+
+
 class InstanceLease:
     def __init__(self, redis: aioredis.Redis, prefix: str, app: str, *, ttl_s: float = 3.0) -> None:
         self.redis = redis
         self.app = app
-        self.key = f"{prefix}:instance:{app}"
+        self.key = lease_key(prefix, app)
         self.ttl_s = ttl_s
         self.token = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
         self._renew = redis.register_script(_RENEW)

@@ -400,3 +400,8 @@ async def start_hotline(
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+
+
+# The service as its own processes (kill -9, SIGTERM, a second instance): fixtures shared by
+# the fault and sweeper tests.
+from tests.integration.processes import hotline_of, service_processes, straight_flows  # noqa: E402, F401

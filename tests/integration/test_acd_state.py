@@ -137,9 +137,12 @@ async def test_one_round_trip_claims_agents_and_puts_new_callers_in_line(
     await one.enqueue(waiting, owner="app")
     newcomers = [Entry("late", "sales", 12.0, 0), Entry("vip", "sales", 13.0, 5)]
     claimed, positions = await one.claim_and_join(
-        [("1100", "late"), ("1100", "vip"), ("1101", "vip")], 14.0, newcomers, "app"
+        [("1100", "late", 29.0), ("1100", "vip", 29.0), ("1101", "vip", 30.0)], 14.0, newcomers, "app"
     )
     assert claimed == [True, False, True]  # 1100 was taken by the first claim
+    ringing = [status for status, _ in await one.agents(["1100", "1101"])]
+    # each claim is the claimer's, with its ring deadline, for the sweeper to judge
+    assert [(s.call_id, s.owner, s.until) for s in ringing] == [("late", "app", 29.0), ("vip", "app", 30.0)]
     assert positions == [2, 1]  # priority first, then arrival
     assert [e.call_id for e in await one.waiting(["sales"])] == ["early", "late", "vip"]
 
