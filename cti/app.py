@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.acd import AcdConfig, AgentState, Command, agent_state_event, load_acd_config
 from cti.acd.router import QueueRouter
+from cti.acd.sweeper import Sweeper
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
@@ -24,6 +25,7 @@ from cti.ivr import FlowContext, load_flows, load_stations
 from cti.ivr.model import Flow
 from cti.ivr.runner import IvrRunner
 from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedCalls, connect_redis
+from cti.loop_lag import watch_loop_lag
 from cti.settings import Settings
 from cti.store import ensure_schema, make_engine
 from cti.store.acd_history import recall_acd
@@ -93,6 +95,7 @@ async def _run_leased(settings: Settings, redis: Redis, clock: Clock, lease: Ins
     drained = asyncio.Event()
     drain_task = asyncio.create_task(_drain(settings.database.url, drainer, drained), name="outbox-drainer")
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
+    lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
     try:
         await _serve(
             settings,
@@ -106,7 +109,8 @@ async def _run_leased(settings: Settings, redis: Redis, clock: Clock, lease: Ins
         drained.set()
         await drain_task
         heartbeat.cancel()
-        await asyncio.gather(heartbeat, return_exceptions=True)
+        lag.cancel()
+        await asyncio.gather(heartbeat, lag, return_exceptions=True)
         await engine.dispose()
         await web_runner.cleanup()
 
@@ -165,6 +169,7 @@ async def _serve(
         if settings.acd.auto_login:
             await _login_all(acd_config, acd_state, outbox)
         router.start()
+        sweeper = asyncio.create_task(Sweeper(ari, acd_state, outbox, acd_config).run(), name="acd-sweeper")
 
         async def customer(by: str, value: str) -> Mapping[str, str] | None:
             return await find_customer(engine, by, value)
@@ -202,6 +207,7 @@ async def _serve(
             async for event in stream:
                 dispatcher.submit(event)
         finally:
+            sweeper.cancel()
             await dispatcher.aclose(grace_s=STOP_GRACE_S)
             try:
                 await tracker.stop()

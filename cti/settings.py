@@ -124,6 +124,12 @@ class KpiSettings(_Section):
     threshold_s: float = Field(default=20.0, ge=0)  # service level T
     short_abandon_s: float = Field(default=0.0, ge=0)
     timezone: TimeZoneName = "Asia/Shanghai"  # hours, days, weeks and months are the center's
+    # GET /api/kpi: reports run in worker processes, at most this many at once ...
+    report_workers: int = Field(default=2, ge=1, le=32)
+    # ... with at most this many more waiting (then 503, Retry-After);
+    report_queue_max: int = Field(default=8, ge=0)
+    # ... over at most this many days (no `from`: this many days before `to`).
+    max_period_days: int = Field(default=400, ge=1)
 
 
 class WebSettings(_Section):

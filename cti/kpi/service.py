@@ -31,7 +31,8 @@ async def kpi_report(
     tz: ZoneInfo,
     with_agents: bool = False,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """``report_from`` on a database named by URL, for one-off callers (the CLI, tests)."""
+    """``report_from`` on a database named by URL, for one-off callers (the CLI, the report
+    workers of ``cti.kpi.workers``, tests)."""
     engine = make_engine(database_url)
     try:
         return await report_from(

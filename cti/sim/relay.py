@@ -12,12 +12,20 @@ class TcpProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._refusing = False
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
 
+    def refuse(self, refusing: bool) -> None:
+        """While refusing, a new connection is aborted at once: the network is down, not just blipped."""
+        self._refusing = refusing
+
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._refusing:
+            writer.transport.abort()
+            return
         up_reader, up_writer = await asyncio.open_connection(*self.upstream)
         self._writers |= {writer, up_writer}
         await asyncio.gather(

@@ -8,7 +8,8 @@ but not required, because calls are taken without it (their events wait in the o
 ``/metrics`` is the Prometheus text format (``prometheus_client``), read at scrape time.
 
 The service fills ``Vitals`` as its parts come up; until then a probe reads "not ready".
-None of these routes carries personal data, and none takes a token: a probe has none.
+None of these routes carries personal data. The probes take no token (a probe has none);
+``/metrics`` takes the api role's (a scraper has one, and the figures are the center's).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -28,6 +29,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cti.live.lease import InstanceLease
 from cti.live.outbox import dead_letters
+from cti.web.auth import Role, require
 from cti.web.kpi import ENGINE
 
 PROBE_TIMEOUT_S = 1.0  # a dependency slower than this counts as down for the probe
@@ -44,6 +46,22 @@ class Vitals:
     connects: Callable[[], int] = lambda: 0
     calls: Callable[[], dict[str, int]] = dict  # part -> live calls it holds
     started: float = field(default_factory=time.time)
+    #: What is counted as it happens (histograms); the rest is read at scrape time.
+    registry: CollectorRegistry = field(default_factory=CollectorRegistry)
+
+    def __post_init__(self) -> None:
+        self.report_seconds = Histogram(
+            "cti_kpi_report_seconds",
+            "how long GET /api/kpi reports took in their worker",
+            buckets=(0.1, 0.5, 1, 2, 5, 10, 30, 60, 120),
+            registry=self.registry,
+        )
+        self.loop_lag_seconds = Histogram(
+            "cti_event_loop_lag_seconds",
+            "how late the call-handling event loop woke a timer (cti.loop_lag)",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
 
 
 VITALS: web.AppKey[Vitals] = web.AppKey("vitals", Vitals)
@@ -67,6 +85,7 @@ async def get_ready(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ready else 503)
 
 
+@require(Role.API)
 async def get_metrics(request: web.Request) -> web.Response:
     vitals = request.app[VITALS]
     redis_ok, store_ok, (backlog, dead) = await asyncio.gather(
@@ -89,7 +108,8 @@ async def get_metrics(request: web.Request) -> web.Response:
     calls = Gauge("cti_live_calls", "calls each part holds now", ["part"], registry=registry)
     for part, count in vitals.calls().items():
         calls.labels(part=part).set(count)
-    return web.Response(body=generate_latest(registry), headers={"Content-Type": CONTENT_TYPE_LATEST})
+    body = generate_latest(vitals.registry) + generate_latest(registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 def add_health_routes(app: web.Application) -> None:

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.kpi.definitions import KpiConfig
-from cti.kpi.report import GROUP_BY, make_period
-from cti.kpi.service import report_from
-from cti.settings import Settings
+from cti.kpi.report import GROUP_BY, Period, make_period
+from cti.kpi.workers import ReportsBusy, ReportWorkers
+from cti.settings import KpiSettings, Settings
 from cti.web.auth import Role, require
 from cti.web.problems import ApiError
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)
 ENGINE: web.AppKey[AsyncEngine] = web.AppKey("engine", AsyncEngine)
+REPORTS: web.AppKey[ReportWorkers] = web.AppKey("reports", ReportWorkers)
+RETRY_AFTER_S = 5  # what a busy answer asks the client to wait
 
 
 def _number(request: web.Request, name: str, default: float) -> float:
@@ -45,12 +48,33 @@ async def get_kpi(request: web.Request) -> web.Response:
         period = make_period(request.query.get("from"), request.query.get("to"), tz)
     except ValueError as exc:
         raise ApiError(400, str(exc), {"parameter": "from/to"}) from exc
+    period = _capped(period, settings.kpi, tz)
     cfg = KpiConfig(
         ring_cycle_s=_number(request, "ring_cycle", settings.kpi.ring_cycle_s),
         threshold_s=_number(request, "threshold", settings.kpi.threshold_s),
         short_abandon_s=_number(request, "short_abandon", settings.kpi.short_abandon_s),
     )
-    report, _ = await report_from(
-        request.app[ENGINE], cfg, period=period, queue=request.query.get("queue"), by=by, tz=tz
-    )
+    try:
+        report = await request.app[REPORTS].report(
+            cfg, period=period, queue=request.query.get("queue"), by=by, tz=tz
+        )
+    except ReportsBusy as exc:
+        raise ApiError(
+            503, str(exc), {"retry_after_s": RETRY_AFTER_S}, headers={"Retry-After": str(RETRY_AFTER_S)}
+        ) from exc
     return web.json_response(report)
+
+
+def _capped(period: Period, kpi: KpiSettings, tz: ZoneInfo) -> Period:
+    """The period a report may cover: an open start is ``max_period_days`` before the end (the
+    report's ``period`` says so), a longer period is refused (a report's memory grows with it)."""
+    end = period.end or datetime.now(tz)
+    start = period.start or end - timedelta(days=kpi.max_period_days)
+    if end - start > timedelta(days=kpi.max_period_days):
+        raise ApiError(
+            400,
+            f"the period is {(end - start).days} days; a report covers at most {kpi.max_period_days}: "
+            "narrow from/to",
+            {"parameter": "from/to", "max_period_days": kpi.max_period_days},
+        )
+    return Period(start, period.end)

@@ -16,14 +16,23 @@ log = logging.getLogger(__name__)
 class ApiError(Exception):
     """A request the API refuses: an HTTP status, a message for the caller, optional details."""
 
-    def __init__(self, status: int, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}
 
 
-def _body(status: int, message: str, details: dict[str, Any]) -> web.Response:
+def _body(
+    status: int, message: str, details: dict[str, Any], headers: dict[str, str] | None = None
+) -> web.Response:
     error_id = uuid.uuid4().hex[:12]
     log.log(
         logging.ERROR if status >= 500 else logging.INFO,
@@ -32,7 +41,8 @@ def _body(status: int, message: str, details: dict[str, Any]) -> web.Response:
         message,
         extra={"error_id": error_id},
     )
-    return web.json_response({"error_id": error_id, "message": message, "details": details}, status=status)
+    body = {"error_id": error_id, "message": message, "details": details}
+    return web.json_response(body, status=status, headers=headers)
 
 
 @web.middleware
@@ -41,7 +51,7 @@ async def problems(request: web.Request, handler: Any) -> web.StreamResponse:
         response: web.StreamResponse = await handler(request)
         return response
     except ApiError as exc:
-        return _body(exc.status, exc.message, exc.details)
+        return _body(exc.status, exc.message, exc.details, exc.headers)
     except web.HTTPException as exc:  # aiohttp's own 404, 405...
         return _body(exc.status, exc.reason, {})
     except ServiceUnavailable as exc:

@@ -1,5 +1,7 @@
 """GET /api/kpi over real HTTP on loopback, with the store on SQLite: tokens, roles, errors, JSON."""
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -7,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from cti.events import EventKind
-from cti.settings import DatabaseSettings, WebSettings, load_settings
+from cti.settings import DatabaseSettings, KpiSettings, WebSettings, load_settings
 from cti.store import insert_events, make_engine, schema
 from cti.web import build_web_app
 from tests.unit.kpi_events import answered_call, unanswered_call
@@ -30,9 +32,8 @@ REQUIRED = (
 )
 
 
-@pytest.fixture
-async def client(tmp_path: Path) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
-    url = f"sqlite+aiosqlite:///{tmp_path / 'api.sqlite3'}"
+async def serve(database: Path, kpi: KpiSettings | None = None) -> TestClient:  # type: ignore[type-arg]
+    url = f"sqlite+aiosqlite:///{database}"
     schema.upgrade(url)
     engine = make_engine(url)
     events = answered_call("a", 5) + answered_call("b", 16, queue="service")
@@ -43,9 +44,15 @@ async def client(tmp_path: Path) -> AsyncIterator[TestClient]:  # type: ignore[t
         update={
             "database": DatabaseSettings(url=url),
             "web": WebSettings(tokens_file=PROJECT / "config" / "web-tokens.dev"),
+            "kpi": kpi or base.kpi,
         }
     )
-    async with TestClient(TestServer(build_web_app(settings), host="127.0.0.1")) as test_client:
+    return TestClient(TestServer(build_web_app(settings), host="127.0.0.1"))
+
+
+@pytest.fixture
+async def client(tmp_path: Path) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    async with await serve(tmp_path / "api.sqlite3") as test_client:
         yield test_client
 
 
@@ -87,6 +94,7 @@ async def test_no_token_is_401_and_a_wrong_role_is_403(client: TestClient) -> No
         ({"by": "year"}, "by must be one of"),
         ({"ring_cycle": "0"}, "ring_cycle must be positive"),
         ({"threshold": "soon"}, "threshold must be a number"),
+        ({"from": "2024-01-01", "to": "2026-01-01"}, "a report covers at most 400"),
     ],
 )
 async def test_bad_parameters_are_400_with_what_and_where(
@@ -95,3 +103,40 @@ async def test_bad_parameters_are_400_with_what_and_where(
     response = await client.get("/api/kpi", params=params, headers=MANAGER)
     assert response.status == 400
     assert says in (await response.json())["message"]
+
+
+async def test_a_report_without_a_start_covers_the_longest_period_allowed_and_says_so(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    response = await client.get("/api/kpi", params={"to": "2026-11-30"}, headers=MANAGER)
+    assert response.status == 200
+    report = await response.json()
+    assert report["period"]["from"].startswith("2025-10-27")  # 400 days before 2026-12-01 00:00
+    assert report["overall"]["offered"] == 3
+
+
+async def test_reports_beyond_the_workers_and_the_waiting_line_are_refused_with_retry_after(
+    tmp_path: Path,
+) -> None:
+    database = tmp_path / "busy.sqlite3"
+    kpi = KpiSettings(report_workers=1, report_queue_max=0)
+    async with await serve(database, kpi) as client:
+        lock = sqlite3.connect(database, isolation_level=None)
+        lock.execute("BEGIN EXCLUSIVE")  # the worker's read waits on it (SQLite's busy timeout)
+        try:
+            params = {"from": "2026-11-01", "to": "2026-11-30"}
+            first = asyncio.create_task(client.get("/api/kpi", params=params, headers=MANAGER))
+            await asyncio.sleep(0.5)  # the first report is in its worker, waiting for the lock
+            busy = await client.get("/api/kpi", params=params, headers=MANAGER)
+            assert busy.status == 503
+            assert busy.headers["Retry-After"] == "5"
+            assert "try again shortly" in (await busy.json())["message"]
+        finally:
+            lock.execute("ROLLBACK")
+            lock.close()
+        assert (await first).status == 200
+        after = await client.get("/api/kpi", params=params, headers=MANAGER)
+        assert after.status == 200
+        scraped = await client.get("/metrics", headers={"Authorization": "Bearer dev-api-token"})
+        metrics = await scraped.text()
+        assert "cti_kpi_report_seconds_count 2.0" in metrics
