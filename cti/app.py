@@ -27,6 +27,7 @@ from cti.ivr.runner import IvrRunner
 from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedCalls, connect_redis
 from cti.loop_lag import watch_loop_lag
 from cti.settings import Settings
+from cti.stop_watch import watch_stop
 from cti.store import ensure_schema, make_engine
 from cti.store.acd_history import recall_acd
 from cti.store.customers import find_customer
@@ -196,6 +197,7 @@ async def _serve(
         def stop() -> None:
             log.info("stopping: no more events are taken")
             stopping.add(asyncio.create_task(stream.close()))
+            stopping.add(asyncio.create_task(watch_stop(), name="stop-watch"))  # ends with the loop
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop)

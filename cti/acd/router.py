@@ -60,6 +60,7 @@ from cti.ari.events import (
     StasisStart,
 )
 from cti.ari.models import Channel
+from cti.cancellation import raise_if_cancelling
 from cti.errors import AriBadRequest, AriError, AriNotFound, AriUnavailable
 from cti.events import CallEvent, EventKind, fit_caller_number
 from cti.live.acd_state import AcdState, StaleAgentState
@@ -213,6 +214,7 @@ class QueueRouter:
 
     async def _every(self, period_s: float) -> None:
         while True:
+            raise_if_cancelling()  # a library may have swallowed the cancel
             await asyncio.sleep(period_s)
             try:
                 await self.recover()

@@ -20,6 +20,7 @@ from cti.acd.agents import AgentStateError, Command, agent_state_event
 from cti.acd.leftovers import AgentFix, AgentSeen, Limits, LineSeen, Sweep, sweep
 from cti.acd.model import AcdConfig, Entry
 from cti.ari import AriClient
+from cti.cancellation import raise_if_cancelling
 from cti.errors import AriError
 from cti.events import CallEvent, EventKind
 from cti.live.acd_state import AcdState, StaleAgentState
@@ -58,6 +59,7 @@ class Sweeper:
     async def run(self) -> None:
         """Sweep until cancelled; a pass that cannot read Redis or Asterisk waits for the next."""
         while True:
+            raise_if_cancelling()  # a library may have swallowed the cancel
             await asyncio.sleep(self.interval_s)
             try:
                 await self.sweep_once()

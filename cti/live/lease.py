@@ -21,6 +21,7 @@ import uuid
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from cti.cancellation import raise_if_cancelling
 from cti.errors import AppInUse, ServiceUnavailable
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class InstanceLease:
         """Renew until cancelled. Redis trouble is retried; losing the lease to a live holder is
         logged loudly (it can only happen if Redis was away for longer than the TTL)."""
         while True:
+            raise_if_cancelling()  # a library may have swallowed the cancel
             await asyncio.sleep(self.ttl_s / 3)
             try:
                 self.held = bool(await self._renew(keys=[self.key], args=[self.token, self._ttl_ms]))

@@ -1,0 +1,46 @@
+"""A loop that runs until cancelled stops, even if a call inside it swallowed the cancel."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from cti.cancellation import raise_if_cancelling
+
+
+async def swallowing_call() -> None:
+    """What Python 3.11's ``wait_for`` (inside redis-py) does when the cancel races the result:
+    the result comes back and the ``CancelledError`` is gone."""
+    try:
+        await asyncio.sleep(10)
+    except asyncio.CancelledError:
+        return
+
+
+async def loop_until_cancelled(checks: bool, stop: asyncio.Event | None = None) -> None:
+    while stop is None or not stop.is_set():
+        if checks:
+            raise_if_cancelling()
+        await swallowing_call()
+
+
+async def test_a_cancelled_loop_stops_although_its_call_swallowed_the_cancel() -> None:
+    task = asyncio.create_task(loop_until_cancelled(checks=True))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 5)
+
+
+async def test_without_the_check_the_loop_would_go_on() -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(loop_until_cancelled(checks=False, stop=stop))
+    await asyncio.sleep(0.01)
+    task.cancel()
+    done, _ = await asyncio.wait({task}, timeout=0.5)
+    assert not done, "the cancel was lost: this is the fault raise_if_cancelling exists for"
+    stop.set()
+    task.cancel()
+    await asyncio.wait({task}, timeout=5)
+    assert task.done()
