@@ -33,7 +33,7 @@ from cti.store.acd_history import recall_acd
 from cti.store.customers import find_customer
 from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
-from cti.web.health import VITALS, Vitals
+from cti.web.health import VITALS, AcdFigures, Vitals
 
 log = logging.getLogger(__name__)
 
@@ -94,6 +94,7 @@ async def _run_leased(settings: Settings, redis: Redis, clock: Clock, lease: Ins
         redis, engine, f"{settings.ari.app}@{socket.gethostname()}", stream=settings.redis.outbox_stream
     )
     drained = asyncio.Event()
+    vitals.drained = lambda: drainer.drained
     drain_task = asyncio.create_task(_drain(settings.database.url, drainer, drained), name="outbox-drainer")
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
@@ -165,6 +166,7 @@ async def _serve(
             outbox,
             prompts=prompts,
             recall=lambda: recall_acd(engine),
+            observe_routing=vitals.routing_seconds.observe,
         )
         await router.recover()  # Redis may have lost the live state (or this is its first start)
         if settings.acd.auto_login:
@@ -191,6 +193,8 @@ async def _serve(
         vitals.events_connected = lambda: stream.connected
         vitals.connects = lambda: stream.connects
         vitals.calls = lambda: {"calls": len(tracker.calls), "ivr": len(ivr.calls), "acd": len(router.calls)}
+        vitals.recorded = lambda: outbox.recorded
+        vitals.acd = lambda: _acd_figures(acd_config, acd_state)
         loop = asyncio.get_running_loop()
         stopping: set[asyncio.Task[None]] = set()  # hold the task: the loop keeps only a weak reference
 
@@ -218,6 +222,17 @@ async def _serve(
             await ivr.aclose()
             await router.aclose()
             log.info("cti service stopped", extra={"live_calls": len(tracker.calls)})
+
+
+async def _acd_figures(config: AcdConfig, state: AcdState) -> AcdFigures:
+    """Agents per state and callers per queue, for ``/metrics`` (every state and queue named,
+    zeros included, so a dashboard's series never vanish)."""
+    statuses = await state.agents([agent.id for agent in config.agents])
+    by_state = dict.fromkeys((s.value for s in AgentState), 0)
+    for status, _ in statuses:
+        by_state[status.state.value] += 1
+    waiting = await state.queue_lengths([queue.name for queue in config.queues])
+    return AcdFigures(by_state, waiting)
 
 
 async def _prepare_prompts(prompts: PromptRenderer, flows: Mapping[str, Flow]) -> None:

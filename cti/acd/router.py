@@ -97,6 +97,7 @@ class QueueRouter:
         rng: random.Random | None = None,
         prompts: Prompts | None = None,
         recall: Callable[[], Awaitable[Recall]] | None = None,
+        observe_routing: Callable[[float], None] | None = None,
     ) -> None:
         self.ari = ari
         self.app = app
@@ -124,6 +125,10 @@ class QueueRouter:
         self._epoch: str | None = None
         self.owned = OwnedCalls(state.redis, state.prefix, app, "acd")  # what a restart adopts
         self._in_stasis: set[str] = set()  # agent and customer legs whose StasisStart we saw
+        #: Routing latency, for /metrics: seconds from the start of the pass that offered a
+        #: call to the agent's dial being accepted (``_pass_started``: agent channel -> start).
+        self.observe_routing = observe_routing or (lambda seconds: None)
+        self._pass_started: dict[str, float] = {}
 
     # --- entry points ---------------------------------------------------------------------
     async def enqueue(
@@ -351,7 +356,7 @@ class QueueRouter:
 
     async def _claim_offers(self) -> tuple[list[tuple[Waiting, str, str]], list[CallEvent]]:
         """One routing pass: the rings to start, and ``queue_entered`` for the callers it put in line."""
-        now = self.clock()
+        now, started = self.clock(), time.monotonic()
         joining, self._joining = self._joining, []
         entered: list[CallEvent] = []
         if self._view is None:
@@ -393,6 +398,7 @@ class QueueRouter:
             if offer.entry.call_id in self.calls
             for agent_id in offer.agents
         ]
+        self._pass_started.update((channel_id, started) for _, _, channel_id in legs)
         rings, positions = await self._claim(legs, joining, now)
         entered += self._in_line(joining, positions)
         for session in {s.entry.call_id: s for s, _, _ in legs}.values():
@@ -458,6 +464,8 @@ class QueueRouter:
                 self.legs.pop(channel_id, None)
                 self._dirty = True
             self._claims.pop(channel_id).set_result(channel_id in session.ringing)
+            if channel_id not in session.ringing:
+                self._pass_started.pop(channel_id, None)
         return rings
 
     def _in_line(self, joining: list[Waiting], positions: list[int]) -> list[CallEvent]:
@@ -528,6 +536,7 @@ class QueueRouter:
         the agent is claimed (``_ring``)."""
         if channel_id in self._claims:
             await self._claims[channel_id]
+        started = self._pass_started.pop(channel_id, None)
         session = self._session_of_leg(channel_id)
         if session is None or channel_id not in session.ringing:
             await self.ari.hangup(channel_id, missing_ok=True)
@@ -543,6 +552,8 @@ class QueueRouter:
         except (AriError, AriUnavailable) as exc:
             log.warning("dialling agent %s failed: %s", agent_id, exc)
             return  # the channel's destruction follows and is handled as a miss
+        if started is not None:
+            self.observe_routing(time.monotonic() - started)
         if channel_id in session.ringing:  # not cancelled while dialling (ringall: another answered)
             await self._record(EventKind.AGENT_OFFERED, session, agent=agent_id)
 
@@ -588,6 +599,7 @@ class QueueRouter:
         session = self._session_of_leg(channel_id)
         self.legs.pop(channel_id, None)
         self._in_stasis.discard(channel_id)
+        self._pass_started.pop(channel_id, None)
         status = self._dial_status.pop(channel_id, "")
         if session is None:
             return

@@ -245,6 +245,14 @@ class AcdState:
         """Callers waiting in ``queue``, across every instance."""
         return int(await self.redis.zcard(self.queue_key(queue)))
 
+    async def queue_lengths(self, queues: Sequence[str]) -> dict[str, int]:
+        """Callers waiting in each of ``queues``, across every instance, in one round trip."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for queue in queues:
+                pipe.zcard(self.queue_key(queue))
+            lengths = await pipe.execute()
+        return {queue: int(length) for queue, length in zip(queues, lengths, strict=True)}
+
     async def dequeue(self, entry: Entry) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(self.queue_key(entry.queue), entry.call_id)

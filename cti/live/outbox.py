@@ -59,6 +59,7 @@ class EventOutbox:
         self.stream = stream
         self.max_len = max_len
         self._records = 0
+        self.recorded = 0  # events put in the stream by this process, for /metrics
 
     async def record(self, *events: CallEvent) -> None:
         """Durable once this returns: the events are in Redis, in order."""
@@ -70,6 +71,7 @@ class EventOutbox:
             if check:
                 pipe.xlen(self.stream)
             replies = await pipe.execute()
+        self.recorded += len(events)
         if check:
             self._warn_backlog(int(replies[-1]))
 
@@ -117,6 +119,7 @@ class OutboxDrainer:
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self._group_ready = False
+        self.drained = 0  # entries this drainer stored or dead-lettered, for /metrics
 
     async def _ensure_group(self) -> None:
         """Create the consumer group once; again after Redis lost it (``drain_once``)."""
@@ -169,6 +172,7 @@ class OutboxDrainer:
             pipe.xack(self.stream, GROUP, *ids)
             pipe.xdel(self.stream, *ids)
             await pipe.execute()
+        self.drained += len(entries)
         for entry_id, reason in unreadable:
             log.error("outbox entry %s is not an event (%s): dead-lettered", entry_id, reason)
         for event, reason in refused:

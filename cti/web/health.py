@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
 import redis.asyncio as aioredis
@@ -35,6 +35,14 @@ from cti.web.kpi import ENGINE
 PROBE_TIMEOUT_S = 1.0  # a dependency slower than this counts as down for the probe
 
 
+@dataclass(frozen=True)
+class AcdFigures:
+    """What the ACD looks like across every instance, for a scrape."""
+
+    agents_by_state: Mapping[str, int]
+    waiting_by_queue: Mapping[str, int]
+
+
 @dataclass
 class Vitals:
     """Where the probes read the service's state; filled by ``cti.app`` as the parts start."""
@@ -45,6 +53,10 @@ class Vitals:
     events_connected: Callable[[], bool] = lambda: False
     connects: Callable[[], int] = lambda: 0
     calls: Callable[[], dict[str, int]] = dict  # part -> live calls it holds
+    recorded: Callable[[], int] = lambda: 0  # call events this process put in the outbox
+    drained: Callable[[], int] = lambda: 0  # outbox entries this process moved to the store
+    #: Agents per state and callers waiting per queue, read from Redis (all instances).
+    acd: Callable[[], Awaitable[AcdFigures]] | None = None
     started: float = field(default_factory=time.time)
     #: What is counted as it happens (histograms); the rest is read at scrape time.
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -59,6 +71,12 @@ class Vitals:
         self.loop_lag_seconds = Histogram(
             "cti_event_loop_lag_seconds",
             "how late the call-handling event loop woke a timer (cti.loop_lag)",
+            buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+            registry=self.registry,
+        )
+        self.routing_seconds = Histogram(
+            "cti_acd_routing_seconds",
+            "from the start of the routing pass that offered a call to the agent's dial being accepted",
             buckets=(0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
             registry=self.registry,
         )
@@ -88,8 +106,8 @@ async def get_ready(request: web.Request) -> web.Response:
 @require(Role.API)
 async def get_metrics(request: web.Request) -> web.Response:
     vitals = request.app[VITALS]
-    redis_ok, store_ok, (backlog, dead) = await asyncio.gather(
-        _redis_up(vitals), _store_up(request.app), _outbox_lengths(vitals)
+    redis_ok, store_ok, (backlog, dead), acd = await asyncio.gather(
+        _redis_up(vitals), _store_up(request.app), _outbox_lengths(vitals), _acd_figures(vitals)
     )
     registry = CollectorRegistry()
 
@@ -105,9 +123,20 @@ async def get_metrics(request: web.Request) -> web.Response:
     gauge("cti_outbox_backlog", "call events waiting in Redis for the store (-1: unknown)", backlog)
     gauge("cti_outbox_dead_letters", "call events the store refused (-1: unknown)", dead)
     gauge("cti_start_time_seconds", "when this instance started (Unix time)", vitals.started)
+    gauge("cti_events_recorded", "call events this process put in the outbox", vitals.recorded())
+    gauge("cti_events_drained", "outbox entries this process moved to the store", vitals.drained())
     calls = Gauge("cti_live_calls", "calls each part holds now", ["part"], registry=registry)
     for part, count in vitals.calls().items():
         calls.labels(part=part).set(count)
+    if acd is not None:  # Redis answered
+        agents = Gauge("cti_acd_agents", "agents in each state, all instances", ["state"], registry=registry)
+        for state, count in acd.agents_by_state.items():
+            agents.labels(state=state).set(count)
+        waiting = Gauge(
+            "cti_acd_waiting", "callers waiting in each queue, all instances", ["queue"], registry=registry
+        )
+        for queue, count in acd.waiting_by_queue.items():
+            waiting.labels(queue=queue).set(count)
     body = generate_latest(vitals.registry) + generate_latest(registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -140,6 +169,16 @@ async def _store_up(app: web.Application) -> bool:
             return True
     except (SQLAlchemyError, OSError, TimeoutError):
         return False
+
+
+async def _acd_figures(vitals: Vitals) -> AcdFigures | None:
+    if vitals.acd is None:
+        return None
+    try:
+        async with asyncio.timeout(PROBE_TIMEOUT_S):
+            return await vitals.acd()
+    except (RedisError, OSError, TimeoutError):
+        return None
 
 
 async def _outbox_lengths(vitals: Vitals) -> tuple[int, int]:

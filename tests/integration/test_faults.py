@@ -277,6 +277,11 @@ async def test_the_probes_say_ready_and_the_metrics_count_the_calls(
     assert "cti_ari_events_connected 1.0" in exposed
     assert 'cti_live_calls{part="acd"} 1.0' in exposed
     assert "cti_outbox_dead_letters 0.0" in exposed
+    samples = dict(line.rsplit(" ", 1) for line in exposed.splitlines() if not line.startswith("#"))
+    assert samples['cti_acd_agents{state="on_call"}'] == "1.0"  # the agent talking to the caller
+    assert 'cti_acd_waiting{queue="sales"}' in samples  # every queue, zeros included
+    assert samples["cti_acd_routing_seconds_count"] == "1.0"  # one agent rung
+    assert float(samples["cti_events_recorded"]) >= 4  # call_started ... agent_answered
 
 
 PROMPT_FLOW = """\

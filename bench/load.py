@@ -1,0 +1,294 @@
+"""Does the service hold a busy center? 200 callers at once through the hotline IVR into queues
+served by 50 agents, for 5 minutes, with the service's CPU and event-loop lag beside Asterisk's.
+
+Run: ``.venv/bin/python bench/load.py [--callers 200] [--agents 50] [--duration-s 300]`` (it
+brings up the project's Asterisk; Redis and PostgreSQL are the bench's own, as in
+``bench/drills.py``).
+
+The service is one ``cti run`` on the bench's own ARI app name, Redis and PostgreSQL, with the
+shipped hotline flow open around the clock (its hours and holidays lifted, so the bench runs
+at any hour) and an ACD of ``--agents`` simulated agents (``Local/13xx@agent-sim``) over the
+demo's queues; each agent rings 1-3 s, talks 20-40 s, then wraps up. Callers are signalling-only
+Local channels (``cti.sim.place_simulated_call``): no RTP, so Asterisk is not the limit. Each
+keys a path through the menus (sales, service booking, repair, roadside with an area code,
+complaints, an agent) as the prompts play, then waits at most 60-120 s in line. The bench keeps
+``--callers`` calls up: a caller who leaves is replaced.
+
+Measured over the window after the ramp: the service's CPU (% of one core, /proc), its resident
+memory (highest sample), the event loop's lag p99 (``cti_event_loop_lag_seconds``) and the
+routing p99 (``cti_acd_routing_seconds``: from the start of the routing pass that offered a call
+to the agent's dial being accepted), both read from the service's ``/metrics`` histograms at the
+start and end of the window (a p99 within a bucket is interpolated, as Prometheus does), and
+Asterisk's CPU. The last line: ``load callers <n> service_cpu_pct <x> loop_lag_p99_ms <x>
+routing_p99_ms <x>``. Every channel the run created, the service and the bench's Redis and
+PostgreSQL are removed at the end, also when it fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import math
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import uvloop
+import yaml
+from drill_stack import PROJECT, OwnPostgres, Stack
+from procstat import CpuWindow, asterisk_pid
+
+from cti.ari import AriClient
+from cti.settings import load_settings
+from cti.sim import place_simulated_call, set_agent_timing
+from cti.sim.drill import free_port
+from cti.sim.relay import TcpProxy
+from cti.store import schema
+
+CALLER_PREFIX = "load-"
+RAMP_PER_S = 20  # callers placed per second until the target is reached
+POLL_S = 1.0
+#: Paths through the hotline's menus (ivr_flows/hotline.yaml) and how often callers take them.
+#: 'w' is a 0.5 s pause: the second key waits for the submenu.
+PATHS = {
+    "1": 35,  # sales
+    "2wwww1": 20,  # service: maintenance booking
+    "2wwww2": 10,  # service: repair
+    "3wwww010#": 10,  # roadside, with Beijing's area code
+    "4": 10,  # complaints
+    "0": 15,  # an agent
+}
+#: Skills of the demo's queues (config/acd.demo.toml), dealt round the agents.
+TEAMS = (
+    {"sales": 5, "general": 3},
+    {"service": 5, "general": 3},
+    {"service": 4, "roadside": 5},
+    {"complaints": 5, "vip": 4, "general": 2},
+    {"sales": 3, "service": 3, "general": 5},
+)
+
+
+def open_all_day(flow_text: str) -> str:
+    """The hotline flow with its hours lifted: open every day, all day, no holidays."""
+    flow = yaml.safe_load(flow_text)
+    flow["business_hours"] = {
+        day: ["00:00-23:59"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    }
+    flow["holidays"] = []
+    return str(yaml.safe_dump(flow, allow_unicode=True, sort_keys=False))
+
+
+def acd_config(agents: list[str], demo_text: str) -> str:
+    """The demo's queues (and callback dial string) with ``agents`` simulated agents in teams."""
+    queues = demo_text[demo_text.index("[[queues]]") :]
+    lines = ['callback_dial = "Local/{number}@agent-sim"', ""]
+    for index, agent in enumerate(agents):
+        skills = ", ".join(f"{queue} = {level}" for queue, level in TEAMS[index % len(TEAMS)].items())
+        lines += [
+            "[[agents]]",
+            f'id = "{agent}"',
+            f'name = "Load agent {agent}"',
+            f'endpoint = "Local/{agent}@agent-sim"',
+            f"skills = {{ {skills} }}",
+            "",
+        ]
+    return "\n".join(lines) + queues
+
+
+def prepare_work(agents: list[str]) -> Path:
+    work = Path(tempfile.mkdtemp(prefix="cti-load-"))
+    work.chmod(0o755)  # the bench's PostgreSQL runs as postgres and keeps its data in here
+    (work / "flows").mkdir()
+    hotline = (PROJECT / "ivr_flows" / "hotline.yaml").read_text()
+    (work / "flows" / "hotline.yaml").write_text(open_all_day(hotline))
+    demo = (PROJECT / "config" / "acd.demo.toml").read_text()
+    (work / "acd.toml").write_text(acd_config(agents, demo))
+    return work
+
+
+def histogram(samples: Mapping[str, float], name: str) -> list[tuple[float, float]]:
+    """A /metrics histogram's cumulative buckets, (upper bound, count), in order."""
+    prefix = f'{name}_bucket{{le="'
+    buckets = [
+        (float(key[len(prefix) : -2]), value) for key, value in samples.items() if key.startswith(prefix)
+    ]
+    return sorted(buckets)
+
+
+def quantile(before: list[tuple[float, float]], after: list[tuple[float, float]], q: float) -> float:
+    """The ``q`` quantile of what a histogram counted between two scrapes, interpolated within
+    its bucket (Prometheus' ``histogram_quantile``); NaN if nothing was counted."""
+    earlier = dict(before)
+    window = [(bound, count - earlier.get(bound, 0.0)) for bound, count in after]
+    total = window[-1][1] if window else 0.0
+    if total <= 0:
+        return math.nan
+    rank, lower, below = q * total, 0.0, 0.0
+    for bound, count in window:
+        if count >= rank:
+            if math.isinf(bound):
+                return lower  # beyond the last finite bucket: its bound is all one can say
+            return lower + (bound - lower) * (rank - below) / max(count - below, 1e-12)
+        lower, below = bound, count
+    return lower
+
+
+def resident_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+class Callers:
+    """Keeps ``target`` simulated callers up: places new ones as others leave."""
+
+    def __init__(self, stack: Stack, target: int, rng: random.Random) -> None:
+        self.stack, self.target, self.rng = stack, target, rng
+        self.live: set[str] = set()
+        self.placed = 0
+        self.failed = 0
+        self.full = asyncio.Event()  # set once ``target`` callers were up at the same time
+
+    async def keep_up(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            channels = {c.id for c in await self.stack.ari.list_channels()}
+            self.live &= channels
+            missing = self.target - len(self.live)
+            await asyncio.gather(*(self._place() for _ in range(min(missing, RAMP_PER_S))))
+            if len(self.live) >= self.target:
+                self.full.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), POLL_S)
+
+    async def _place(self) -> None:
+        channel_id = f"{CALLER_PREFIX}{uuid.uuid4().hex[:16]}"
+        digits = self.rng.choices(list(PATHS), weights=list(PATHS.values()))[0]
+        self.live.add(channel_id)
+        self.placed += 1
+        try:
+            await place_simulated_call(
+                self.stack.ari,
+                digits=digits,
+                delay_s=1.0,
+                hold_s=self.rng.uniform(60, 120),
+                caller_number=f"139{self.rng.randrange(10**8):08d}",
+                channel_id=channel_id,
+                variables={"CTI_APP": self.stack.app},
+            )
+        except Exception:
+            self.live.discard(channel_id)
+            self.failed += 1
+
+
+async def run(args: argparse.Namespace) -> dict[str, float]:
+    await asyncio.to_thread(subprocess.run, [PROJECT / "scripts" / "asterisk.sh", "up"], check=True)
+    settings = load_settings(PROJECT / "config" / "cti.toml")
+    target = urlsplit(settings.ari.url)
+    agents = [str(1300 + i) for i in range(args.agents)]
+    work = await asyncio.to_thread(prepare_work, agents)
+    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 8088)
+    await proxy.start()
+    rng = random.Random(args.seed)
+    async with AriClient(
+        settings.ari.url, settings.ari.username, settings.ari.password.get_secret_value()
+    ) as ari:
+        existing = {c.id for c in await ari.list_channels()}
+        postgres = OwnPostgres(work / "pg", free_port())
+        stack = Stack(work, ari, f"load-{uuid.uuid4().hex[:8]}", free_port(), free_port(), proxy, postgres)
+        stop = asyncio.Event()
+        failed = False
+        try:
+            await postgres.start()
+            await asyncio.to_thread(schema.upgrade, postgres.url)
+            await stack.start_redis()
+            for agent in agents:
+                await set_agent_timing(ari, agent, ring_s=rng.uniform(1, 3), talk_s=rng.uniform(20, 40))
+            service = stack.start_service(extra_env={"CTI_ACD_CONFIG_FILE": str(work / "acd.toml")})
+            await stack.until_ready()
+            callers = Callers(stack, args.callers, rng)
+            keeper = asyncio.create_task(callers.keep_up(stop))
+            full = asyncio.create_task(callers.full.wait())
+            await asyncio.wait([keeper, full], return_when=asyncio.FIRST_COMPLETED)
+            full.cancel()
+            await asyncio.sleep(args.settle_s)  # the first callers reach the queues
+            before = await stack.metrics()
+            star = asterisk_pid()
+            window = CpuWindow.start({"service": [service.pid], "asterisk": [star] if star else []})
+            memory, live = 0.0, []
+            ends = time.monotonic() + args.duration_s
+            while time.monotonic() < ends and not keeper.done():
+                memory = max(memory, resident_mb(service.pid))
+                live.append(len(callers.live))
+                await asyncio.sleep(2)
+            cpu = window.stop()
+            after = await stack.metrics()
+            stop.set()
+            await keeper  # raises what stopped it early
+            loop_lag = "cti_event_loop_lag_seconds"
+            routing = "cti_acd_routing_seconds"
+            return {
+                "callers": float(min(live) if live else 0),
+                "placed": float(callers.placed),
+                "failed": float(callers.failed),
+                "service_cpu_pct": cpu["service"],
+                "service_rss_mb": memory,
+                "asterisk_cpu_pct": cpu["asterisk"],
+                "loop_lag_p99_ms": 1000
+                * quantile(histogram(before, loop_lag), histogram(after, loop_lag), 0.99),
+                "routing_p50_ms": 1000
+                * quantile(histogram(before, routing), histogram(after, routing), 0.50),
+                "routing_p99_ms": 1000
+                * quantile(histogram(before, routing), histogram(after, routing), 0.99),
+                "routed": histogram(after, routing)[-1][1]
+                - dict(histogram(before, routing)).get(math.inf, 0.0),
+            }
+        except BaseException:
+            failed = True
+            raise
+        finally:
+            stop.set()
+            for channel in await ari.list_channels():  # what this run made: callers and agent legs
+                if channel.id not in existing:
+                    await ari.hangup(channel.id, missing_ok=True)
+            stack.kill_all()
+            stack.stop_redis()
+            postgres.stop()
+            await proxy.close()
+            if failed or args.keep:
+                print(f"the bench's logs are in {work}", file=sys.stderr)
+            else:
+                shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--callers", type=int, default=200)
+    parser.add_argument("--agents", type=int, default=50, help="at most 100 (extensions 1300-1399)")
+    parser.add_argument("--duration-s", type=float, default=300.0)
+    parser.add_argument("--settle-s", type=float, default=15.0, help="after the ramp, before measuring")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--keep", action="store_true", help="keep the service's log")
+    args = parser.parse_args()
+    if not 1 <= args.agents <= 100:
+        parser.error("--agents must be 1-100")
+    r = uvloop.run(run(args))
+    print(f"{'figure':<20} {'value':>10}")
+    for name, value in r.items():
+        print(f"{name:<20} {value:>10.1f}")
+    print(
+        f"load callers {r['callers']:.0f} service_cpu_pct {r['service_cpu_pct']:.1f}"
+        f" loop_lag_p99_ms {r['loop_lag_p99_ms']:.1f} routing_p99_ms {r['routing_p99_ms']:.1f}"
+    )
+
+
+if __name__ == "__main__":
+    main()
