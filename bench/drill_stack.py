@@ -1,6 +1,7 @@
-"""What one run of ``bench/drills.py`` owns: its own Redis and PostgreSQL (own ports, own data
-directories, stopped and frozen by their own pids), its ``cti run`` processes, its loopback
-relay to Asterisk, its files. Nothing here touches the machine's own Redis or PostgreSQL."""
+"""What one run of ``bench/drills.py`` owns: its own Asterisk, Redis and PostgreSQL (own ports,
+own config and data directories, stopped, frozen and restarted by their own pids), its ``cti run``
+processes, its loopback relay to Asterisk, its files. Nothing here touches the machine's own
+Redis or PostgreSQL, nor the project's Asterisk that ``scripts/asterisk.sh`` runs for the tests."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ import psycopg
 
 from cti.ari import AriClient
 from cti.live import connect_redis
+from cti.sim.own_asterisk import OwnAsterisk
 from cti.sim.relay import TcpProxy
 
 PROJECT = Path(__file__).resolve().parents[1]
@@ -98,6 +100,8 @@ class Stack:
     web_port: int
     proxy: TcpProxy
     postgres: OwnPostgres
+    asterisk: OwnAsterisk
+    env: dict[str, str] = field(default_factory=dict)  # the services' settings beside the stack's own
     redis: subprocess.Popen[bytes] | None = None
     redis_frozen: bool = False
     service: subprocess.Popen[bytes] | None = None  # the instance the drills act on
@@ -153,6 +157,7 @@ class Stack:
             "CTI_IVR_FLOWS_DIR": str(self.work / "flows"),
             "CTI_WEB_PORT": str(web_port or self.web_port),
             "PYTHONFAULTHANDLER": "1",
+            **self.env,
         }
         log = (self.work / f"service-{len(self.started)}.log").open("wb")
         cti = str(Path(sys.executable).with_name("cti"))

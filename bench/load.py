@@ -1,9 +1,8 @@
 """Does the service hold a busy center? 200 callers at once through the hotline IVR into queues
 served by 50 agents, for 5 minutes, with the service's CPU and event-loop lag beside Asterisk's.
 
-Run: ``.venv/bin/python bench/load.py [--callers 200] [--agents 50] [--duration-s 300]`` (it
-brings up the project's Asterisk; Redis and PostgreSQL are the bench's own, as in
-``bench/drills.py``).
+Run: ``.venv/bin/python bench/load.py [--callers 200] [--agents 50] [--duration-s 300]``
+(Asterisk, Redis and PostgreSQL are the bench's own, as in ``bench/drills.py``).
 
 The service is one ``cti run`` on the bench's own ARI app name, Redis and PostgreSQL, with the
 shipped hotline flow open around the clock (its hours and holidays lifted, so the bench runs
@@ -20,8 +19,8 @@ routing p99 (``cti_acd_routing_seconds``: from the start of the routing pass tha
 to the agent's dial being accepted), both read from the service's ``/metrics`` histograms at the
 start and end of the window (a p99 within a bucket is interpolated, as Prometheus does), and
 Asterisk's CPU. The last line: ``load callers <n> service_cpu_pct <x> loop_lag_p99_ms <x>
-routing_p99_ms <x>``. Every channel the run created, the service and the bench's Redis and
-PostgreSQL are removed at the end, also when it fails.
+routing_p99_ms <x>``. The service and the bench's Asterisk (with every channel of the run), Redis
+and PostgreSQL are removed at the end, also when it fails.
 """
 
 from __future__ import annotations
@@ -32,24 +31,22 @@ import contextlib
 import math
 import random
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Mapping
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import uvloop
 import yaml
 from drill_stack import PROJECT, OwnPostgres, Stack
-from procstat import CpuWindow, asterisk_pid
+from procstat import CpuWindow
 
 from cti.ari import AriClient
-from cti.settings import load_settings
 from cti.sim import place_simulated_call, set_agent_timing
 from cti.sim.drill import free_port
+from cti.sim.own_asterisk import OwnAsterisk
 from cti.sim.relay import TcpProxy
 from cti.store import schema
 
@@ -189,84 +186,95 @@ class Callers:
             self.failed += 1
 
 
+async def measure(
+    stack: Stack, service_pid: int, callers: Callers, args: argparse.Namespace
+) -> dict[str, float]:
+    """Once ``callers`` are all up and have settled: the window's figures."""
+    before = await stack.metrics()
+    window = CpuWindow.start({"service": [service_pid], "asterisk": [stack.asterisk.pid]})
+    memory, live = 0.0, []
+    ends = time.monotonic() + args.duration_s
+    while time.monotonic() < ends:
+        memory = max(memory, resident_mb(service_pid))
+        live.append(len(callers.live))
+        await asyncio.sleep(2)
+    cpu = window.stop()
+    after = await stack.metrics()
+
+    def p(name: str, q: float) -> float:
+        return 1000 * quantile(histogram(before, name), histogram(after, name), q)
+
+    routing = "cti_acd_routing_seconds"
+    return {
+        "callers": float(min(live) if live else 0),
+        "placed": float(callers.placed),
+        "failed": float(callers.failed),
+        "service_cpu_pct": cpu["service"],
+        "service_rss_mb": memory,
+        "asterisk_cpu_pct": cpu["asterisk"],
+        "loop_lag_p99_ms": p("cti_event_loop_lag_seconds", 0.99),
+        "routing_p50_ms": p(routing, 0.50),
+        "routing_p99_ms": p(routing, 0.99),
+        "routed": histogram(after, routing)[-1][1] - dict(histogram(before, routing)).get(math.inf, 0.0),
+    }
+
+
+async def load(stack: Stack, agents: list[str], args: argparse.Namespace) -> dict[str, float]:
+    rng = random.Random(args.seed)
+    await stack.postgres.start()
+    await asyncio.to_thread(schema.upgrade, stack.postgres.url)
+    await stack.start_redis()
+    for agent in agents:
+        await set_agent_timing(stack.ari, agent, ring_s=rng.uniform(1, 3), talk_s=rng.uniform(20, 40))
+    service = stack.start_service()
+    await stack.until_ready()
+    callers = Callers(stack, args.callers, rng)
+    stop = asyncio.Event()
+    keeper = asyncio.create_task(callers.keep_up(stop))
+    try:
+        full = asyncio.create_task(callers.full.wait())
+        await asyncio.wait([keeper, full], return_when=asyncio.FIRST_COMPLETED)
+        full.cancel()
+        await asyncio.sleep(args.settle_s)  # the first callers reach the queues
+        figures = await measure(stack, service.pid, callers, args)
+    finally:
+        stop.set()
+    await keeper  # raises what stopped it early
+    return figures
+
+
 async def run(args: argparse.Namespace) -> dict[str, float]:
-    await asyncio.to_thread(subprocess.run, [PROJECT / "scripts" / "asterisk.sh", "up"], check=True)
-    settings = load_settings(PROJECT / "config" / "cti.toml")
-    target = urlsplit(settings.ari.url)
     agents = [str(1300 + i) for i in range(args.agents)]
     work = await asyncio.to_thread(prepare_work, agents)
-    proxy = TcpProxy(target.hostname or "127.0.0.1", target.port or 8088)
-    await proxy.start()
-    rng = random.Random(args.seed)
-    async with AriClient(
-        settings.ari.url, settings.ari.username, settings.ari.password.get_secret_value()
-    ) as ari:
-        existing = {c.id for c in await ari.list_channels()}
-        postgres = OwnPostgres(work / "pg", free_port())
-        stack = Stack(work, ari, f"load-{uuid.uuid4().hex[:8]}", free_port(), free_port(), proxy, postgres)
-        stop = asyncio.Event()
-        failed = False
-        try:
-            await postgres.start()
-            await asyncio.to_thread(schema.upgrade, postgres.url)
-            await stack.start_redis()
-            for agent in agents:
-                await set_agent_timing(ari, agent, ring_s=rng.uniform(1, 3), talk_s=rng.uniform(20, 40))
-            service = stack.start_service(extra_env={"CTI_ACD_CONFIG_FILE": str(work / "acd.toml")})
-            await stack.until_ready()
-            callers = Callers(stack, args.callers, rng)
-            keeper = asyncio.create_task(callers.keep_up(stop))
-            full = asyncio.create_task(callers.full.wait())
-            await asyncio.wait([keeper, full], return_when=asyncio.FIRST_COMPLETED)
-            full.cancel()
-            await asyncio.sleep(args.settle_s)  # the first callers reach the queues
-            before = await stack.metrics()
-            star = asterisk_pid()
-            window = CpuWindow.start({"service": [service.pid], "asterisk": [star] if star else []})
-            memory, live = 0.0, []
-            ends = time.monotonic() + args.duration_s
-            while time.monotonic() < ends and not keeper.done():
-                memory = max(memory, resident_mb(service.pid))
-                live.append(len(callers.live))
-                await asyncio.sleep(2)
-            cpu = window.stop()
-            after = await stack.metrics()
-            stop.set()
-            await keeper  # raises what stopped it early
-            loop_lag = "cti_event_loop_lag_seconds"
-            routing = "cti_acd_routing_seconds"
-            return {
-                "callers": float(min(live) if live else 0),
-                "placed": float(callers.placed),
-                "failed": float(callers.failed),
-                "service_cpu_pct": cpu["service"],
-                "service_rss_mb": memory,
-                "asterisk_cpu_pct": cpu["asterisk"],
-                "loop_lag_p99_ms": 1000
-                * quantile(histogram(before, loop_lag), histogram(after, loop_lag), 0.99),
-                "routing_p50_ms": 1000
-                * quantile(histogram(before, routing), histogram(after, routing), 0.50),
-                "routing_p99_ms": 1000
-                * quantile(histogram(before, routing), histogram(after, routing), 0.99),
-                "routed": histogram(after, routing)[-1][1]
-                - dict(histogram(before, routing)).get(math.inf, 0.0),
-            }
-        except BaseException:
-            failed = True
-            raise
-        finally:
-            stop.set()
-            for channel in await ari.list_channels():  # what this run made: callers and agent legs
-                if channel.id not in existing:
-                    await ari.hangup(channel.id, missing_ok=True)
-            stack.kill_all()
-            stack.stop_redis()
-            postgres.stop()
-            await proxy.close()
-            if failed or args.keep:
-                print(f"the bench's logs are in {work}", file=sys.stderr)
-            else:
-                shutil.rmtree(work, ignore_errors=True)
+    asterisk = OwnAsterisk(work.name, free_port(), free_port())
+    proxy = TcpProxy("127.0.0.1", asterisk.http_port)
+    user = asterisk.settings.ari
+    failed = False
+    try:
+        await asyncio.to_thread(asterisk.install)
+        await asterisk.start()
+        await proxy.start()
+        async with AriClient(asterisk.ari_url, user.username, user.password.get_secret_value()) as ari:
+            postgres = OwnPostgres(work / "pg", free_port())
+            app = f"load-{uuid.uuid4().hex[:8]}"
+            stack = Stack(work, ari, app, free_port(), free_port(), proxy, postgres, asterisk)
+            stack.env["CTI_ACD_CONFIG_FILE"] = str(work / "acd.toml")
+            try:
+                return await load(stack, agents, args)
+            finally:
+                stack.kill_all()
+                stack.stop_redis()
+                postgres.stop()
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        asterisk.remove()  # every channel of the run goes with it
+        await proxy.close()
+        if failed or args.keep:
+            print(f"the bench's logs are in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 def main() -> None:

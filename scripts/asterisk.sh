@@ -114,11 +114,15 @@ install_config() {
 
 running() { chroot "$ROOT" asterisk -rx 'core show version' >/dev/null 2>&1; }
 
-# Asterisk processes whose root is ours (never another Asterisk on the host).
+# The Asterisk this script runs: its root is ours (never another Asterisk on the host), and it
+# reads the root's /etc/asterisk (a test's or a drill's own instance, cti/sim/own_asterisk.py,
+# runs from the same root with `-C` and its own config, and is left alone).
 root_pids() {
   local p
   for p in $(pgrep -x asterisk || true); do
-    [ "$(readlink "/proc/$p/root")" = "$ROOT" ] && echo "$p"
+    [ "$(readlink "/proc/$p/root")" = "$ROOT" ] || continue
+    tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null | grep -q -- ' -C ' && continue
+    echo "$p"
   done
   return 0
 }

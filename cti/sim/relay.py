@@ -12,6 +12,7 @@ class TcpProxy:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[None]] = set()  # one per relayed connection
         self._refusing = False
 
     async def start(self) -> None:
@@ -23,10 +24,23 @@ class TcpProxy:
         self._refusing = refusing
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        handler = asyncio.current_task()
+        assert handler is not None
+        self._handlers.add(handler)
+        try:
+            await self._relay_one(reader, writer)
+        finally:
+            self._handlers.discard(handler)
+
+    async def _relay_one(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._refusing:
             writer.transport.abort()
             return
-        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        except OSError:  # the upstream is down (Asterisk restarting): the client sees a reset
+            writer.transport.abort()
+            return
         self._writers |= {writer, up_writer}
         await asyncio.gather(
             self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
@@ -50,7 +64,10 @@ class TcpProxy:
         return cut
 
     async def close(self) -> None:
+        """Cut every connection and let its relay end, so none is left to a closing loop."""
         self.drop_connections()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5)
         if self._server is not None:
             self._server.close()
             with contextlib.suppress(Exception):

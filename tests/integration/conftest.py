@@ -34,6 +34,8 @@ from cti.events import CallEvent, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
 from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, Settings, load_settings
 from cti.sim import acd_entry, place_simulated_call, sim_agent_endpoint
+from cti.sim.drill import free_port
+from cti.sim.own_asterisk import OwnAsterisk
 from cti.store import make_engine, schema
 from cti.tts import Prompts
 from tests.conftest import service_missing
@@ -81,6 +83,19 @@ def asterisk(settings: Settings) -> AsteriskStack:
         service_missing(f"the project's Asterisk did not come up: {done.stderr.strip()[-800:]}")
     root = subprocess.run([str(ASTERISK_SCRIPT), "root"], capture_output=True, text=True, check=True)
     return AsteriskStack(settings, Path(root.stdout.strip()))
+
+
+@pytest.fixture
+async def own_asterisk(asterisk: AsteriskStack) -> AsyncIterator[OwnAsterisk]:
+    """An Asterisk of the test's own, for a test that kills or restarts Asterisk: the shared one
+    serves every other test (and other suites) meanwhile. Removed after the test."""
+    own = OwnAsterisk(f"test-{uuid.uuid4().hex[:8]}", free_port(), free_port())
+    await asyncio.to_thread(own.install)
+    try:
+        await own.start()
+        yield own
+    finally:
+        own.remove()
 
 
 @pytest.fixture
@@ -302,12 +317,15 @@ async def make_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeAcd]:
         rng: random.Random | None = None,
         prompts: Prompts | None = None,
         safety_pass_s: float = 5.0,
+        router_ari: AriClient | None = None,
     ) -> Acd:
+        """``router_ari``: the client the router's requests go through (a cut relay, say);
+        its events come through the test's own client either way."""
         app = f"acd-{uuid.uuid4().hex[:8]}"
         config = AcdConfig(agents=agents(agent_ids, skills), queues=queues)
         state = AcdState(redis, prefix)
         outbox = EventOutbox(redis, f"{prefix}:events:{app}")
-        router = QueueRouter(ari, app, config, state, outbox, rng=rng, prompts=prompts)
+        router = QueueRouter(router_ari or ari, app, config, state, outbox, rng=rng, prompts=prompts)
         router.start(safety_pass_s)
 
         dispatcher = Dispatcher(acd_entry(router))

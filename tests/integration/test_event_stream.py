@@ -9,6 +9,7 @@ from cti.ari import AriClient, Backoff, Event, EventStream, Resynced
 from cti.ari.events import StasisStart
 from cti.errors import ApplicationReplaced
 from cti.sim import place_simulated_call
+from cti.sim.own_asterisk import OwnAsterisk
 from cti.sim.relay import TcpProxy
 from tests.integration.conftest import AsteriskStack, OpenEventLog
 
@@ -73,22 +74,25 @@ async def test_second_client_on_the_same_app_makes_the_first_fail_clearly(
 
 
 async def test_asterisk_restart_is_detected_and_the_stream_recovers(
-    asterisk: AsteriskStack, ari: AriClient, app_name: str, open_event_log: OpenEventLog
+    own_asterisk: OwnAsterisk, app_name: str, open_event_log: OpenEventLog
 ) -> None:
-    events = await open_event_log(EventStream(ari, app_name, backoff=Backoff(base_s=0.2, cap_s=2.0)))
-    before = await events.wait_for(resynced)
-    assert isinstance(before, Resynced)
-    caller = await place_simulated_call(ari, hold_s=60, app=app_name)
-    await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id)
+    user = own_asterisk.settings.ari
+    async with AriClient(own_asterisk.ari_url, user.username, user.password.get_secret_value()) as ari:
+        events = await open_event_log(EventStream(ari, app_name, backoff=Backoff(base_s=0.2, cap_s=2.0)))
+        before = await events.wait_for(resynced)
+        assert isinstance(before, Resynced)
+        caller = await place_simulated_call(ari, hold_s=60, app=app_name)
+        await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id)
 
-    seen = len(events.events)
-    asterisk.script("restart")
-    after = await events.wait_for(resynced, within_s=30, start=seen)
-    assert isinstance(after, Resynced)
-    assert after.restarted
-    assert after.startup_time != before.startup_time
-    assert after.channels == ()  # the call died with the old Asterisk
+        seen = len(events.events)
+        own_asterisk.kill()  # a crash: the call dies with it
+        await own_asterisk.start()
+        after = await events.wait_for(resynced, within_s=30, start=seen)
+        assert isinstance(after, Resynced)
+        assert after.restarted
+        assert after.startup_time != before.startup_time
+        assert after.channels == ()  # the call died with the old Asterisk
 
-    caller = await place_simulated_call(ari, hold_s=10, app=app_name)  # and the app works again
-    await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id, start=seen)
-    await ari.hangup(caller.id)
+        caller = await place_simulated_call(ari, hold_s=10, app=app_name)  # and the app works again
+        await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id, start=seen)
+        await ari.hangup(caller.id)
