@@ -27,7 +27,7 @@ from cti.ivr.runner import IvrRunner
 from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedCalls, connect_redis
 from cti.loop_lag import watch_loop_lag
 from cti.settings import Settings
-from cti.stop_watch import watch_stop
+from cti.stop_watch import pending_stacks, watch_stop
 from cti.store import ensure_schema, make_engine
 from cti.store.acd_history import recall_acd
 from cti.store.customers import find_customer
@@ -205,6 +205,8 @@ async def _serve(
 
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop)
+        # `kill -USR1 <pid>`: what every task waits on, in the log (a call that seems stuck).
+        loop.add_signal_handler(signal.SIGUSR1, lambda: log.warning("tasks now:\n%s", pending_stacks()))
         log.info(
             "cti service starting",
             extra={"app": settings.ari.app, "ari": settings.ari.url, "flows": sorted(flows)},

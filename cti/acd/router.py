@@ -82,6 +82,7 @@ REBUILD_CLAIM_S = 30.0  # one instance rebuilds; if it dies doing so, another ma
 EARLY_CREATE_MAX = 4  # a pass with at most this many offers creates channels before the claim answers
 CLOSING_CHECK_S = 0.5  # the change listener looks this often whether the router is closing
 CUSTOMER_RING_S = 40  # ring the customer this long before giving the callback up
+ARI_AWAY_PAUSE_S = 1.0  # Asterisk could not be reached to ring: routing pauses this long
 
 
 class QueueRouter:
@@ -129,6 +130,8 @@ class QueueRouter:
         #: call to the agent's dial being accepted (``_pass_started``: agent channel -> start).
         self.observe_routing = observe_routing or (lambda seconds: None)
         self._pass_started: dict[str, float] = {}
+        self._ari_away_until = 0.0  # monotonic: no routing pass before (``_not_reached``)
+        self._after_pause: asyncio.Task[None] | None = None
 
     # --- entry points ---------------------------------------------------------------------
     async def enqueue(
@@ -343,6 +346,9 @@ class QueueRouter:
         self._dirty = True
         if self._matching.locked():
             return  # the pass under way will run again and see this change
+        if time.monotonic() < self._ari_away_until:
+            self._pass_after_pause()
+            return
         async with self._matching:
             while self._dirty:
                 self._dirty = False
@@ -522,7 +528,17 @@ class QueueRouter:
                 app_args=f"{AGENT_LEG},{session.entry.call_id}",
                 originator=None if session.serving_callback else session.entry.call_id,
             )
-        except (AriError, AriUnavailable) as exc:
+        except AriUnavailable as exc:  # Asterisk out of reach: not the agent's miss
+            log.warning(
+                "cannot reach Asterisk to ring agent %s: %s",
+                agent_id,
+                exc,
+                extra={"call": session.entry.call_id},
+            )
+            if channel_id in self._claims:
+                await self._claims[channel_id]
+            await self._not_reached(session, agent_id, channel_id)
+        except AriError as exc:
             log.warning(
                 "cannot create agent %s's channel: %s", agent_id, exc, extra={"call": session.entry.call_id}
             )
@@ -530,6 +546,32 @@ class QueueRouter:
             if channel_id in self._claims:  # settle the claim first: a won one ends as a miss
                 await self._claims[channel_id]
             await self._leg_gone(channel_id)
+
+    def _pass_after_pause(self) -> None:
+        """One routing pass once the pause for an unreachable Asterisk is over."""
+        if self._after_pause is not None and not self._after_pause.done():
+            return
+
+        async def later() -> None:
+            await asyncio.sleep(max(0.0, self._ari_away_until - time.monotonic()))
+            await self.dispatch()
+
+        self._after_pause = self._spawn(later())
+
+    async def _not_reached(self, session: Waiting, agent_id: str, channel_id: str) -> None:
+        """Asterisk could not be reached to ring the agent (its ARI is away): the claim is given
+        back, with no miss counted (a few in a row would auto-pause a blameless agent), and the
+        caller stays in line for a pass after a short pause: at once, the claim given back would
+        start the next pass and spin while Asterisk is away."""
+        self._ari_away_until = time.monotonic() + ARI_AWAY_PAUSE_S
+        self.legs.pop(channel_id, None)
+        self._pass_started.pop(channel_id, None)
+        async with session.lock:
+            if session.ringing.pop(channel_id, None) is None:
+                return  # the claim was lost, or the ringing was cancelled meanwhile
+            await self._agent(agent_id, Command.CANCEL, self.clock())
+            if session.serving_callback and not session.ringing and session.agent is None:
+                await self._give_back(session)
 
     async def _dial(self, channel_id: str) -> None:
         """The agent's channel is in our app: now it may be dialled (earlier gives 409), once
