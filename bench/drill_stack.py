@@ -167,11 +167,13 @@ class Stack:
             self.service = process
         return process
 
-    def signal_service(self, signum: int) -> None:
-        """Signal the service and wait for it to exit; one that does not within 30 s is sent
-        SIGABRT, so its log ends with every thread's traceback (PYTHONFAULTHANDLER)."""
+    def signal_service(self, signum: int, *, wait: bool = True) -> None:
+        """Signal the service and (``wait``) wait for it to exit; one that does not within 30 s
+        is sent SIGABRT, so its log ends with every thread's traceback (PYTHONFAULTHANDLER)."""
         if self.service is not None and self.service.poll() is None:
             self.service.send_signal(signum)
+            if not wait:
+                return
             try:
                 self.service.wait(30)
             except subprocess.TimeoutExpired:

@@ -439,6 +439,8 @@ async def drill(stack: Stack, name: str, fault: Fault) -> Outcome:
         await stack.ari.hangup(caller, missing_ok=True)
     stuck = await stuck_agents(stack)
     lost, duplicated = await outcomes(stack, traffic, repair.extra_callers, since)
+    if stuck or lost or duplicated:  # the service's log then shows where each task waits
+        stack.signal_service(signal.SIGUSR1, wait=False)
     calls = len(traffic.callers) + len(repair.extra_callers)
     return Outcome(name, calls, cut, astray, lost, duplicated, stuck, recovered - repair.at, repair.note)
 

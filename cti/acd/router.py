@@ -408,7 +408,7 @@ class QueueRouter:
         rings, positions = await self._claim(legs, joining, now)
         entered += self._in_line(joining, positions)
         for session in {s.entry.call_id: s for s, _, _ in legs}.values():
-            if session.serving_callback and not session.ringing:
+            if session.serving_callback and session.waiting and not session.ringing:
                 await self._give_back(session)  # its agent went elsewhere: back to the line
         return rings, entered
 
@@ -612,10 +612,12 @@ class QueueRouter:
                 await self.ari.hangup(channel_id, missing_ok=True)
                 return
             now = self.clock()
+            # Answered from now on, before any await: a routing pass running meanwhile must not
+            # see a callback with no agent and nobody ringing, and give it back to the line.
+            session.agent, session.agent_channel, session.answered_at = agent_id, channel_id, now
             if session.serving_callback and not await self.state.mark_dialled(session.entry, self.app, now):
                 await self._not_dialled(session, agent_id, channel_id, now)
                 return
-            session.agent, session.agent_channel, session.answered_at = agent_id, channel_id, now
             await self._agent(agent_id, Command.ANSWER, now, call_id=session.entry.call_id)
             await self._record(
                 EventKind.AGENT_ANSWERED, session, agent=agent_id, data={"wait_s": session.entry.wait_s(now)}
