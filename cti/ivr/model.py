@@ -159,8 +159,11 @@ class CollectNode(_AsksCaller):
     @field_validator("terminator")
     @classmethod
     def _dtmf_terminator(cls, value: str) -> str:
-        if value not in DTMF_KEYS or value.isdigit():
-            raise ValueError("terminator must be '#' or '*'")
+        if value.isdigit():
+            # Digits are what is being collected: a digit terminator would cut numbers short.
+            raise ValueError(f"terminator {value!r} is a digit the caller may key: use '#' or '*'")
+        if value not in DTMF_KEYS:
+            raise ValueError(f"terminator {value!r} is not a phone key: use '#' or '*'")
         return value
 
     def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:

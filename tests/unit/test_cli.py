@@ -48,6 +48,24 @@ def test_config_show_masks_every_secret() -> None:
     assert json.loads(result.stdout)["database"]["url"] == "postgresql+psycopg://cti:***@127.0.0.1/cti"
 
 
+def test_given_an_invalid_flow_then_run_prints_file_line_and_exits_1_before_any_service(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "broken.yaml").write_bytes(b"name: broken\nentry: start\nholidays: [2026-02-30]\n")
+    env = {
+        "CTI_IVR_FLOWS_DIR": str(tmp_path),
+        "CTI_REDIS_URL": "redis://127.0.0.1:1/0",  # nothing listens there: the start stops first
+        "CTI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'never' / 'cti.sqlite3'}",
+    }
+    result = CliRunner().invoke(cli, ["run"], env=env)
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'broken.yaml'}:3: YAML cannot read a value: '2026-02-30' is not a valid date" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "never").exists()
+
+
 @pytest.fixture
 def store_env(tmp_path: Path) -> dict[str, str]:
     return {"CTI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'new' / 'cti.sqlite3'}"}
