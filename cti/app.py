@@ -23,6 +23,7 @@ from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
 from cti.ivr import FlowContext, load_flows, load_stations
+from cti.ivr.calendars import public_calendars
 from cti.ivr.model import Flow
 from cti.ivr.runner import IvrRunner
 from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedCalls, connect_redis
@@ -92,7 +93,8 @@ def _read_files(settings: Settings) -> _Files:
     configured queue); ``FlowError`` lists every flow problem as ``file:line: ...``."""
     acd_config = load_acd_config(settings.acd.config_file)
     flows = load_flows(settings.ivr.flows_dir, {queue.name for queue in acd_config.queues})
-    return _Files(acd_config, flows, FlowContext(stations=load_stations(settings.ivr.stations_file)))
+    stations = load_stations(settings.ivr.stations_file)
+    return _Files(acd_config, flows, FlowContext(stations=stations, calendars=public_calendars()))
 
 
 async def _run_leased(

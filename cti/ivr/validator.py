@@ -1,10 +1,10 @@
 """Whole-flow rules a flow writer can break, each reported with file, line and node id. Pure.
 
 ``check_flow`` never stops at the first problem: a writer fixing a flow wants the full list,
-as ``cti flows check`` prints it. Rules: duplicate keys, unknown languages, unknown node
-references, unreachable nodes, menus with no way out, cycles with no exit, missing prompts,
-invalid DTMF keys, digit ranges their validation never accepts, unknown queues, variables that
-no node stores, loops a silent caller never leaves.
+as ``cti flows check`` prints it. Rules: duplicate keys, unknown languages, dates both closed
+and open, unknown node references, unreachable nodes, menus with no way out, cycles with no
+exit, missing prompts, invalid DTMF keys, digit ranges their validation never accepts, unknown
+queues, variables that no node stores, loops a silent caller never leaves.
 """
 
 from __future__ import annotations
@@ -57,6 +57,7 @@ def check_flow(flow: Flow, source: SourceMap, known_queues: Collection[str] | No
     report = _Report(source)
     _check_duplicates(source, report)
     _check_languages(flow, report)
+    _check_dates(flow, report)
     _check_references(flow, report)
     _check_reachable(flow, report)
     _check_variables(flow, report)
@@ -87,6 +88,11 @@ def _check_languages(flow: Flow, report: _Report) -> None:
             report.add(None, ("languages", str(index)), message)
         elif flow.languages.index(language) != index:
             report.add(None, ("languages", str(index)), f"language {language!r} is listed twice")
+
+
+def _check_dates(flow: Flow, report: _Report) -> None:
+    for day in sorted(flow.holidays & flow.workdays):
+        report.add(None, ("workdays",), f"{day} is both a holiday and a workday of this flow")
 
 
 def _check_references(flow: Flow, report: _Report) -> None:

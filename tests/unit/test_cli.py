@@ -1,6 +1,7 @@
 """The `cti` commands that need no running service: help, settings, reports, imports, migrations."""
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -64,6 +65,24 @@ def test_given_an_invalid_flow_then_run_prints_file_line_and_exits_1_before_any_
     )
     assert "Traceback" not in result.output
     assert not (tmp_path / "never").exists()
+
+
+def test_given_a_year_the_calendar_does_not_know_then_doctor_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class FarFuture(date):
+        @classmethod
+        def today(cls) -> "FarFuture":
+            return cls(2999, 1, 1)
+
+    monkeypatch.setattr("cti.cli.date", FarFuture)
+    env = {
+        "CTI_ARI_URL": "http://127.0.0.1:1/ari",  # services away: the warning comes all the same
+        "CTI_REDIS_URL": "redis://127.0.0.1:1/0",
+        "CTI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}",
+    }
+    result = CliRunner().invoke(cli, ["doctor"], env=env)
+    assert "warning calendar CN does not know 2999 (chinese-calendar " in " ".join(result.output.split())
 
 
 @pytest.fixture

@@ -278,6 +278,20 @@ CASES = [
         id="nested-too-deeply",
     ),
     pytest.param(
+        edit("languages: [zh, en]", "languages: [zh, en]\nholidays: [2026-02-14]\nworkdays: [2026-02-14]"),
+        None,
+        "workdays:",
+        "2026-02-14 is both a holiday and a workday of this flow",
+        id="date-both-closed-and-open",
+    ),
+    pytest.param(
+        edit("languages: [zh, en]", "languages: [zh, en]\ncalendar: US"),
+        None,
+        "calendar: US",
+        "calendar: Input should be 'CN'",
+        id="unknown-calendar",
+    ),
+    pytest.param(
         with_collect("    validate: area_code\n    digits: {min: 1, max: 2}\n"),
         "ask",
         "    digits:",
