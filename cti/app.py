@@ -9,6 +9,7 @@ import signal
 import socket
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -22,6 +23,7 @@ from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
 from cti.ivr import FlowContext, load_flows, load_stations
+from cti.ivr.calendars import public_calendars
 from cti.ivr.model import Flow
 from cti.ivr.runner import IvrRunner
 from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedCalls, connect_redis
@@ -52,11 +54,13 @@ async def run_service(settings: Settings, *, clock: Clock = lambda: datetime.now
     """Serve our Stasis app until SIGINT or SIGTERM.
 
     Asterisk being down is not fatal: the event stream keeps reconnecting, so the service
-    can start before Asterisk and survive its restarts. The store's schema is checked first
-    (an empty SQLite file is upgraded), so a misconfigured database stops the start, loudly;
-    so do an invalid IVR flow and a missing voice. ``clock`` is the time the flows judge
+    can start before Asterisk and survive its restarts. The flows are read first, so an
+    invalid one stops the start (``file:line: ...``) before any store is touched; then the
+    store's schema is checked (an empty SQLite file is upgraded), so a misconfigured database
+    stops the start, loudly; so does a missing voice. ``clock`` is the time the flows judge
     business hours by (tests choose it).
     """
+    files = _read_files(settings)  # a wrong flow stops the start before anything is touched
     try:
         await asyncio.to_thread(ensure_schema, settings.database.url)
     except ServiceUnavailable as exc:  # calls go on; their events wait in the outbox
@@ -69,13 +73,33 @@ async def run_service(settings: Settings, *, clock: Clock = lambda: datetime.now
         await redis.aclose()
         raise
     try:
-        await _run_leased(settings, redis, clock, lease)
+        await _run_leased(settings, files, redis, clock, lease)
     finally:
         await lease.release()
         await redis.aclose()
 
 
-async def _run_leased(settings: Settings, redis: Redis, clock: Clock, lease: InstanceLease) -> None:
+@dataclass(frozen=True)
+class _Files:
+    """What the service reads from its own files: the ACD's queues, the flows and their data."""
+
+    acd_config: AcdConfig
+    flows: Mapping[str, Flow]
+    context: FlowContext
+
+
+def _read_files(settings: Settings) -> _Files:
+    """The ACD configuration and the flows, checked together (a flow may route only to a
+    configured queue); ``FlowError`` lists every flow problem as ``file:line: ...``."""
+    acd_config = load_acd_config(settings.acd.config_file)
+    flows = load_flows(settings.ivr.flows_dir, {queue.name for queue in acd_config.queues})
+    stations = load_stations(settings.ivr.stations_file)
+    return _Files(acd_config, flows, FlowContext(stations=stations, calendars=public_calendars()))
+
+
+async def _run_leased(
+    settings: Settings, files: _Files, redis: Redis, clock: Clock, lease: InstanceLease
+) -> None:
     """The service, once this instance holds its app name's heartbeat (``InstanceLease``)."""
     web_app = build_web_app(settings)
     vitals = web_app[VITALS]
@@ -101,6 +125,7 @@ async def _run_leased(settings: Settings, redis: Redis, clock: Clock, lease: Ins
     try:
         await _serve(
             settings,
+            files,
             EventOutbox(redis, settings.redis.outbox_stream),
             AcdState(redis, settings.acd.redis_prefix),
             engine,
@@ -144,15 +169,14 @@ async def _login_all(config: AcdConfig, state: AcdState, outbox: EventOutbox) ->
 
 async def _serve(
     settings: Settings,
+    files: _Files,
     outbox: EventOutbox,
     acd_state: AcdState,
     engine: AsyncEngine,
     clock: Clock,
     vitals: Vitals,
 ) -> None:
-    acd_config = load_acd_config(settings.acd.config_file)
-    flows = load_flows(settings.ivr.flows_dir, {queue.name for queue in acd_config.queues})
-    context = FlowContext(stations=load_stations(settings.ivr.stations_file))
+    acd_config, flows, context = files.acd_config, files.flows, files.context
     prompts = PromptRenderer.from_settings(settings.sounds)
     await _prepare_prompts(prompts, flows)
     async with ari_client(settings) as ari:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Coroutine
+from datetime import date
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -16,6 +17,7 @@ from rich.table import Table
 
 from cti.app import ari_client, run_service
 from cti.errors import CtiError
+from cti.ivr.calendars import public_calendars, uncovered
 from cti.ivr.commands import flows
 from cti.kpi.definitions import KpiConfig
 from cti.kpi.html import to_html
@@ -121,7 +123,9 @@ def call(
 @cli.command()
 @click.pass_obj
 def doctor(state: CliState) -> None:
-    """Check that Asterisk (ARI), Redis and the database answer; exit 1 if one does not."""
+    """Check that Asterisk (ARI), Redis and the database answer; exit 1 if one does not.
+
+    Warns (exit 0) when Redis may lose data or a flow calendar does not know this year."""
     settings = state.settings
 
     async def asterisk_version() -> str:
@@ -148,6 +152,8 @@ def doctor(state: CliState) -> None:
     if not failed:
         for problem in uvloop.run(redis_durability(settings.redis.url)):
             console.print(f"[yellow]warning[/yellow] redis: {problem}")
+    for problem in uncovered(date.today().year, public_calendars()):
+        console.print(f"[yellow]warning[/yellow] {problem}")
     sys.exit(1 if failed else 0)
 
 

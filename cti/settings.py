@@ -73,6 +73,32 @@ class RedisSettings(_Section):
         return value
 
 
+#: URL schemes as people write them -> the asyncio driver the store runs on (SQLAlchemy's
+#: ``dialect+driver``; ``postgres`` is what Heroku-style and libpq tools print).
+ASYNC_DATABASE_SCHEMES = {
+    "sqlite": "sqlite+aiosqlite",
+    "sqlite+pysqlite": "sqlite+aiosqlite",
+    "sqlite+aiosqlite": "sqlite+aiosqlite",
+    "postgres": "postgresql+psycopg",
+    "postgresql": "postgresql+psycopg",
+    "postgresql+psycopg2": "postgresql+psycopg",
+    "postgresql+psycopg": "postgresql+psycopg",
+}
+
+
+def async_database_url(url: str) -> str:
+    """``url`` with its scheme mapped to the asyncio driver, or ``ValueError`` saying why not."""
+    scheme, separator, rest = url.partition("://")
+    driver = ASYNC_DATABASE_SCHEMES.get(scheme.lower()) if separator else None
+    if driver is None:
+        shown = f"scheme {scheme!r}" if separator else "no scheme"
+        raise ValueError(
+            f"{shown}: the store runs on SQLite or PostgreSQL, e.g. sqlite:///var/cti.sqlite3 "
+            "or postgresql://USER@HOST/DB"
+        )
+    return f"{driver}://{rest}"
+
+
 class DatabaseSettings(_Section):
     """The SQL store: SQLite by default, PostgreSQL in production."""
 
@@ -81,12 +107,7 @@ class DatabaseSettings(_Section):
     @field_validator("url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
-        scheme = urlsplit(value).scheme
-        if scheme not in ("sqlite+aiosqlite", "postgresql+psycopg"):
-            raise ValueError(
-                "must use an asyncio driver: sqlite+aiosqlite:///PATH or postgresql+psycopg://USER@HOST/DB"
-            )
-        return value
+        return async_database_url(value)
 
 
 class LogSettings(_Section):

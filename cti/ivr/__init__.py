@@ -2,7 +2,15 @@
 
 from cti.ivr.errors import FlowError, Problem
 from cti.ivr.interpreter import step
-from cti.ivr.loader import Parsed, load_flow, load_flows, parse_flow, read_flow, validate_flows
+from cti.ivr.loader import (
+    Parsed,
+    load_flow,
+    load_flows,
+    parse_flow,
+    read_flow,
+    read_flow_bytes,
+    validate_flows,
+)
 from cti.ivr.messages import (
     TERMINAL_ACTIONS,
     Action,
@@ -69,6 +77,7 @@ __all__ = [
     "nearest_station",
     "parse_flow",
     "read_flow",
+    "read_flow_bytes",
     "simulate",
     "step",
     "validate_flows",

@@ -19,6 +19,7 @@ import click
 
 from cti.acd import load_acd_config
 from cti.errors import CtiError
+from cti.ivr.calendars import public_calendars
 from cti.ivr.graph import to_dot
 from cti.ivr.loader import Parsed, flow_files, load_flow, read_flow, read_flows
 from cti.ivr.messages import FlowContext
@@ -173,9 +174,10 @@ def simulate_command(
     if segment is not None and not caller:
         raise click.BadParameter("an anonymous caller cannot be found: give --caller", param_hint="--segment")
     try:
-        context = FlowContext(stations=load_stations(state.settings.ivr.stations_file))
+        stations = load_stations(state.settings.ivr.stations_file)
     except (CtiError, OSError) as exc:
         raise click.ClickException(f"cannot read the stations: {exc}") from exc
+    context = FlowContext(stations=stations, calendars=public_calendars())
     transcript = simulate(
         flow,
         keys,
@@ -185,7 +187,7 @@ def simulate_command(
         customers={caller: {"segment": segment}} if segment is not None else None,
         context=context,
     )
-    for line in describe(flow, transcript):
+    for line in describe(flow, transcript, context):
         click.echo(line)
 
 

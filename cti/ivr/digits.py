@@ -21,6 +21,16 @@ _PATTERNS = {
 }
 
 
+#: Shortest and longest entry each pattern accepts: a ``collect`` whose digit range misses them
+#: all refuses every caller, which ``cti flows check`` reports.
+LENGTHS = {
+    Validation.PHONE: (10, 12),
+    Validation.PLATE_DIGITS: (3, 6),
+    Validation.VIN_LAST6: (6, 6),
+    Validation.AREA_CODE: (3, 4),
+}
+
+
 def digits_valid(kind: Validation | None, digits: str) -> bool:
     """Whether ``digits`` (already within the node's min/max) pass the node's validation."""
     return kind is None or _PATTERNS[kind].fullmatch(digits) is not None

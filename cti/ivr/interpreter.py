@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from cti.ivr.digits import digits_valid
+from cti.ivr.hours import hours_status
 from cti.ivr.messages import (
     Action,
     CallState,
@@ -200,7 +201,8 @@ def _enter_node(run: _Run, node_id: str, node: Node) -> None:
 
 def _branch_target(run: _Run, node: BranchNode) -> str:
     if node.on == BUSINESS_HOURS:
-        status = run.flow.hours_status(run.state.started_at) if run.state.started_at else "open"
+        started = run.state.started_at
+        status = hours_status(run.flow, started, run.context.calendar(run.flow)) if started else "open"
         # A holiday is a closed day unless the flow says what to do on holidays.
         candidates = [status, "closed"] if status == "holiday" else [status]
     elif node.on == LANGUAGE:

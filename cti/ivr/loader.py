@@ -64,13 +64,25 @@ def parse_flow(text: str, file: str, known_queues: Collection[str] | None = None
     return Parsed(file, flow, problems, document.source.line("name"))
 
 
+def read_flow_bytes(data: bytes, file: str, known_queues: Collection[str] | None = None) -> Parsed:
+    """Parse and check one flow file's bytes: text that is not UTF-8 is a problem on its line."""
+    try:
+        text = data.decode("utf-8-sig")  # an editor's byte order mark is no error
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - data.rfind(b"\n", 0, exc.start)
+        message = f"not UTF-8 text: byte {data[exc.start]:#04x} in column {column}"
+        return Parsed(file, None, (Problem(file, line, None, message),))
+    return parse_flow(text, file, known_queues)
+
+
 def read_flow(path: Path, known_queues: Collection[str] | None = None) -> Parsed:
     """Read and check one flow file; an unreadable file is a problem, not an exception."""
     try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
+        data = path.read_bytes()
+    except OSError as exc:
         return Parsed(str(path), None, (Problem(str(path), 0, None, f"cannot read the flow: {exc}"),))
-    return parse_flow(text, str(path), known_queues)
+    return read_flow_bytes(data, str(path), known_queues)
 
 
 def flow_files(directory: Path) -> list[Path]:

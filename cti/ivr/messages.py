@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from cti.ivr.hours import PublicCalendar
+from cti.ivr.model import Flow
 from cti.ivr.stations import Station
 
 # --- events (in) -------------------------------------------------------------------------------
@@ -171,5 +173,10 @@ class FlowContext:
     """Data and limits the machine needs besides the flow (no I/O handles: it stays pure)."""
 
     stations: Mapping[str, Station] = field(default_factory=dict)
+    calendars: Mapping[str, PublicCalendar] = field(default_factory=dict)  # by the flows' calendar names
     max_steps: int = 200  # a real call needs far fewer events; beyond, something is wrong
     max_unattended: int = 25  # node entries without a key press: a loop through prompts/timeouts
+
+    def calendar(self, flow: Flow) -> PublicCalendar | None:
+        """The public calendar ``flow`` names; none known by that name: the flow's own dates alone."""
+        return self.calendars.get(flow.calendar) if flow.calendar is not None else None

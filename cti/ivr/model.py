@@ -10,10 +10,9 @@ only check what a single field can tell. This module is pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date, datetime, time
+from datetime import date, time
 from enum import StrEnum
 from typing import Annotated, Any, Literal
-from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -159,8 +158,11 @@ class CollectNode(_AsksCaller):
     @field_validator("terminator")
     @classmethod
     def _dtmf_terminator(cls, value: str) -> str:
-        if value not in DTMF_KEYS or value.isdigit():
-            raise ValueError("terminator must be '#' or '*'")
+        if value.isdigit():
+            # Digits are what is being collected: a digit terminator would cut numbers short.
+            raise ValueError(f"terminator {value!r} is a digit the caller may key: use '#' or '*'")
+        if value not in DTMF_KEYS:
+            raise ValueError(f"terminator {value!r} is not a phone key: use '#' or '*'")
         return value
 
     def edges(self) -> tuple[tuple[tuple[str, ...], str], ...]:
@@ -350,21 +352,12 @@ class Flow(_Frozen):
     languages: tuple[str, ...] = Field(min_length=1)  # the first is the default
     timezone: TimeZoneName = "Asia/Shanghai"
     business_hours: Mapping[Weekday, tuple[OpenHours, ...]] | None = None  # None: always open
-    holidays: frozenset[date] = frozenset()
+    calendar: Literal["CN"] | None = None  # public holidays and make-up working days (cti.ivr.hours)
+    holidays: frozenset[date] = frozenset()  # closed all day, on top of the calendar's holidays
+    workdays: frozenset[date] = frozenset()  # open with the weekday hours, whatever the calendar says
     fallback: str | None = None  # a terminal node used when the loop guard trips
     nodes: Mapping[str, Node]
 
     @property
     def default_language(self) -> str:
         return self.languages[0]
-
-    def hours_status(self, now: datetime) -> str:
-        """``holiday``, ``open`` or ``closed`` at ``now`` (timezone-aware), in the flow's timezone."""
-        local = now.astimezone(ZoneInfo(self.timezone))
-        if local.date() in self.holidays:
-            return "holiday"
-        if self.business_hours is None:
-            return "open"
-        day = list(Weekday)[local.weekday()]
-        opened = any(hours.covers(local.time()) for hours in self.business_hours.get(day, ()))
-        return "open" if opened else "closed"

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from cti.ivr.hours import DayKind, PublicCalendar, day_kind, hours_status
 from cti.ivr.interpreter import step
 from cti.ivr.messages import (
     TERMINAL_ACTIONS,
@@ -136,12 +137,14 @@ def simulate(
     return Transcript(tuple(steps), state, tuple(remaining))
 
 
-def describe(flow: Flow, transcript: Transcript) -> list[str]:
+def describe(flow: Flow, transcript: Transcript, context: FlowContext | None = None) -> list[str]:
     """The call as a flow writer reads it: each node entered with its kind, under it what the
-    caller heard, keyed and waited for, then the path and the outcome."""
+    caller heard, keyed and waited for, then the path and the outcome. ``context`` should be
+    the one the call was simulated with (its calendars judge the hours)."""
     lines: list[str] = []
+    calendar = (context or FlowContext()).calendar(flow)
     for event, actions in transcript.steps:
-        for line in (_event_line(flow, event), *(_action_line(flow, action) for action in actions)):
+        for line in (_event_line(flow, event, calendar), *(_action_line(flow, action) for action in actions)):
             if line.startswith(_KEYS) and lines and lines[-1].startswith(_KEYS):
                 lines[-1] += line.removeprefix(_KEYS)  # one line per entry, not per key
             elif line:
@@ -153,11 +156,13 @@ def describe(flow: Flow, transcript: Transcript) -> list[str]:
     return lines
 
 
-def _event_line(flow: Flow, event: Event) -> str:
+def _event_line(flow: Flow, event: Event, calendar: PublicCalendar | None) -> str:
     if isinstance(event, Started):
         local = event.now.astimezone(ZoneInfo(flow.timezone))
         caller = event.caller_number or "an anonymous caller"
-        hours = _HOURS[flow.hours_status(local)]
+        hours = _HOURS[hours_status(flow, local, calendar)]
+        if day_kind(flow, local.date(), calendar) is DayKind.WORKDAY:
+            hours += ", a working day: weekday hours"
         return f"{flow.name}: {caller} calls on {local:%a %Y-%m-%d %H:%M} {flow.timezone} ({hours})"
     if isinstance(event, Timeout):
         return "    (no key before the timeout)"

@@ -1,10 +1,10 @@
 """Whole-flow rules a flow writer can break, each reported with file, line and node id. Pure.
 
 ``check_flow`` never stops at the first problem: a writer fixing a flow wants the full list,
-as ``cti flows check`` prints it. Rules: duplicate keys, unknown languages, unknown node
-references, unreachable nodes, menus with no way out, cycles with no exit, missing prompts,
-invalid DTMF keys, unknown queues, variables that no node stores, loops a silent caller
-never leaves.
+as ``cti flows check`` prints it. Rules: duplicate keys, unknown languages, dates both closed
+and open, unknown node references, unreachable nodes, menus with no way out, cycles with no
+exit, missing prompts, invalid DTMF keys, digit ranges their validation never accepts, unknown
+queues, variables that no node stores, loops a silent caller never leaves.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import string
 from collections.abc import Collection, Iterator, Mapping, Sequence
 
+from cti.ivr.digits import LENGTHS
 from cti.ivr.errors import Problem
 from cti.ivr.model import (
     BUSINESS_HOURS,
@@ -56,6 +57,7 @@ def check_flow(flow: Flow, source: SourceMap, known_queues: Collection[str] | No
     report = _Report(source)
     _check_duplicates(source, report)
     _check_languages(flow, report)
+    _check_dates(flow, report)
     _check_references(flow, report)
     _check_reachable(flow, report)
     _check_variables(flow, report)
@@ -86,6 +88,11 @@ def _check_languages(flow: Flow, report: _Report) -> None:
             report.add(None, ("languages", str(index)), message)
         elif flow.languages.index(language) != index:
             report.add(None, ("languages", str(index)), f"language {language!r} is listed twice")
+
+
+def _check_dates(flow: Flow, report: _Report) -> None:
+    for day in sorted(flow.holidays & flow.workdays):
+        report.add(None, ("workdays",), f"{day} is both a holiday and a workday of this flow")
 
 
 def _check_references(flow: Flow, report: _Report) -> None:
@@ -161,6 +168,8 @@ def _check_node(
         _check_say(flow, node_id, path, say, report)
     if isinstance(node, MenuNode):
         _check_menu(node_id, node, report)
+    elif isinstance(node, CollectNode):
+        _check_collect(node_id, node, report)
     elif isinstance(node, BranchNode):
         _check_branch(flow, node_id, node, report)
     elif isinstance(node, SetLanguageNode) and node.language not in flow.languages:
@@ -193,6 +202,20 @@ def _check_menu(node_id: str, node: MenuNode, report: _Report) -> None:
         report.add(node_id, ("options",), "menu has no way out: it has no options")
     elif all(target == node_id for _, target in node.edges()):
         report.add(node_id, ("options",), "menu has no way out: every key leads back to it")
+
+
+def _check_collect(node_id: str, node: CollectNode, report: _Report) -> None:
+    """A digit range that misses every length its validation accepts refuses every caller."""
+    if node.validate_as is None:
+        return
+    shortest, longest = LENGTHS[node.validate_as]
+    if node.digits.max < shortest or node.digits.min > longest:
+        valid = f"{shortest}" if shortest == longest else f"{shortest}-{longest}"
+        message = (
+            f"digits {node.digits.min}-{node.digits.max} can never hold a valid {node.validate_as} "
+            f"({valid} digits): every caller would be refused"
+        )
+        report.add(node_id, ("digits",), message)
 
 
 def _check_branch(flow: Flow, node_id: str, node: BranchNode, report: _Report) -> None:

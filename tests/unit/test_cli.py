@@ -1,6 +1,7 @@
 """The `cti` commands that need no running service: help, settings, reports, imports, migrations."""
 
 import json
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -46,6 +47,42 @@ def test_config_show_masks_every_secret() -> None:
     assert result.exit_code == 0
     assert "secret" not in result.output
     assert json.loads(result.stdout)["database"]["url"] == "postgresql+psycopg://cti:***@127.0.0.1/cti"
+
+
+def test_given_an_invalid_flow_then_run_prints_file_line_and_exits_1_before_any_service(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "broken.yaml").write_bytes(b"name: broken\nentry: start\nholidays: [2026-02-30]\n")
+    env = {
+        "CTI_IVR_FLOWS_DIR": str(tmp_path),
+        "CTI_REDIS_URL": "redis://127.0.0.1:1/0",  # nothing listens there: the start stops first
+        "CTI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'never' / 'cti.sqlite3'}",
+    }
+    result = CliRunner().invoke(cli, ["run"], env=env)
+    assert result.exit_code == 1
+    assert f"{tmp_path / 'broken.yaml'}:3: YAML cannot read a value: '2026-02-30' is not a valid date" in (
+        result.output
+    )
+    assert "Traceback" not in result.output
+    assert not (tmp_path / "never").exists()
+
+
+def test_given_a_year_the_calendar_does_not_know_then_doctor_warns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class FarFuture(date):
+        @classmethod
+        def today(cls) -> "FarFuture":
+            return cls(2999, 1, 1)
+
+    monkeypatch.setattr("cti.cli.date", FarFuture)
+    env = {
+        "CTI_ARI_URL": "http://127.0.0.1:1/ari",  # services away: the warning comes all the same
+        "CTI_REDIS_URL": "redis://127.0.0.1:1/0",
+        "CTI_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}",
+    }
+    result = CliRunner().invoke(cli, ["doctor"], env=env)
+    assert "warning calendar CN does not know 2999 (chinese-calendar " in " ".join(result.output.split())
 
 
 @pytest.fixture

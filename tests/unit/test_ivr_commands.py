@@ -177,6 +177,30 @@ def test_given_after_hours_or_a_holiday_then_a_callback_request(at: str, hours: 
     assert result.output.endswith("outcome: callback request, queue service\n")
 
 
+@pytest.mark.parametrize(
+    ("at", "header", "outcome"),
+    [
+        (
+            "2026-02-14T08:45",
+            "hotline: 13800138000 calls on Sat 2026-02-14 08:45 Asia/Shanghai "
+            "(open hours, a working day: weekday hours)",
+            "outcome: queue sales, priority 0",
+        ),
+        (
+            "2026-02-16T10:00",
+            "hotline: 13800138000 calls on Mon 2026-02-16 10:00 Asia/Shanghai (holiday)",
+            "outcome: callback request, queue sales",
+        ),
+    ],
+    ids=["make-up-working-saturday", "spring-festival-monday"],
+)
+def test_given_the_cn_calendar_then_simulate_opens_on_make_up_days_and_closes_on_holidays(
+    at: str, header: str, outcome: str
+) -> None:
+    lines = run("simulate", "hotline", "--digits", "1", "--at", at).output.splitlines()
+    assert (lines[0], lines[-1]) == (header, outcome)
+
+
 def test_given_an_offset_then_the_moment_is_taken_as_written() -> None:
     result = run("simulate", "hotline", "--digits", "1", "--at", "2026-11-23T14:30+00:00")  # 22:30 there
     assert "Mon 2026-11-23 22:30 Asia/Shanghai (after hours)" in result.output

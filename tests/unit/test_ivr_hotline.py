@@ -17,6 +17,7 @@ from cti.ivr import (
     load_stations,
     simulate,
 )
+from cti.ivr.calendars import public_calendars
 
 ROOT = Path(__file__).resolve().parents[2]
 QUEUES = {"sales", "service", "roadside", "complaints", "vip", "general"}
@@ -25,6 +26,8 @@ MONDAY_MORNING = datetime(2026, 11, 23, 10, 0, tzinfo=SHANGHAI)
 MONDAY_NIGHT = datetime(2026, 11, 23, 22, 30, tzinfo=SHANGHAI)
 SATURDAY_EVENING = datetime(2026, 11, 28, 18, 30, tzinfo=SHANGHAI)  # weekend hours end at 18:00
 NATIONAL_DAY = datetime(2026, 10, 1, 10, 0, tzinfo=SHANGHAI)
+SPRING_FESTIVAL_MONDAY = datetime(2026, 2, 16, 10, 0, tzinfo=SHANGHAI)  # by the CN calendar
+MAKE_UP_SATURDAY = datetime(2026, 2, 14, 8, 45, tzinfo=SHANGHAI)  # worked: weekday hours, from 08:30
 VIP_NUMBER = "13900000001"
 CUSTOMERS = {VIP_NUMBER: {"segment": "vip", "name": "王先生"}, "13900000002": {"segment": "regular"}}
 
@@ -36,7 +39,7 @@ def hotline() -> Flow:
 
 @pytest.fixture(scope="module")
 def context() -> FlowContext:
-    return FlowContext(stations=load_stations(ROOT / "config" / "stations.csv"))
+    return FlowContext(stations=load_stations(ROOT / "config" / "stations.csv"), calendars=public_calendars())
 
 
 def call(
@@ -68,6 +71,14 @@ def test_given_open_hours_when_caller_presses_a_top_level_key_then_the_matching_
     transcript = call(hotline, context, keys)
     assert transcript.outcome == outcome
     assert [key for _, key in transcript.keys] == list(keys)
+
+
+def test_given_a_make_up_working_saturday_before_weekend_hours_then_the_menu_by_weekday_hours(
+    hotline: Flow, context: FlowContext
+) -> None:
+    assert call(hotline, context, "1", now=MAKE_UP_SATURDAY).outcome == Route("sales", 0)
+    ordinary_saturday = MAKE_UP_SATURDAY.replace(day=7)  # weekend hours: opens at 09:00
+    assert "closed_menu" in call(hotline, context, "1", now=ordinary_saturday).path
 
 
 def test_given_a_call_then_the_journey_records_every_node_and_key(
@@ -107,7 +118,7 @@ def test_given_no_key_then_two_retries_and_then_an_agent(hotline: Flow, context:
     ("keys", "queue"),
     [("1", "sales"), ("2", "service"), ("4", "complaints"), ("0", "general"), ("", "general")],
 )
-@pytest.mark.parametrize("now", [MONDAY_NIGHT, SATURDAY_EVENING, NATIONAL_DAY])
+@pytest.mark.parametrize("now", [MONDAY_NIGHT, SATURDAY_EVENING, NATIONAL_DAY, SPRING_FESTIVAL_MONDAY])
 def test_given_after_hours_or_a_holiday_then_a_callback_request(
     hotline: Flow, context: FlowContext, keys: str, queue: str, now: datetime
 ) -> None:

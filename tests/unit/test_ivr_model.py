@@ -9,6 +9,7 @@ import pytest
 from pydantic import ValidationError
 
 from cti.ivr import Flow, FlowError, Problem, Say, Station, load_stations, nearest_station
+from cti.ivr.hours import hours_status
 from cti.ivr.model import CollectNode, MenuNode, OpenHours
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,9 +81,9 @@ def test_a_24_hour_day_is_open_at_midnight_and_at_the_last_second() -> None:
         }
     )
     shanghai = ZoneInfo("Asia/Shanghai")
-    assert flow.hours_status(datetime(2026, 11, 23, 0, 0, tzinfo=shanghai)) == "open"
-    assert flow.hours_status(datetime(2026, 11, 23, 23, 59, 59, tzinfo=shanghai)) == "open"
-    assert flow.hours_status(datetime(2026, 11, 24, 0, 0, tzinfo=shanghai)) == "closed"
+    assert hours_status(flow, datetime(2026, 11, 23, 0, 0, tzinfo=shanghai), None) == "open"
+    assert hours_status(flow, datetime(2026, 11, 23, 23, 59, 59, tzinfo=shanghai), None) == "open"
+    assert hours_status(flow, datetime(2026, 11, 24, 0, 0, tzinfo=shanghai), None) == "closed"
 
 
 def test_given_an_unknown_timezone_then_the_flow_is_refused() -> None:

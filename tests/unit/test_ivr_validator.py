@@ -38,6 +38,12 @@ def add_nodes(text: str) -> str:
     return BASE + text
 
 
+def with_collect(settings: str) -> str:
+    """The base flow whose key 1 collects digits with ``settings`` (YAML lines under the node)."""
+    node = "  ask:\n    type: collect\n    prompt: {zh: 请输入, en: Enter}\n    into: code\n    next: sales\n"
+    return edit("1: sales", "1: ask") + node + settings
+
+
 def line_of(text: str, marker: str) -> int:
     return next(number for number, line in enumerate(text.splitlines(), 1) if marker in line)
 
@@ -228,6 +234,92 @@ CASES = [
         id="unknown-variable",
     ),
     pytest.param(
+        edit("languages: [zh, en]", "languages: [zh, en]\nholidays: [2026-02-30]"),
+        None,
+        "holidays:",
+        "YAML cannot read a value: '2026-02-30' is not a valid date (day is out of range for month)",
+        id="impossible-date",
+    ),
+    pytest.param(
+        edit("    default: sales\n", "    default: sales\n    retries: !!int two\n"),
+        None,
+        "retries:",
+        "'two' is not a valid int",
+        id="tag-that-does-not-fit",
+    ),
+    pytest.param(
+        edit("    queue: sales\n", "    queue: &q [*q]\n"),
+        None,
+        "queue: &q",
+        "YAML aliases: an alias inside this value refers to the value itself",
+        id="recursive-alias",
+    ),
+    pytest.param(
+        "laughs: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        + "".join(f"l{n}: &{chr(98 + n)} [{', '.join([f'*{chr(97 + n)}'] * 10)}]\n" for n in range(5))
+        + BASE,
+        None,
+        "l3:",  # 1 + 10 x 11,111 values: the first past the limit
+        "YAML aliases: aliases expand this value past 100000 values",
+        id="billion-laughs",
+    ),
+    pytest.param(
+        edit("type: hangup", "type: hang\x07up"),
+        None,
+        "type: hang",
+        "YAML syntax error: unacceptable character #x0007",
+        id="control-character",
+    ),
+    pytest.param(
+        edit("default: sales", "default: " + "[" * 2000),
+        None,
+        "default: [[",
+        "YAML nested too deeply",
+        id="nested-too-deeply",
+    ),
+    pytest.param(
+        edit("languages: [zh, en]", "languages: [zh, en]\nholidays: [2026-02-14]\nworkdays: [2026-02-14]"),
+        None,
+        "workdays:",
+        "2026-02-14 is both a holiday and a workday of this flow",
+        id="date-both-closed-and-open",
+    ),
+    pytest.param(
+        edit("languages: [zh, en]", "languages: [zh, en]\ncalendar: US"),
+        None,
+        "calendar: US",
+        "calendar: Input should be 'CN'",
+        id="unknown-calendar",
+    ),
+    pytest.param(
+        with_collect("    validate: area_code\n    digits: {min: 1, max: 2}\n"),
+        "ask",
+        "    digits:",
+        "digits 1-2 can never hold a valid area_code (3-4 digits): every caller would be refused",
+        id="collect-too-short-for-its-validation",
+    ),
+    pytest.param(
+        with_collect("    validate: vin_last6\n    digits: {min: 7, max: 9}\n"),
+        "ask",
+        "    digits:",
+        "digits 7-9 can never hold a valid vin_last6 (6 digits)",
+        id="collect-too-long-for-its-validation",
+    ),
+    pytest.param(
+        with_collect("    digits: {min: 4, max: 3}\n"),
+        "ask",
+        "    digits:",
+        "min 4 is above max 3",
+        id="collect-min-above-max",
+    ),
+    pytest.param(
+        with_collect("    terminator: '5'\n"),
+        "ask",
+        "    terminator:",
+        "terminator '5' is a digit the caller may key",
+        id="collect-terminator-a-digit",
+    ),
+    pytest.param(
         edit("entry: menu", "entry: menu\nbusiness_hours: {mon: ['8-20']}"),
         None,
         "business_hours:",
@@ -247,6 +339,22 @@ def test_given_a_flow_error_then_the_problem_names_file_line_and_node(
     assert matching[0].file == str(tmp_path / "demo.yaml")
     assert matching[0].line == line_of(text, marker)
     assert matching[0].node_id == node_id
+
+
+@pytest.mark.parametrize(
+    "settings", ["    validate: phone\n    digits: {min: 11, max: 20}\n", "    digits: {min: 1, max: 32}\n"]
+)
+def test_given_a_collect_range_that_holds_some_valid_entries_then_it_is_accepted(
+    tmp_path: Path, settings: str
+) -> None:
+    assert check(tmp_path, with_collect(settings)) == []
+
+
+def test_given_bytes_that_are_not_utf8_then_a_problem_on_their_line_and_column(tmp_path: Path) -> None:
+    path = tmp_path / "demo.yaml"
+    path.write_bytes(BASE.encode("utf-8").replace(b"type: hangup", b"type: hang\xffup"))
+    (problem,) = validate_flows([path], QUEUES)
+    assert str(problem) == f"{path}:{line_of(BASE, 'type: hangup')}: not UTF-8 text: byte 0xff in column 15"
 
 
 def test_given_several_errors_then_every_one_is_reported_in_line_order(tmp_path: Path) -> None:

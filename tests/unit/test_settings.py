@@ -46,7 +46,7 @@ def test_given_cti_config_env_then_that_file_is_read(tmp_path: Path) -> None:
     [
         ({"CTI_ARI_URL": "ftp://x"}, "CTI_ARI_URL", "ari.url"),
         ({"CTI_REDIS_URL": "http://x"}, "CTI_REDIS_URL", "redis.url"),
-        ({"CTI_DATABASE_URL": "sqlite:///x.db"}, "CTI_DATABASE_URL", "database.url"),
+        ({"CTI_DATABASE_URL": "mysql://u@h/db"}, "CTI_DATABASE_URL", "database.url"),
         ({"CTI_LOG_LEVEL": "LOUD"}, "CTI_LOG_LEVEL", "log.level"),
         ({"CTI_LOG_JSON": "maybe"}, "CTI_LOG_JSON", "log.json"),
         ({"CTI_ARI_REQUEST_TIMEOUT_S": "-1"}, "CTI_ARI_REQUEST_TIMEOUT_S", "ari.request_timeout_s"),
@@ -94,3 +94,40 @@ def test_given_password_when_dumped_then_it_is_masked(tmp_path: Path) -> None:
     settings = load_settings(write(tmp_path, ""), {"CTI_ARI_PASSWORD": "s3cret"})
     assert settings.ari.password.get_secret_value() == "s3cret"
     assert "s3cret" not in settings.model_dump_json()
+
+
+@pytest.mark.parametrize(
+    ("written", "used"),
+    [
+        ("sqlite:///cti.db", "sqlite+aiosqlite:///cti.db"),
+        ("sqlite:////var/lib/cti/cti.db", "sqlite+aiosqlite:////var/lib/cti/cti.db"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("SQLite:///cti.db", "sqlite+aiosqlite:///cti.db"),
+        ("sqlite+pysqlite:///cti.db", "sqlite+aiosqlite:///cti.db"),
+        ("sqlite+aiosqlite:///cti.db", "sqlite+aiosqlite:///cti.db"),
+        ("postgresql://cti@db.example/cti", "postgresql+psycopg://cti@db.example/cti"),
+        ("postgres://cti:s%40cret@10.0.0.5:5433/cti", "postgresql+psycopg://cti:s%40cret@10.0.0.5:5433/cti"),
+        ("postgresql+psycopg2://cti@h/cti?sslmode=require", "postgresql+psycopg://cti@h/cti?sslmode=require"),
+        ("postgresql+psycopg://cti@h/cti", "postgresql+psycopg://cti@h/cti"),
+    ],
+)
+def test_a_database_url_written_the_usual_way_runs_on_the_asyncio_driver(written: str, used: str) -> None:
+    assert load_settings(None, {"CTI_DATABASE_URL": written}).database.url == used
+
+
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [
+        ("mysql://cti@h/cti", "scheme 'mysql': the store runs on SQLite or PostgreSQL"),
+        ("postgresql+asyncpg://cti@h/cti", "scheme 'postgresql+asyncpg': the store runs on SQLite or"),
+        ("oracle://scott:tiger@h/orcl", "scheme 'oracle'"),
+        ("var/cti.sqlite3", "no scheme: the store runs on SQLite or PostgreSQL, e.g. sqlite:///"),
+        ("", "no scheme"),
+    ],
+)
+def test_a_database_url_of_another_kind_is_refused_with_what_to_write(written: str, reason: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_settings(None, {"CTI_DATABASE_URL": written})
+    assert (caught.value.source, caught.value.key) == ("CTI_DATABASE_URL", "database.url")
+    assert reason in str(caught.value)
+    assert "tiger" not in str(caught.value)
