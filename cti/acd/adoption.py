@@ -115,10 +115,9 @@ async def _adopt(
         await router._record(
             EventKind.ABANDONED, session, data={"wait_s": session.entry.wait_s(router.clock())}
         )
-    elif session.callback_number is not None:  # hung up on while hearing the confirmation
-        await router._forget(session)
-        await router.ari.hangup(call_id, missing_ok=True)
-        await router.state.publish_callback(call_id)
+    elif session.callback_number is not None:  # hung up on while hearing the confirmation:
+        router.calls[call_id] = session  # held, so the call's end is recorded, and its hang-up
+        await router.ari.hangup(call_id, missing_ok=True)  # publishes the callback (_caller_gone)
     else:
         await _back_in_line(router, session, queue)
     return set() if caller is not None or session.serving_callback else {call_id}

@@ -793,6 +793,7 @@ class QueueRouter:
             await self._record(
                 EventKind.LEAD_CREATED, session, data={"source": "queue_callback"}, lead_id=lead_id
             )
+            await self._own(session)  # a restart during the confirmation must know it was booked
         await self.lobby.confirm_callback(session)  # outside the lock: it may render speech
 
     async def _call_customer(self, session: Waiting, agent_channel: str) -> None:

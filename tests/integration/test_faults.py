@@ -24,18 +24,22 @@ import aiohttp
 import pytest
 import redis
 
+from cti.acd import Command
 from cti.ari import AriClient
 from cti.ari.events import Event, PlaybackFinished
 from cti.ari.models import Bridge
 from cti.errors import AriNotFound
 from cti.events import CallEvent, EventKind, event_from_json
 from cti.ivr import runner
+from cti.live import AcdState, connect_redis
+from cti.sim import place_simulated_call
 from cti.sim.drill import free_port
 from cti.sim.relay import TcpProxy
 from tests.integration.conftest import AsteriskStack, StartHotline
 from tests.integration.hotline import Caller, Hotline
 from tests.integration.processes import ServiceProcesses, until_resynced
 
+DEMO_AGENTS = ("1001", "1002", "1003", "1004", "1005", "1006")  # config/acd.demo.toml
 OPEN_HOURS = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
 
 
@@ -155,6 +159,41 @@ async def test_kill_9_during_a_bridged_call_and_a_restart_adopt_the_conversation
     await ari.hangup(caller.id)
     events = await hotline_of.until_ended(caller)
     conversation_ends_once(await settled(hotline_of, caller, events))
+
+
+async def test_kill_9_while_a_callback_is_confirmed_keeps_the_callback(
+    service_processes: ServiceProcesses, hotline_of: Hotline, ari: AriClient, redis_url: str
+) -> None:
+    """The caller pressed the callback key and hears the confirmation when the service dies:
+    the next start knows the callback was booked, so the caller's hang-up is no abandon, its
+    end is recorded once, and the callback is made."""
+    first = service_processes.start()
+    await until_resynced(service_processes, 0)
+    state = AcdState(connect_redis(redis_url), service_processes.env["CTI_ACD_REDIS_PREFIX"])
+    try:
+        for agent in DEMO_AGENTS:  # nobody to take the call: the caller waits in line
+            await state.transition(agent, Command.LOGOUT, time.time())
+        # In line within a second; 3 s after answering it keys 1 (the demo's sales queue: a callback).
+        placed = await place_simulated_call(
+            ari, digits="1", delay_s=3, hold_s=60, variables={"CTI_APP": hotline_of.app}
+        )
+        caller = Caller(placed.id)
+        await hotline_of.wait_for(caller, lambda ev: EventKind.CALLBACK_REQUESTED in kinds(ev))
+
+        os.kill(first.pid, signal.SIGKILL)  # the confirmation is still being spoken
+        first.wait(10)
+        service_processes.start()
+        await until_resynced(service_processes, 1)
+        await ari.hangup(caller.id, missing_ok=True)
+        # The restart logged the demo's agents in again (auto_login): one of them calls back.
+        served = await hotline_of.wait_for(
+            caller, lambda ev: {EventKind.CALL_ENDED, EventKind.CALLBACK_SERVED} <= set(kinds(ev))
+        )
+        assert EventKind.ABANDONED not in kinds(served)
+        for kind in (EventKind.CALLBACK_REQUESTED, EventKind.CALL_ENDED, EventKind.CALLBACK_SERVED):
+            assert kinds(served).count(kind) == 1, kind
+    finally:
+        await state.redis.aclose()
 
 
 async def test_a_second_instance_on_the_same_app_refuses_to_start(
