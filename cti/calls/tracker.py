@@ -148,12 +148,15 @@ class CallTracker:
         if call is not None:
             await self._close(call, missed=False, how=type(event).__name__)
 
-    async def _close(self, call: LiveCall, *, missed: bool, how: str = "") -> None:
+    async def _close(self, call: LiveCall, *, missed: bool, how: str = "", to: str = "") -> None:
         """``call_ended``; ``missed``: the end happened while no events reached us (its exact
-        time is not known, the duration is measured to now)."""
+        time is not known, the duration is measured to now); ``to``: where the call went on
+        (the dialplan fallback), if it did not end."""
         data: dict[str, object] = {"duration_s": call.age_s(), "digits": "".join(call.digits)}
         if missed:
             data["missed"] = True
+        if to:
+            data["to"] = to
         await self._record(EventKind.CALL_ENDED, call, data)
         if missed:
             log.warning("call ended while the events were away", extra={"channel": call.channel_id})
@@ -171,9 +174,10 @@ class CallTracker:
         alive = {channel.id: channel for channel in notice.channels}
         acd = await self.router.reconcile(notice)
         ivr = await self.ivr.reconcile(notice, self.flows, acd.channels)
-        for channel_id in [cid for cid in self.calls if cid not in alive]:
+        gone = [cid for cid in self.calls if cid not in alive]
+        for channel_id in gone:
             await self._close(self.calls.pop(channel_id), missed=True)
-        for channel_id in (acd.ended | ivr.ended) - set(alive) - set(self.calls):
+        for channel_id in (acd.ended | ivr.ended) - set(alive) - set(self.calls) - set(gone):
             await self._close(LiveCall(Channel(id=channel_id), ""), missed=True)
         for channel_id in acd.callers | ivr.callers:
             if channel_id not in self.calls:
@@ -207,6 +211,9 @@ class CallTracker:
                 "stopping: caller in the IVR handed to the dialplan fallback", extra={"channel": channel_id}
             )
             await self._to_fallback(channel_id)
+            call = self.calls.pop(channel_id, None)
+            if call is not None:  # it leaves our app for good: its end here is now
+                await self._close(call, missed=False, how="handed to the fallback", to="fallback")
         log.info(
             "calls at stop",
             extra={

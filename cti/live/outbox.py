@@ -44,6 +44,7 @@ MAX_LEN = 1_000_000
 WARN_SHARE = 0.5  # warn once the backlog reaches this share of the cap
 CHECK_EVERY = 1000  # look at the backlog every this many records
 DEAD_MAX_LEN = 100_000
+FLUSH_S = 2.0  # at a stop, how long the drain may take to store what is already recorded
 
 
 def dead_letters(stream: str) -> str:
@@ -219,6 +220,17 @@ class OutboxDrainer:
             if failing:
                 log.warning("outbox draining again")
                 failing = False
+        await self._flush()
+
+    async def _flush(self) -> None:
+        """At a stop, store what the last moments recorded (a graceful stop's own events:
+        callers handed to the fallback), for a short while: what is left waits in Redis."""
+        try:
+            async with asyncio.timeout(FLUSH_S):
+                while await self.drain_once():
+                    pass
+        except (TimeoutError, RedisError, OSError, DBAPIError) as exc:
+            log.warning("outbox: not all flushed at the stop (%r); the next start stores the rest", exc)
 
 
 def _stream_entries(reply: Any) -> list[tuple[str, dict[str, str]]]:

@@ -286,6 +286,8 @@ async def test_sigterm_hands_a_caller_in_the_ivr_to_the_fallback_and_stops_clean
     log = service_processes.log(0)
     assert "caller in the IVR handed to the dialplan fallback" in log
     assert "cut short" not in log
+    ended = [e for e in await hotline_of.events(caller) if e.kind is EventKind.CALL_ENDED]
+    assert [e.data.get("to") for e in ended] == ["fallback"]  # its end with us is recorded, once
 
 
 async def test_the_probes_say_ready_and_the_metrics_count_the_calls(
