@@ -193,7 +193,8 @@ async def bridged(ari: AriClient, callers: list[str], within_s: float = 20) -> d
 async def live_traffic(stack: Stack) -> Traffic:
     """Three conversations, an agent in wrap-up, two callers in line, one in the IVR, and a
     callback being confirmed (its key pressed about a second before the fault)."""
-    talkers = [await place(stack) for _ in AGENTS]
+    await set_agent_timing(stack.ari, CALLBACK_NUMBER, ring_s=0, talk_s=2)  # again: an Asterisk
+    talkers = [await place(stack) for _ in AGENTS]  # restart forgets its globals
     pairs = await bridged(stack.ari, talkers)
     done = talkers[-1]
     await stack.ari.hangup(done)  # its agent goes into wrap-up
@@ -462,6 +463,9 @@ def prepare_work() -> Path:
 
 
 async def run(args: argparse.Namespace) -> list[Outcome]:
+    stack_task = asyncio.current_task()
+    assert stack_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stack_task.cancel)  # cleans up too
     work = await asyncio.to_thread(prepare_work)
     asterisk = OwnAsterisk(work.name, free_port(), free_port())
     postgres = OwnPostgres(work / "pg", free_port())
@@ -504,7 +508,6 @@ async def run(args: argparse.Namespace) -> list[Outcome]:
                 await postgres.start()
                 await asyncio.to_thread(schema.upgrade, postgres.url)  # as `cti db upgrade` does
                 await stack.start_redis()
-                await set_agent_timing(ari, CALLBACK_NUMBER, ring_s=0, talk_s=2)
                 stack.start_service()
                 await stack.until_ready()
                 if "kpi_burst" in chosen:

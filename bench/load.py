@@ -31,6 +31,7 @@ import contextlib
 import math
 import random
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -244,6 +245,9 @@ async def load(stack: Stack, agents: list[str], args: argparse.Namespace) -> dic
 
 
 async def run(args: argparse.Namespace) -> dict[str, float]:
+    stack_task = asyncio.current_task()
+    assert stack_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stack_task.cancel)  # cleans up too
     agents = [str(1300 + i) for i in range(args.agents)]
     work = await asyncio.to_thread(prepare_work, agents)
     asterisk = OwnAsterisk(work.name, free_port(), free_port())

@@ -122,17 +122,13 @@ async def _run_leased(
     drain_task = asyncio.create_task(_drain(settings.database.url, drainer, drained), name="outbox-drainer")
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
+    outbox = EventOutbox(redis, settings.redis.outbox_stream)
     try:
         await _serve(
-            settings,
-            files,
-            EventOutbox(redis, settings.redis.outbox_stream),
-            AcdState(redis, settings.acd.redis_prefix),
-            engine,
-            clock,
-            vitals,
+            settings, files, outbox, AcdState(redis, settings.acd.redis_prefix), engine, clock, vitals
         )
     finally:
+        await outbox.aclose()  # what it held while Redis was away, before the last drain
         drained.set()
         await drain_task
         heartbeat.cancel()

@@ -109,6 +109,9 @@ async def _adopt(
     elif session.serving_callback:
         await router._forget(session)
         await router.state.release_callback(call_id)
+    elif caller is None and session.callback_number is not None:  # booked, then hung up
+        await router._forget(session)
+        await router.publish_callback(call_id)
     elif caller is None:
         await router._forget(session)
         await router.state.dequeue(session.entry)

@@ -510,6 +510,27 @@ class QueueRouter:
         await self._record(EventKind.OFFER_CANCELED, session, agent=agent_id)
         await self._cancel_ringing(session)
 
+    async def publish_callback(self, call_id: str, retry_s: float = 1.0, within_s: float = 600) -> None:
+        """Any instance may now serve the callback; while Redis is away this is tried again
+        every ``retry_s`` (a booked callback must outlast a Redis restart or freeze)."""
+        try:
+            await self.state.publish_callback(call_id)
+            return
+        except (RedisError, OSError) as exc:
+            log.warning("acd: callback not published yet (%s); trying again", exc, extra={"channel": call_id})
+
+        async def again() -> None:
+            deadline = time.monotonic() + within_s
+            while time.monotonic() < deadline:
+                await asyncio.sleep(retry_s)
+                with contextlib.suppress(RedisError, OSError):
+                    await self.state.publish_callback(call_id)
+                    log.warning("acd: callback published after all", extra={"channel": call_id})
+                    return
+            log.error("acd: callback never published: Redis away too long", extra={"channel": call_id})
+
+        self._spawn(again())
+
     async def _give_back(self, session: Waiting) -> None:
         """A callback this instance took but cannot ring now: any instance may serve it."""
         await self._forget(session)
@@ -676,7 +697,7 @@ class QueueRouter:
             await self.lobby.leave(session)
             await self._forget(session)
             if session.callback_number is not None:  # the line is clear after a callback request:
-                await self.state.publish_callback(call_id)  # now any instance may call back
+                await self.publish_callback(call_id)  # now any instance may call back
                 return
             now = self.clock()
             data = {"wait_s": session.entry.wait_s(now), "position": session.position}
@@ -892,7 +913,7 @@ class QueueRouter:
         except (StaleAgentState, AgentStateError) as exc:
             log.warning("agent %s: %s not applied: %s", agent_id, command, exc)
             return False
-        await self.outbox.record(agent_state_event(change))
+        await self.outbox.try_record(agent_state_event(change))
         return True
 
     async def _own(self, session: Waiting) -> None:
@@ -951,7 +972,7 @@ class QueueRouter:
     async def _record_events(self, events: list[CallEvent]) -> None:
         if not events:
             return
-        await self.outbox.record(*events)
+        await self.outbox.try_record(*events)  # held in the process while Redis is away
         for event in events:
             details = {k: round(v, 3) if isinstance(v, float) else v for k, v in event.data.items()}
             log.info(

@@ -141,9 +141,9 @@ class Sweeper:
             except (StaleAgentState, AgentStateError):
                 return  # the owner (or another sweeper) acted first
             version += 1
-            await self.outbox.record(agent_state_event(change))
+            await self.outbox.try_record(agent_state_event(change))
             if command is Command.WRAPUP_DONE and fix.commands == (Command.WRAPUP_DONE,):
-                await self.outbox.record(
+                await self.outbox.try_record(
                     CallEvent(
                         EventKind.WRAPUP_ENDED,
                         datetime.fromtimestamp(now, UTC),

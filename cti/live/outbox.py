@@ -21,7 +21,9 @@ stop the call path; a warning is logged long before the cap, an error when it is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -44,6 +46,8 @@ MAX_LEN = 1_000_000
 WARN_SHARE = 0.5  # warn once the backlog reaches this share of the cap
 CHECK_EVERY = 1000  # look at the backlog every this many records
 DEAD_MAX_LEN = 100_000
+HELD_MAX = 100_000  # call events a process holds while Redis is away (a few MB)
+HELD_RETRY_S = 1.0  # how often held events are offered to Redis again
 FLUSH_S = 2.0  # at a stop, how long the drain may take to store what is already recorded
 
 
@@ -60,6 +64,8 @@ class EventOutbox:
         self.stream = stream
         self.max_len = max_len
         self._records = 0
+        self._held: deque[CallEvent] = deque()  # Redis was away: recorded once it answers
+        self._retry: asyncio.Task[None] | None = None
         self.recorded = 0  # events put in the stream by this process, for /metrics
 
     async def record(self, *events: CallEvent) -> None:
@@ -89,13 +95,55 @@ class EventOutbox:
             )
 
     async def try_record(self, *events: CallEvent) -> None:
-        """Record, or log the loss loudly: a call in progress goes on even if Redis is away."""
+        """Record, or hold the events in this process and record them once Redis answers again:
+        a call goes on while Redis is away, and what it did meanwhile is not lost (only a crash
+        of this process during the outage loses what it held). Events held earlier go first."""
+        if self._held:  # Redis was away a moment ago: wait behind what is held, keep the order
+            self._hold(events)
+            return
         try:
             await self.record(*events)
         except (RedisError, OSError) as exc:
-            kinds = ", ".join(event.kind.value for event in events)
-            call_ids = sorted({event.call_id for event in events})
-            log.error("call events not recorded (%s): %s", kinds, exc, extra={"calls": call_ids})
+            log.warning("call events held until Redis answers (%s)", exc, extra={"events": len(events)})
+            self._hold(events)
+
+    def _hold(self, events: Sequence[CallEvent]) -> None:
+        overflow = len(self._held) + len(events) - HELD_MAX
+        if overflow > 0:  # an outage too long to hold: the oldest go, and the log says so
+            for _ in range(min(overflow, len(self._held))):
+                lost = self._held.popleft()
+                log.error("call event lost: Redis away too long", extra={"channel": lost.call_id})
+        self._held.extend(events)
+        if self._retry is None or self._retry.done():
+            self._retry = asyncio.create_task(self._record_held(), name="outbox-held")
+
+    async def _record_held(self) -> None:
+        while self._held:
+            await asyncio.sleep(HELD_RETRY_S)
+            batch = list(self._held)
+            try:
+                await self.record(*batch)
+            except (RedisError, OSError):
+                continue
+            for _ in batch:
+                self._held.popleft()
+            log.warning("held call events recorded", extra={"events": len(batch)})
+
+    @property
+    def held(self) -> int:
+        """Call events waiting in this process for Redis."""
+        return len(self._held)
+
+    async def aclose(self, grace_s: float = 2.0) -> None:
+        """At a stop: one last chance for what is held, then say what is lost."""
+        if self._retry is not None and not self._retry.done():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(self._retry), grace_s)
+            self._retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._retry
+        if self._held:
+            log.error("stopping with call events Redis never took: lost", extra={"events": len(self._held)})
 
 
 class OutboxDrainer:

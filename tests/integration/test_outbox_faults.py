@@ -147,6 +147,37 @@ async def test_after_a_redis_restart_the_drain_creates_its_group_again_and_goes_
     assert "outbox draining again" in caplog.text
 
 
+async def test_events_of_calls_while_redis_is_away_are_held_and_stored_once_it_is_back(
+    own_redis: OwnRedis, sqlite_store: AsyncEngine
+) -> None:
+    """A Redis restart (or freeze) in the middle of calls: ``try_record`` never raises, holds
+    what it could not record, in order, and records it once Redis answers again."""
+    await own_redis.ready()
+    redis = connect_redis(own_redis.url)
+    outbox = EventOutbox(redis, "cti:events")
+    stopping = asyncio.Event()
+    drainer = OutboxDrainer(redis, sqlite_store, "c1", stream="cti:events", block_ms=20)
+    running = asyncio.create_task(drainer.run(stopping))
+    try:
+        await outbox.try_record(*events(5, "before"))
+        await until_stored(sqlite_store, 5)
+        own_redis.stop()  # this Redis keeps nothing: it comes back empty
+        for i in range(10):  # calls go on: nothing raises while Redis is away
+            await outbox.try_record(*events(1, f"away-{i}"))
+        assert outbox.held == 10
+        own_redis.start()
+        await own_redis.ready()
+        await until_stored(sqlite_store, 15)
+        assert outbox.held == 0
+    finally:
+        stopping.set()
+        await running
+        await outbox.aclose()
+        await redis.aclose()
+    stored = {event.call_id for event in await events_between(sqlite_store, None, None)}
+    assert {f"away-{i}-0" for i in range(10)} <= stored
+
+
 async def test_an_entry_that_is_no_event_goes_to_the_dead_letters_and_the_rest_is_stored(
     redis_stream: tuple[aioredis.Redis, str], sqlite_store: AsyncEngine
 ) -> None:
