@@ -167,19 +167,25 @@ class Stack:
             self.service = process
         return process
 
-    def signal_service(self, signum: int, *, wait: bool = True) -> None:
-        """Signal the service and (``wait``) wait for it to exit; one that does not within 30 s
-        is sent SIGABRT, so its log ends with every thread's traceback (PYTHONFAULTHANDLER)."""
+    def signal_service(self, signum: int) -> None:
+        """Send the service ``signum`` and go on (SIGUSR1: it logs its tasks)."""
         if self.service is not None and self.service.poll() is None:
             self.service.send_signal(signum)
-            if not wait:
-                return
-            try:
-                self.service.wait(30)
-            except subprocess.TimeoutExpired:
-                self.service.send_signal(signal.SIGABRT)
-                self.service.wait(10)
-                raise
+
+    async def stop_service(self, signum: int) -> None:
+        """Signal the service and wait for it to exit, without blocking the loop (the relay
+        the service's requests go through runs on it: a stop's own requests must pass). One
+        that does not exit within 30 s is sent SIGABRT, so its log ends with every thread's
+        traceback (PYTHONFAULTHANDLER)."""
+        if self.service is None or self.service.poll() is not None:
+            return
+        self.service.send_signal(signum)
+        try:
+            await asyncio.to_thread(self.service.wait, 30)
+        except subprocess.TimeoutExpired:
+            self.service.send_signal(signal.SIGABRT)
+            await asyncio.to_thread(self.service.wait, 10)
+            raise
 
     def kill_all(self) -> None:
         for process in self.started:

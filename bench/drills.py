@@ -193,8 +193,8 @@ async def bridged(ari: AriClient, callers: list[str], within_s: float = 20) -> d
 async def live_traffic(stack: Stack) -> Traffic:
     """Three conversations, an agent in wrap-up, two callers in line, one in the IVR, and a
     callback being confirmed (its key pressed about a second before the fault)."""
-    await set_agent_timing(stack.ari, CALLBACK_NUMBER, ring_s=0, talk_s=2)  # again: an Asterisk
-    talkers = [await place(stack) for _ in AGENTS]  # restart forgets its globals
+    await set_agent_timing(stack.ari, CALLBACK_NUMBER, ring_s=0, talk_s=2)
+    talkers = [await place(stack) for _ in AGENTS]
     pairs = await bridged(stack.ari, talkers)
     done = talkers[-1]
     await stack.ari.hangup(done)  # its agent goes into wrap-up
@@ -292,13 +292,13 @@ async def ws_cut_30s(stack: Stack) -> Repair:
 
 
 async def kill9(stack: Stack) -> Repair:
-    stack.signal_service(signal.SIGKILL)
+    await stack.stop_service(signal.SIGKILL)
     stack.start_service()
     return Repair(time.monotonic())
 
 
 async def sigterm(stack: Stack) -> Repair:
-    stack.signal_service(signal.SIGTERM)
+    await stack.stop_service(signal.SIGTERM)
     stack.start_service()
     return Repair(time.monotonic())
 
@@ -306,6 +306,7 @@ async def sigterm(stack: Stack) -> Repair:
 async def asterisk_restart(stack: Stack) -> Repair:
     stack.asterisk.kill()
     await stack.asterisk.start()
+    await set_agent_timing(stack.ari, CALLBACK_NUMBER, ring_s=0, talk_s=2)  # the simulation's globals
     return Repair(time.monotonic(), reconnects=True, note="calls end with Asterisk")
 
 
@@ -340,7 +341,7 @@ def db_outage(outage_s: float) -> Fault:
     async def fault(stack: Stack) -> Repair:
         stack.postgres.stop()
         await asyncio.sleep(outage_s / 2)
-        stack.signal_service(signal.SIGTERM)  # a deploy in the middle of the outage
+        await stack.stop_service(signal.SIGTERM)  # a deploy in the middle of the outage
         stack.start_service()
         await stack.until_ready()
         await asyncio.sleep(outage_s / 2)
@@ -441,7 +442,7 @@ async def drill(stack: Stack, name: str, fault: Fault) -> Outcome:
     stuck = await stuck_agents(stack)
     lost, duplicated = await outcomes(stack, traffic, repair.extra_callers, since)
     if stuck or lost or duplicated:  # the service's log then shows where each task waits
-        stack.signal_service(signal.SIGUSR1, wait=False)
+        stack.signal_service(signal.SIGUSR1)
     calls = len(traffic.callers) + len(repair.extra_callers)
     return Outcome(name, calls, cut, astray, lost, duplicated, stuck, recovered - repair.at, repair.note)
 

@@ -28,7 +28,7 @@ from cti.ari.events import (
     StasisStart,
 )
 from cti.ari.models import Channel
-from cti.errors import AriConflict, AriNotFound
+from cti.errors import AriConflict, AriNotFound, AriUnavailable
 from cti.events import CallEvent, EventKind, fit_caller_number
 from cti.ivr.model import Flow
 from cti.ivr.runner import IvrRunner
@@ -210,9 +210,12 @@ class CallTracker:
             log.warning(
                 "stopping: caller in the IVR handed to the dialplan fallback", extra={"channel": channel_id}
             )
-            await self._to_fallback(channel_id)
+            try:
+                await self._to_fallback(channel_id)
+            except (AriUnavailable, OSError) as exc:  # the next start finds it nobody's: fallback
+                log.error("stopping: caller not handed over: %s", exc, extra={"channel": channel_id})
             call = self.calls.pop(channel_id, None)
-            if call is not None:  # it leaves our app for good: its end here is now
+            if call is not None:  # its life with us ends here, whoever hands it over
                 await self._close(call, missed=False, how="handed to the fallback", to="fallback")
         log.info(
             "calls at stop",
