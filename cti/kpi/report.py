@@ -29,7 +29,7 @@ from cti.kpi.definitions import (
     repeat_call_counts,
     repeat_flags,
 )
-from cti.kpi.facts import Facts, InboundCall
+from cti.kpi.facts import Facts, InboundCall, QueueStay
 
 UTC_ZONE = ZoneInfo("UTC")
 GROUP_BY: tuple[str, ...] = ("queue", "agent", "hour", "day", "week", "month")
@@ -52,6 +52,8 @@ class Period:
 
 def time_bucket(moment: datetime, by: str, tz: ZoneInfo) -> str:
     local = moment.astimezone(tz)
+    if by == "weekday_hour":  # the heat map's cells: "0 9" is Monday 09:00-10:00
+        return f"{local.weekday()} {local.hour}"
     if by == "hour":
         return local.strftime("%Y-%m-%d %H:00")
     if by == "day":
@@ -188,8 +190,10 @@ def build_report(
     queue: str | None = None,
     by: str | None = None,
     tz: ZoneInfo = UTC_ZONE,
+    heatmap: bool = False,
 ) -> dict[str, Any]:
-    """The report over ``period`` (and one queue, if given), grouped ``by`` one dimension."""
+    """The report over ``period`` (and one queue, if given), grouped ``by`` one dimension; with
+    ``heatmap``, the three-ring rate by weekday x hour too (the HTML page's)."""
     calls = CallHistory(history)
     start, end = period.span_us()
     facts = _keep(facts, lambda q, _agent, at_us: start <= at_us < end and (queue is None or q == queue))
@@ -209,7 +213,23 @@ def build_report(
         report["groups"] = [
             {"key": key, **flagged_row(part, part_flags, cfg)} for key, (part, part_flags) in groups.items()
         ]
+    if heatmap:
+        report["heatmap"] = three_ring_heatmap(facts.stays, cfg, tz)
     return report
+
+
+def three_ring_heatmap(stays: Sequence[QueueStay], cfg: KpiConfig, tz: ZoneInfo) -> dict[str, Any]:
+    """Calls offered and the three-ring rate by weekday (Monday first) x hour of day, center
+    time: where the staffing planner adds agents. A cell without calls has no rate (``None``)."""
+    bucket = _time_grouper("weekday_hour", tz)
+    cells = _split(stays, [bucket(None, None, stay.entered_us) for stay in stays])
+    offered: list[list[int]] = [[0] * 24 for _ in range(7)]
+    rates: list[list[float | None]] = [[None] * 24 for _ in range(7)]
+    for key, group in cells.items():
+        day, hour = map(int, key.split())
+        kpis = queue_kpis(group, cfg)
+        offered[day][hour], rates[day][hour] = kpis["offered"], kpis["three_ring_rate"]
+    return {"offered": offered, "three_ring_rate": rates}
 
 
 def _iso(moment: datetime | None) -> str | None:
