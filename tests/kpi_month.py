@@ -2,7 +2,8 @@
 
 November 2026 in Shanghai, 08:00-20:00: about 2,400 calls to three queues with the staffing
 gaps a planner looks for (Monday mornings, the lunch hour, thin weekend evenings wait longer),
-agents putting calls on hold, leads from insurers, the web and the IVR, and queue callbacks.
+callers calling again, agents putting calls on hold, leads from insurers, the web and the IVR,
+and queue callbacks.
 """
 
 import random
@@ -34,6 +35,7 @@ class Month:
     def __init__(self, seed: int = 2026) -> None:
         self.rnd = random.Random(seed)
         self.events: list[CallEvent] = []
+        self.callers: list[str] = []
         for day in range(DAYS):
             for n in range(self.rnd.randint(60, 100)):
                 self._call(f"m{day:02d}-{n:03d}", self._moment(day))
@@ -50,7 +52,12 @@ class Month:
     def _call(self, call_id: str, at: datetime) -> None:
         rnd = self.rnd
         queue = rnd.choice(QUEUES)
-        number = f"139{rnd.randrange(10**8):08d}"
+        number = (
+            rnd.choice(self.callers[-40:])
+            if self.callers and rnd.random() < 0.08
+            else f"139{rnd.randrange(10**8):08d}"
+        )
+        self.callers.append(number)  # some call again soon: the repeat-call and FCR figures
         self._add(EventKind.CALL_STARTED, at, call_id, caller_number=number)
         self._add(EventKind.QUEUE_ENTERED, at, call_id, queue=queue, caller_number=number)
         wait = round(rnd.expovariate(1 / _mean_wait(at.astimezone(TZ))), 3)

@@ -159,9 +159,24 @@ CELL_W, CELL_H, LEFT, TOP = 44, 30, 56, 22
 
 
 def _heat_color(rate: float, target: float) -> str:
-    """Green at or above the target, through amber (20 points under it) to red (40 under)."""
-    closeness = min(1.0, max(0.0, (rate - (target - 0.4)) / 0.4))
+    """Green at or above the target, amber 10 points under it, red 25 points under or worse."""
+    closeness = min(1.0, max(0.0, (rate - (target - 0.25)) / 0.25))
     return f"hsl({closeness * 130:.0f}, 68%, {60 - closeness * 16:.0f}%)"
+
+
+def _heat_legend(target: float, y: float, no_calls: str) -> list[str]:
+    parts: list[str] = []
+    steps = [
+        (target, f"≥ {target:.0%}"),
+        (target - 0.1, f"{target - 0.1:.0%}"),
+        (target - 0.25, f"≤ {target - 0.25:.0%}"),
+    ]
+    for n, (rate, label) in enumerate([*steps, (None, no_calls)]):
+        x = LEFT + 110 * n
+        fill = NO_CALLS if rate is None else _heat_color(rate, target)
+        parts.append(el("rect", x=float(x), y=y, width=18, height=14, rx=3, fill=fill))
+        parts.append(el("text", label, x=float(x + 24), y=y + 11, font_size=11, fill="#6b7280"))
+    return parts
 
 
 def heatmap(
@@ -204,4 +219,5 @@ def heatmap(
                         font_size=11,
                     )
                 )
-    return svg(parts, LEFT + CELL_W * len(hours) + 4, TOP + CELL_H * 7 + 4)
+    parts += _heat_legend(target, TOP + CELL_H * 7 + 12, no_data)
+    return svg(parts, max(LEFT + CELL_W * len(hours), LEFT + 440) + 4, TOP + CELL_H * 7 + 34)

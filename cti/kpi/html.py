@@ -45,8 +45,8 @@ background:#f3f4f6}
 .met .badge{background:#dcfce7;color:var(--ok)}.missed .badge{background:#fee2e2;color:var(--bad)}
 .note{color:var(--muted);font-size:12px;margin:8px 0 0}
 .nodata{color:var(--none)}
-table{border-collapse:collapse;font-size:12px;width:100%}
-td,th{border-bottom:1px solid var(--line);padding:4px 6px;text-align:right;white-space:nowrap}
+table{border-collapse:collapse;font-size:11.5px;width:100%}
+td,th{border-bottom:1px solid var(--line);padding:3px 4px;text-align:right;white-space:nowrap}
 th{color:var(--muted);font-weight:600}td:first-child,th:first-child{text-align:left}
 tr.overall td{font-weight:700;background:#f9fafb}
 .scroll{overflow-x:auto}
