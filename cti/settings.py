@@ -120,7 +120,7 @@ class SoundsSettings(_Section):
 
 
 class KpiSettings(_Section):
-    """KPI rules the center chooses (DESIGN.md §4); reports print them beside the numbers."""
+    """KPI rules the center chooses (docs/kpi.md); reports print them beside the numbers."""
 
     ring_cycle_s: float = Field(default=5.0, gt=0)  # China 5 s (1 on, 4 off); US 6 s
     threshold_s: float = Field(default=20.0, ge=0)  # service level T

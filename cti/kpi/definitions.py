@@ -92,14 +92,18 @@ def percentile(values: Sequence[float], pct: float) -> float | None:
     return ordered[rank - 1]
 
 
-def within_rings(seconds: float | None, cfg: KpiConfig) -> bool:
-    """Less than three rings (strict); an unknown duration never is. Callers and agents alike."""
-    return seconds is not None and seconds < cfg.three_rings_s
+def within_rings(durations: Iterable[float | None], cfg: KpiConfig) -> int:
+    """How many durations are less than three rings (strict); an unknown one never is. The one
+    rule for callers' waits and agents' ring times alike."""
+    limit = cfg.three_rings_s
+    return sum(1 for seconds in durations if seconds is not None and seconds < limit)
 
 
-def within_threshold(seconds: float | None, cfg: KpiConfig) -> bool:
-    """At most the service-level threshold T (inclusive, as app_queue); unknown never is."""
-    return seconds is not None and seconds <= cfg.threshold_s
+def within_threshold(durations: Iterable[float | None], cfg: KpiConfig) -> int:
+    """How many durations are at most the service-level threshold T (inclusive, as app_queue's);
+    an unknown one never is."""
+    limit = cfg.threshold_s
+    return sum(1 for seconds in durations if seconds is not None and seconds <= limit)
 
 
 def is_short_abandon(stay: QueueStay, cfg: KpiConfig) -> bool:
@@ -112,9 +116,9 @@ def queue_kpis(stays: Iterable[QueueStay], cfg: KpiConfig) -> dict[str, Any]:
     counted = [s for s in stays if not is_short_abandon(s, cfg)]
     answered = [s.wait_s for s in counted if s.outcome is Outcome.ANSWERED]
     abandoned = [s.wait_s for s in counted if s.outcome is Outcome.ABANDONED]
-    within_rings_n = sum(1 for wait in answered if within_rings(wait, cfg))
-    answered_in_t = sum(1 for wait in answered if within_threshold(wait, cfg))
-    abandoned_in_t = sum(1 for wait in abandoned if within_threshold(wait, cfg))
+    within_rings_n = within_rings(answered, cfg)
+    answered_in_t = within_threshold(answered, cfg)
+    abandoned_in_t = within_threshold(abandoned, cfg)
     handled = [s for s in counted if s.outcome is Outcome.ANSWERED and s.talk_s is not None]
     outcomes = Counter(s.outcome for s in counted)
     return {
@@ -141,7 +145,7 @@ def queue_kpis(stays: Iterable[QueueStay], cfg: KpiConfig) -> dict[str, Any]:
 def agent_view_kpis(offers: Iterable[AgentOffer], cfg: KpiConfig) -> dict[str, Any]:
     """Of agent offers (the agent's phone ringing), the share picked up within three rings."""
     offers = list(offers)
-    within = sum(1 for o in offers if o.answered and within_rings(o.ring_s, cfg))
+    within = within_rings((o.ring_s for o in offers if o.answered), cfg)
     return {
         "agent_offers": len(offers),
         "agent_answered_within_three_rings": within,

@@ -79,7 +79,7 @@ class Flags:
 
 
 def kpi_row(facts: Facts, history: CallHistory, cfg: KpiConfig) -> dict[str, Any]:
-    """Every KPI of DESIGN.md §4 over ``facts``; ``history`` holds calls around them (48 h / 7 d)."""
+    """Every KPI of docs/kpi.md over ``facts``; ``history`` holds calls around them (48 h / 7 d)."""
     return flagged_row(facts, Flags.of(facts, history, cfg), cfg)
 
 

@@ -59,6 +59,17 @@ def test_given_a_waiting_caller_then_the_wait_is_not_called_unknown() -> None:
 # -- callers and agents: the same clock points, rounding and boundary --------------------------------
 
 
+def rang_and_answered(
+    answered_at: float, start: float = 0, data: dict[str, Any] | None = None
+) -> list[CallEvent]:
+    """A caller entering the queue and an agent's phone ringing at ``start``, answered at ``answered_at``."""
+    return [
+        ev(EventKind.QUEUE_ENTERED, start, "a", queue="sales"),
+        ev(EventKind.AGENT_OFFERED, start, "a", queue="sales", agent="1001"),
+        ev(EventKind.AGENT_ANSWERED, answered_at, "a", queue="sales", agent="1001", data=data or {}),
+    ]
+
+
 @pytest.mark.parametrize(
     ("ring_s", "within"),
     [(0.0, True), (14.9, True), (14.9994, True), (14.9996, False), (15.0, False), (15.0001, False)],
@@ -66,11 +77,7 @@ def test_given_a_waiting_caller_then_the_wait_is_not_called_unknown() -> None:
 def test_given_the_same_answer_then_stay_and_offer_meet_three_rings_alike(
     ring_s: float, within: bool
 ) -> None:
-    events = [
-        ev(EventKind.QUEUE_ENTERED, 0, "a", queue="sales"),
-        ev(EventKind.AGENT_OFFERED, 0, "a", queue="sales", agent="1001"),
-        ev(EventKind.AGENT_ANSWERED, ring_s, "a", queue="sales", agent="1001"),
-    ]
+    events = rang_and_answered(ring_s)
     facts = derive_facts(events)
     assert facts.stays[0].wait_s == facts.offers[0].ring_s
     result = row(events)
@@ -81,19 +88,7 @@ def test_given_the_same_answer_then_stay_and_offer_meet_three_rings_alike(
 def test_given_producer_figures_then_both_views_round_them_to_the_millisecond(
     producer_s: float, within: bool
 ) -> None:
-    events = [
-        ev(EventKind.QUEUE_ENTERED, 0, "a", queue="sales"),
-        ev(EventKind.AGENT_OFFERED, 0, "a", queue="sales", agent="1001"),
-        ev(
-            EventKind.AGENT_ANSWERED,
-            20,
-            "a",
-            queue="sales",
-            agent="1001",
-            data={"wait_s": producer_s, "ring_s": producer_s},
-        ),
-    ]
-    result = row(events)
+    result = row(rang_and_answered(20, data={"wait_s": producer_s, "ring_s": producer_s}))
     assert result["answered_within_three_rings"] == result["agent_answered_within_three_rings"] == within
 
 
@@ -251,10 +246,6 @@ def test_unknown_waits_only_ever_lower_the_rates(known: list[float], unknown: in
 def test_an_offer_ringing_from_queue_entry_agrees_with_its_stay(
     offered_at: float, answered_after: float
 ) -> None:
-    events = [
-        ev(EventKind.QUEUE_ENTERED, offered_at, "a", queue="sales"),
-        ev(EventKind.AGENT_OFFERED, offered_at, "a", queue="sales", agent="1001"),
-        ev(EventKind.AGENT_ANSWERED, offered_at + answered_after, "a", queue="sales", agent="1001"),
-    ]
+    events = rang_and_answered(offered_at + answered_after, start=offered_at)
     result = row(events)
     assert result["three_ring_rate"] == result["agent_three_ring_rate"]
