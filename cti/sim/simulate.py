@@ -13,10 +13,10 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 
 from cti.acd.router import QueueRouter
-from cti.calls.holds import HoldRecorder
 from cti.ari.client import AriClient
 from cti.ari.events import Event, StasisStart
 from cti.ari.models import Channel
+from cti.calls.holds import HoldRecorder
 
 SIM_CALLER_ENDPOINT = "Local/s@sim-caller"
 AGENT_SIM_CONTEXT = "agent-sim"
