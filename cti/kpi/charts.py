@@ -179,6 +179,25 @@ def _heat_legend(target: float, y: float, no_calls: str) -> list[str]:
     return parts
 
 
+def _heat_cell(
+    x: float, y: float, rate: float | None, calls: int, target: float, tip: str, no_data: str
+) -> list[str]:
+    """One hour of one weekday: coloured by its rate, labelled with it; a tooltip with the calls."""
+    fill = NO_CALLS if rate is None else _heat_color(rate, target)
+    title = no_data if rate is None else f"{tip}  {rate:.0%} ({calls})"
+    cell = [
+        f"<g><title>{escape(title)}</title>"
+        + el("rect", x=x + 1.0, y=y + 1.0, width=CELL_W - 2, height=CELL_H - 2, rx=3, fill=fill)
+        + "</g>"
+    ]
+    if rate is not None:
+        label = f"{rate * 100:.0f}"
+        cell.append(
+            el("text", label, x=x + CELL_W / 2, y=y + CELL_H / 2 + 4, text_anchor="middle", font_size=11)
+        )
+    return cell
+
+
 def heatmap(
     rates: list[list[float | None]],
     offered: list[list[int]],
@@ -198,26 +217,9 @@ def heatmap(
         y = TOP + CELL_H * day
         parts.append(el("text", name, x=LEFT - 8, y=y + CELL_H / 2 + 4, text_anchor="end", font_size=12))
         for i, hour in enumerate(hours):
-            rate, calls = rates[day][hour], offered[day][hour]
-            x = LEFT + CELL_W * i
-            tip = no_data if rate is None else f"{name} {hour:02d}:00  {rate:.0%} ({calls})"
-            fill = NO_CALLS if rate is None else _heat_color(rate, target)
-            parts.append(
-                f"<g><title>{escape(tip)}</title>"
-                + el("rect", x=x + 1.0, y=y + 1.0, width=CELL_W - 2, height=CELL_H - 2, rx=3, fill=fill)
-                + "</g>"
+            tip = f"{name} {hour:02d}:00"
+            parts += _heat_cell(
+                LEFT + CELL_W * i, y, rates[day][hour], offered[day][hour], target, tip, no_data
             )
-            if rate is not None:
-                label = f"{rate * 100:.0f}"
-                parts.append(
-                    el(
-                        "text",
-                        label,
-                        x=x + CELL_W / 2,
-                        y=y + CELL_H / 2 + 4,
-                        text_anchor="middle",
-                        font_size=11,
-                    )
-                )
     parts += _heat_legend(target, TOP + CELL_H * 7 + 12, no_data)
     return svg(parts, max(LEFT + CELL_W * len(hours), LEFT + 440) + 4, TOP + CELL_H * 7 + 34)

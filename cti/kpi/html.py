@@ -179,6 +179,21 @@ def _losses(funnel: list[dict[str, Any]], names: Mapping[str, str], w: Mapping[s
     )
 
 
+def _tables(
+    report: dict[str, Any], agents: list[dict[str, Any]] | None, w: Mapping[str, str], language: str
+) -> str:
+    """The table by the report's groups (or the overall row alone), and the one per agent."""
+    by = report["by"]
+    tables = _section(
+        w["by"].format(by=group_word(language, by)) if by else w["by_period"],
+        _table(rows(report), group_word(language, by) if by else "", w, language),
+        w,
+    )
+    if agents:
+        tables += _section(w["per_agent"], _table(agents, group_word(language, "agent"), w, language), w)
+    return tables
+
+
 def period_label(period: Mapping[str, Any], until: str) -> str:
     """The period's first and last days, "2026-11-01 to 2026-11-30" (an end at midnight is the
     end of the day before)."""
@@ -198,17 +213,12 @@ def to_html(
     language: str = "en",
     title: str | None = None,
 ) -> str:
+    """The page of ``report`` (``agents``: its per-agent rows), read against ``targets``, in
+    ``language`` (zh or en); ``title`` names it (a published report's period)."""
     w = words(language)
     period, config, overall = report["period"], report["config"], report["overall"]
     cards = "".join(_card(h, w) for h in headlines(overall, targets))
-    by = report["by"]
-    tables = _section(
-        w["by"].format(by=group_word(language, by)) if by else w["by_period"],
-        _table(rows(report), group_word(language, by) if by else "", w, language),
-        w,
-    )
-    if agents:
-        tables += _section(w["per_agent"], _table(agents, group_word(language, "agent"), w, language), w)
+    tables = _tables(report, agents, w, language)
     rules = w["rules"].format(
         version=report["definitions_version"],
         ring=config["ring_cycle_s"],
