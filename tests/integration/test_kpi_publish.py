@@ -10,19 +10,18 @@ import shutil
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 from click.testing import CliRunner
 
 from cti.cli import cli
 from cti.kpi.definitions import KpiConfig
 from cti.kpi.service import publish_reports
 from cti.kpi.targets import Targets
-from cti.settings import DatabaseSettings, KpiSettings, WebSettings, load_settings
+from cti.settings import KpiSettings
 from cti.store import insert_events, make_engine, schema
-from cti.web import build_web_app
+from tests.integration.test_web_api import serve
 from tests.kpi_month import TZ, Month
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -53,7 +52,7 @@ async def publish(url: str, directory: Path, every: str, count: int = 1, languag
         directory=directory,
         today=DECEMBER_5,
         count=count,
-        tz=ZoneInfo("Asia/Shanghai"),
+        tz=TZ,
         language=language,
         targets=Targets(),
     )
@@ -91,18 +90,11 @@ def test_the_cli_publishes_into_the_directory_given(month_store: str, tmp_path: 
 
 @pytest.fixture
 async def reports_app(month_store: str, tmp_path: Path) -> AsyncIterator[TestClient]:  # type: ignore[type-arg]
+    """The web app of the API tests (``test_web_api.serve``) serving what was published of November."""
     directory = tmp_path / "published"
     await publish(month_store, directory, "month")
     await publish(month_store, directory, "day", count=2)
-    base = load_settings(PROJECT / "config" / "cti.toml", {})
-    settings = base.model_copy(
-        update={
-            "database": DatabaseSettings(url=month_store),
-            "web": WebSettings(tokens_file=PROJECT / "config" / "web-tokens.dev"),
-            "kpi": KpiSettings(publish_dir=directory),
-        }
-    )
-    async with TestClient(TestServer(build_web_app(settings), host="127.0.0.1")) as client:
+    async with await serve(tmp_path / "month.sqlite3", KpiSettings(publish_dir=directory)) as client:
         yield client
 
 
@@ -177,4 +169,3 @@ async def test_a_manager_sees_the_month_in_a_browser(reports_app: TestClient, tm
             await browser.close()
     assert errors == []
     assert shot.stat().st_size > 50_000  # a page with charts, not a blank
-    assert TZ.key == "Asia/Shanghai"
