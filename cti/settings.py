@@ -141,7 +141,7 @@ class KpiSettings(_Section):
     target_one_minute_contact_rate: float = Field(default=0.95, ge=0, le=1)
     language: Literal["zh", "en"] = "zh"  # the HTML report's, unless --language says otherwise
     # `cti kpi publish` writes the daily, weekly and monthly reports here; the web app serves them.
-    publish_dir: Path = Path("reports")
+    publish_dir: Path = Path("var/reports")  # beside the SQLite store, relative to the working directory
 
     def config(
         self,
