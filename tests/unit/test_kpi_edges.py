@@ -1,6 +1,7 @@
 """The edges of the KPI definitions (kpi-defs/2026-12-05.1): unknown waits, callers and agents
 measured alike, clock skew on leads, hold time in AHT, queue callbacks apart, IVR hang-ups."""
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -9,7 +10,7 @@ from hypothesis import strategies as st
 
 from cti.events import CallEvent, EventKind
 from cti.kpi import KpiConfig, derive_facts
-from cti.kpi.definitions import CallHistory
+from cti.kpi.definitions import CHANGES, DEFINITIONS_VERSION, CallHistory
 from cti.kpi.report import kpi_row
 from tests.unit.kpi_events import answered_call, ev, unanswered_call
 
@@ -249,3 +250,11 @@ def test_an_offer_ringing_from_queue_entry_agrees_with_its_stay(
     events = rang_and_answered(offered_at + answered_after, start=offered_at)
     result = row(events)
     assert result["three_ring_rate"] == result["agent_three_ring_rate"]
+
+
+def test_the_definitions_version_is_the_newest_change_and_docs_list_every_change() -> None:
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "kpi.md").read_text(encoding="utf-8")
+    assert CHANGES[0][0] == DEFINITIONS_VERSION
+    assert [version for version, _ in CHANGES] == sorted((v for v, _ in CHANGES), reverse=True)
+    for version, _ in CHANGES:
+        assert f"**{version}**" in docs
