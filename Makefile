@@ -29,7 +29,7 @@ run: $(STAMP) services asterisk
 
 ## make test: the whole suite (ruff, mypy, unit and integration tests on the real stack).
 test: $(STAMP)
-	scripts/services.sh up redis postgres baresip graphviz tts
+	scripts/services.sh up redis postgres baresip graphviz tts chromium
 	scripts/asterisk.sh up
 	$(MAKE) --no-print-directory lint
 	CTI_TEST_DATABASE_URL="$${CTI_TEST_DATABASE_URL:-$$(scripts/services.sh postgres-url)}" \

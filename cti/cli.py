@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable, Coroutine
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
@@ -19,12 +19,13 @@ from cti.app import ari_client, run_service
 from cti.errors import CtiError
 from cti.ivr.calendars import public_calendars, uncovered
 from cti.ivr.commands import flows
-from cti.kpi.definitions import KpiConfig
 from cti.kpi.html import to_html
+from cti.kpi.i18n import LANGUAGES
+from cti.kpi.publish import EVERY
 from cti.kpi.queue_log import summary as queue_log_summary
 from cti.kpi.render import to_csv, to_json, to_table
 from cti.kpi.report import GROUP_BY, make_period
-from cti.kpi.service import import_queue_log, kpi_report
+from cti.kpi.service import import_queue_log, kpi_report, publish_reports
 from cti.live import connect_redis, read_dead_letters, redis_durability, redis_version
 from cti.logs import configure_logging, redact_url
 from cti.settings import Settings, load_settings
@@ -217,6 +218,7 @@ def kpi() -> None:
 )
 @click.option("--threshold", type=click.FloatRange(min=0), help="Service-level threshold T in seconds.")
 @click.option("--short-abandon", type=click.FloatRange(min=0), help="Leave out abandons shorter than this.")
+@click.option("--language", type=click.Choice(LANGUAGES), help="The HTML page's language (default: [kpi]).")
 @click.option(
     "--output", "-o", type=click.Path(dir_okay=False, path_type=Path), help="Write here, not stdout."
 )
@@ -231,6 +233,7 @@ def kpi_report_command(
     ring_cycle: float | None,
     threshold: float | None,
     short_abandon: float | None,
+    language: str | None,
     output: Path | None,
 ) -> None:
     """Answered within three rings, contacted within one minute, SL, ASA, abandonment, AHT, FCR..."""
@@ -240,25 +243,58 @@ def kpi_report_command(
         period = make_period(start, end, tz)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--from/--to") from exc
-    cfg = KpiConfig(
-        ring_cycle_s=ring_cycle or settings.ring_cycle_s,
-        threshold_s=settings.threshold_s if threshold is None else threshold,
-        short_abandon_s=settings.short_abandon_s if short_abandon is None else short_abandon,
-    )
+    cfg = settings.config(ring_cycle, threshold, short_abandon)
     url = _store_url(state)
-    report, agents = _run(
-        kpi_report(url, cfg, period=period, queue=queue, by=by, tz=tz, with_agents=fmt == "html")
-    )
+    page = fmt == "html"
+    report, agents = _run(kpi_report(url, cfg, period=period, queue=queue, by=by, tz=tz, for_page=page))
     text = (
-        {"json": to_json, "csv": to_csv, "table": to_table}[fmt](report)
-        if fmt != "html"
-        else to_html(report, agents)
+        to_html(report, agents, targets=settings.targets(), language=language or settings.language)
+        if page
+        else {"json": to_json, "csv": to_csv, "table": to_table}[fmt](report)
     )
     if output:
         output.write_text(text, encoding="utf-8")
         click.echo(f"wrote {output}", err=True)
     else:
         click.echo(text, nl=not text.endswith("\n"))
+
+
+@kpi.command("publish")
+@click.option("--every", type=click.Choice(EVERY), required=True, help="The daily, weekly or monthly report.")
+@click.option("--count", default=1, show_default=True, type=click.IntRange(min=1), help="The last N periods.")
+@click.option(
+    "--today", type=click.DateTime(["%Y-%m-%d"]), help="Publish as if today were this day (default: today)."
+)
+@click.option("--language", type=click.Choice(LANGUAGES), help="The pages' language (default: [kpi]).")
+@click.argument("directory", required=False, type=click.Path(file_okay=False, path_type=Path))
+@click.pass_obj
+def kpi_publish_command(
+    state: CliState,
+    every: str,
+    count: int,
+    today: datetime | None,
+    language: str | None,
+    directory: Path | None,
+) -> None:
+    """Write the last complete day's, week's or month's HTML report into DIRECTORY (default:
+    [kpi] publish_dir), one file per period: again rewrites the same file, keeps the others."""
+    settings = state.settings.kpi
+    tz = ZoneInfo(settings.timezone)
+    written = _run(
+        publish_reports(
+            _store_url(state),
+            settings.config(),
+            every=every,
+            directory=directory or settings.publish_dir,
+            today=today.date() if today else datetime.now(tz).date(),
+            count=count,
+            tz=tz,
+            language=language or settings.language,
+            targets=settings.targets(),
+        )
+    )
+    for path in written:
+        click.echo(f"wrote {path}")
 
 
 @kpi.command("import-queue-log")

@@ -36,6 +36,8 @@ class EventKind(StrEnum):
     CALLBACK_SERVED = "callback_served"
     TRANSFERRED = "transferred"  # data: target
     COMPLETED = "completed"  # the conversation ended; data: by (caller|agent), talk_s, hold_s
+    HOLD_STARTED = "hold_started"  # a channel of the conversation put it on hold; data: channel
+    HOLD_ENDED = "hold_ended"  # that channel took it off hold; data: channel
     WRAPUP_ENDED = "wrapup_ended"  # data: wrapup_s
     DISPOSITION = "disposition"  # data: code, resolved (bool)
     APPOINTMENT_BOOKED = "appointment_booked"

@@ -20,6 +20,8 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from cti.errors import ConfigError
+from cti.kpi.definitions import KpiConfig
+from cti.kpi.targets import Targets
 from cti.timezones import TimeZoneName
 
 DEFAULT_CONFIG_PATH = Path("config/cti.toml")
@@ -139,7 +141,7 @@ class SoundsSettings(_Section):
 
 
 class KpiSettings(_Section):
-    """KPI rules the center chooses (DESIGN.md §4); reports print them beside the numbers."""
+    """KPI rules the center chooses (docs/kpi.md); reports print them beside the numbers."""
 
     ring_cycle_s: float = Field(default=5.0, gt=0)  # China 5 s (1 on, 4 off); US 6 s
     threshold_s: float = Field(default=20.0, ge=0)  # service level T
@@ -151,6 +153,37 @@ class KpiSettings(_Section):
     report_queue_max: int = Field(default=8, ge=0)
     # ... over at most this many days (no `from`: this many days before `to`).
     max_period_days: int = Field(default=400, ge=1)
+    # The center's targets, the HTML report's headline figures are read against (shares, 0..1):
+    # at least these shares answered within three rings, within T, leads contacted within a
+    # minute; at most this share abandoned.
+    target_three_ring_rate: float = Field(default=0.90, ge=0, le=1)
+    target_service_level: float = Field(default=0.80, ge=0, le=1)
+    target_abandon_rate: float = Field(default=0.05, ge=0, le=1)
+    target_one_minute_contact_rate: float = Field(default=0.95, ge=0, le=1)
+    language: Literal["zh", "en"] = "zh"  # the HTML report's, unless --language says otherwise
+    # `cti kpi publish` writes the daily, weekly and monthly reports here; the web app serves them.
+    publish_dir: Path = Path("var/reports")  # beside the SQLite store, relative to the working directory
+
+    def config(
+        self,
+        ring_cycle_s: float | None = None,
+        threshold_s: float | None = None,
+        short_abandon_s: float | None = None,
+    ) -> KpiConfig:
+        """The KPI rules of these settings, with any of them overridden (``--ring-cycle``...)."""
+        return KpiConfig(
+            ring_cycle_s=self.ring_cycle_s if ring_cycle_s is None else ring_cycle_s,
+            threshold_s=self.threshold_s if threshold_s is None else threshold_s,
+            short_abandon_s=self.short_abandon_s if short_abandon_s is None else short_abandon_s,
+        )
+
+    def targets(self) -> Targets:
+        return Targets(
+            three_ring_rate=self.target_three_ring_rate,
+            service_level=self.target_service_level,
+            abandon_rate=self.target_abandon_rate,
+            one_minute_contact_rate=self.target_one_minute_contact_rate,
+        )
 
 
 class WebSettings(_Section):

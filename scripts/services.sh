@@ -2,7 +2,7 @@
 # Installs (from Debian's packages) and starts the services the CTI and its tests need,
 # idempotently: what already runs is left alone, so a second call takes well under a second.
 #
-#   scripts/services.sh up [redis] [postgres] [baresip] [tts] [graphviz]   default: redis
+#   scripts/services.sh up [redis] [postgres] [baresip] [tts] [graphviz] [chromium]   default: redis
 #   scripts/services.sh python                  make sure `python3 -m venv` works (python3-venv)
 #   scripts/services.sh postgres-url            the test database URL (after `up postgres`)
 #
@@ -12,6 +12,7 @@
 # baresip: only installs Debian's baresip-core; the softphone tests start their own instances.
 # tts: only installs Debian's espeak-ng (the library pyttsx3 loads, its voices and the command).
 # graphviz: only installs Debian's graphviz (`dot`, for `cti flows graph`) and a Chinese font.
+# chromium: only installs Debian's chromium and the Noto CJK fonts (the KPI report's screenshot test).
 set -euo pipefail
 
 PG_URL=postgresql+psycopg://cti:cti@127.0.0.1:5432/cti_test
@@ -92,6 +93,15 @@ graphviz_up() {
   fc-list :lang=zh family | grep -q . || apt_install fonts-wqy-microhei
 }
 
+# The KPI report's screenshot test drives headless Chromium through Playwright for Python; Playwright's
+# own browser download is not needed (nor always reachable): it is pointed at Debian's chromium. The
+# report reads in Chinese too, so the Noto CJK fonts draw its labels.
+chromium_up() {
+  command -v chromium >/dev/null || apt_install chromium
+  command -v chromium >/dev/null || die "chromium is installed but no chromium command is on PATH"
+  fc-list :lang=zh family | grep -qi "noto sans cjk" || apt_install fonts-noto-cjk
+}
+
 python_venv() {
   command -v python3 >/dev/null || apt_install python3
   python3 -c 'import sys; assert sys.version_info >= (3, 11)' 2>/dev/null \
@@ -116,7 +126,8 @@ main() {
           baresip) baresip_up ;;
           tts) tts_up ;;
           graphviz) graphviz_up ;;
-          *) die "unknown service $service (redis, postgres, baresip, tts, graphviz)" ;;
+          chromium) chromium_up ;;
+          *) die "unknown service $service (redis, postgres, baresip, tts, graphviz, chromium)" ;;
         esac
       done ;;
     python) python_venv ;;

@@ -640,8 +640,11 @@ class QueueRouter:
                 await self._not_dialled(session, agent_id, channel_id, now)
                 return
             await self._agent(agent_id, Command.ANSWER, now, call_id=session.entry.call_id)
-            await self._record(
-                EventKind.AGENT_ANSWERED, session, agent=agent_id, data={"wait_s": session.entry.wait_s(now)}
+            # Stamped at ``now``, the instant its wait was measured at: the agent's ring time
+            # (offered -> answered stamps) ends where the caller's wait does.
+            wait = {"wait_s": session.entry.wait_s(now)}
+            await self._record_events(
+                [self._event(EventKind.AGENT_ANSWERED, session, agent=agent_id, data=wait, at=now)]
             )
             await self._cancel_ringing(session)
             if not session.serving_callback:  # a callback left the line when it was marked dialled

@@ -54,6 +54,19 @@ class ChannelHangupRequest(AriEvent):
     channel: Channel
 
 
+class ChannelHold(AriEvent):
+    """A channel put its call on hold (its device said so: a SIP re-INVITE, a hold key)."""
+
+    type: Literal["ChannelHold"]
+    musicclass: str = ""
+    channel: Channel
+
+
+class ChannelUnhold(AriEvent):
+    type: Literal["ChannelUnhold"]
+    channel: Channel
+
+
 class ChannelDestroyed(AriEvent):
     type: Literal["ChannelDestroyed"]
     cause: int = 0
@@ -113,6 +126,8 @@ TypedEvent = (
     | ChannelStateChange
     | ChannelDtmfReceived
     | ChannelHangupRequest
+    | ChannelHold
+    | ChannelUnhold
     | ChannelDestroyed
     | ChannelVarset
     | Dial

@@ -28,6 +28,7 @@ from cti.ari.events import (
     StasisStart,
 )
 from cti.ari.models import Channel
+from cti.calls.holds import HoldRecorder
 from cti.errors import AriConflict, AriNotFound, AriUnavailable
 from cti.events import CallEvent, EventKind, fit_caller_number
 from cti.ivr.model import Flow
@@ -92,8 +93,11 @@ class CallTracker:
         self.ivr = ivr
         self.flows = flows
         self.calls: dict[str, LiveCall] = {}
+        self.holds = HoldRecorder(router, outbox)
 
     async def handle(self, event: Event) -> None:
+        if await self.holds.handle(event):
+            return  # a hold or unhold: of a conversation's channel (agent, caller or customer) or none
         ends = isinstance(event, StasisEnd | ChannelDestroyed)
         if await self.router.handle(event) and not ends:
             return  # the ACD's own business (agent legs, answers); a caller's end concerns us too

@@ -1,14 +1,25 @@
-"""The KPI definitions of DESIGN.md §4, as pure functions over facts. Versioned: reports print it.
+"""The KPI definitions of the center (docs/kpi.md), as pure functions over facts. Versioned:
+every report prints ``DEFINITIONS_VERSION``.
 
-Conventions. Rates are fractions in [0, 1], ``None`` where the denominator is 0. Times are
-seconds. "Within three rings" is strict (wait < 3 x ring cycle: with a 5 s cycle 14.9 s is in
-and 15.0 s is out); service-level thresholds are inclusive (wait <= T), as app_queue's are.
-A short abandon (wait < short_abandon_s) is left out of offered and abandoned alike; the default
-0 s leaves nothing out. A callback request is neither answered nor abandoned: it is a miss for
-the three-ring rate (the caller was not answered) and is reported on its own.
+Conventions. Rates are fractions in [0, 1], ``None`` where the denominator is 0 (nothing to
+measure: reports say "no data", JSON says ``null``, never 0 %). Times are seconds, every
+duration measured and rounded the same way (``cti.kpi.facts``). "Within three rings" is strict
+(wait < 3 x ring cycle: with a 5 s cycle 14.9 s is in and 15.0 s is out), for callers (queue
+stays) and agents (offers) alike; service-level thresholds are inclusive (wait <= T), as
+app_queue's are. An unknown wait (``None``) is never within either limit: the call stays in
+every denominator as a miss, is left out of ASA's mean, and is counted in ``waits_unknown``.
+A short abandon (known wait < short_abandon_s) is left out of offered and abandoned alike; the
+default 0 s leaves nothing out. A callback request is neither answered nor abandoned: it is a
+miss for the three-ring rate (the caller was not answered) and is reported on its own.
 
-Change a definition -> change ``DEFINITIONS_VERSION``, so numbers from different rules are never
-compared unknowingly.
+Leads: "contacted within one minute" needs the customer's answer at or after the lead's
+creation and less than 60 s after it (an answer stamped earlier is clock skew, a miss, counted in
+``leads_answered_before_created``). Queue callbacks (source ``queue_callback``: a waiting caller
+kept their place) are not leads: they are reported on their own line (``queue_callback_*``) and
+per source, and left out of the lead rate and the funnel.
+
+Change a definition -> change ``DEFINITIONS_VERSION`` and say what changed in ``CHANGES``, so
+numbers from different rules are never compared unknowingly.
 """
 
 from __future__ import annotations
@@ -24,7 +35,19 @@ from typing import Any
 from cti.kpi.facts import AgentOffer, Contact, InboundCall, Lead, Outcome, QueueStay
 
 _US = timedelta(microseconds=1)
-DEFINITIONS_VERSION = "kpi-defs/2026-11-23.1"
+DEFINITIONS_VERSION = "kpi-defs/2026-12-05.1"
+#: What each version changed in meaning (newest first); docs/kpi.md shows the same list.
+CHANGES: tuple[tuple[str, str], ...] = (
+    (
+        "kpi-defs/2026-12-05.1",
+        "an unknown wait is a miss, not a 0 s wait (waits_unknown); agent offers and queue stays "
+        "measured and rounded alike (ms); an answer before its lead's creation is not a contact; "
+        "AHT includes hold time (hold events), talk excludes it; queue callbacks left out of the "
+        "one-minute lead rate and the funnel, reported apart and per lead source",
+    ),
+    ("kpi-defs/2026-11-23.1", "the definitions of DESIGN §4 as first released"),
+)
+QUEUE_CALLBACK = "queue_callback"  # a lead source: a caller who asked to be called back from a queue
 FUNNEL_STAGES = ("lead", "contacted", "appointment_booked", "assessed", "completed", "surveyed")
 
 
@@ -69,50 +92,60 @@ def percentile(values: Sequence[float], pct: float) -> float | None:
     return ordered[rank - 1]
 
 
-def _wait(stay: QueueStay) -> float:
-    return stay.wait_s if stay.wait_s is not None else math.inf
+def within_rings(durations: Iterable[float | None], cfg: KpiConfig) -> int:
+    """How many durations are less than three rings (strict); an unknown one never is. The one
+    rule for callers' waits and agents' ring times alike."""
+    limit = cfg.three_rings_s
+    return sum(1 for seconds in durations if seconds is not None and seconds < limit)
+
+
+def within_threshold(durations: Iterable[float | None], cfg: KpiConfig) -> int:
+    """How many durations are at most the service-level threshold T (inclusive, as app_queue's);
+    an unknown one never is."""
+    limit = cfg.threshold_s
+    return sum(1 for seconds in durations if seconds is not None and seconds <= limit)
 
 
 def is_short_abandon(stay: QueueStay, cfg: KpiConfig) -> bool:
-    return stay.outcome is Outcome.ABANDONED and _wait(stay) < cfg.short_abandon_s
+    return stay.outcome is Outcome.ABANDONED and stay.wait_s is not None and stay.wait_s < cfg.short_abandon_s
 
 
 def queue_kpis(stays: Iterable[QueueStay], cfg: KpiConfig) -> dict[str, Any]:
     """Caller-view KPIs of queue stays: three rings, SL, SL2, ASA, abandonment, AHT."""
     stays = list(stays)
     counted = [s for s in stays if not is_short_abandon(s, cfg)]
-    answered = [s for s in counted if s.outcome is Outcome.ANSWERED]
-    waits = [_wait(s) for s in answered]
-    abandoned_waits = [_wait(s) for s in counted if s.outcome is Outcome.ABANDONED]
-    rings_s, threshold_s = cfg.three_rings_s, cfg.threshold_s
-    within_rings = sum(1 for wait in waits if wait < rings_s)  # answered within three rings
-    answered_in_t = sum(1 for wait in waits if wait <= threshold_s)
-    abandoned_in_t = sum(1 for wait in abandoned_waits if wait <= threshold_s)
-    handled = [s for s in answered if s.talk_s is not None]
+    answered = [s.wait_s for s in counted if s.outcome is Outcome.ANSWERED]
+    abandoned = [s.wait_s for s in counted if s.outcome is Outcome.ABANDONED]
+    within_rings_n = within_rings(answered, cfg)
+    answered_in_t = within_threshold(answered, cfg)
+    abandoned_in_t = within_threshold(abandoned, cfg)
+    handled = [s for s in counted if s.outcome is Outcome.ANSWERED and s.talk_s is not None]
     outcomes = Counter(s.outcome for s in counted)
     return {
         "offered": len(counted),
         "answered": len(answered),
-        "abandoned": len(abandoned_waits),
+        "abandoned": len(abandoned),
         "short_abandons_excluded": len(stays) - len(counted),
         "overflowed": outcomes[Outcome.OVERFLOWED],
         "timed_out": outcomes[Outcome.TIMED_OUT],
         "callbacks": outcomes[Outcome.CALLBACK],
-        "answered_within_three_rings": within_rings,
-        "three_ring_rate": rate(within_rings, len(counted)),
+        "waits_unknown": sum(1 for s in counted if s.outcome is not Outcome.WAITING and s.wait_s is None),
+        "answered_within_three_rings": within_rings_n,
+        "three_ring_rate": rate(within_rings_n, len(counted)),
         "service_level": rate(answered_in_t, len(answered)),
-        "service_level_2": rate(answered_in_t + abandoned_in_t, len(answered) + len(abandoned_waits)),
-        "asa_s": mean(waits),
-        "abandon_rate": rate(len(abandoned_waits), len(counted)),
+        "service_level_2": rate(answered_in_t + abandoned_in_t, len(answered) + len(abandoned)),
+        "asa_s": mean([wait for wait in answered if wait is not None]),
+        "abandon_rate": rate(len(abandoned), len(counted)),
         "handled": len(handled),
         "aht_s": mean([(s.talk_s or 0) + s.hold_s + (s.wrapup_s or 0) for s in handled]),
+        "hold_s": mean([s.hold_s for s in handled]),
     }
 
 
 def agent_view_kpis(offers: Iterable[AgentOffer], cfg: KpiConfig) -> dict[str, Any]:
     """Of agent offers (the agent's phone ringing), the share picked up within three rings."""
     offers = list(offers)
-    within = sum(1 for o in offers if o.answered and o.ring_s is not None and o.ring_s < cfg.three_rings_s)
+    within = within_rings((o.ring_s for o in offers if o.answered), cfg)
     return {
         "agent_offers": len(offers),
         "agent_answered_within_three_rings": within,
@@ -125,24 +158,53 @@ def micros(span: timedelta) -> int:
     return span // _US
 
 
+def _contacted(lead: Lead, limit_us: int) -> bool:
+    """Answered at or after its creation and less than the limit after it (earlier: clock skew)."""
+    return lead.answered_us is not None and 0 <= lead.answered_us - lead.created_us < limit_us
+
+
+def _contact_counts(leads: Sequence[Lead], limit_us: int) -> tuple[int, int, float | None]:
+    contacted = sum(1 for lead in leads if _contacted(lead, limit_us))
+    return len(leads), contacted, rate(contacted, len(leads))
+
+
 def lead_kpis(leads: Iterable[Lead], cfg: KpiConfig) -> dict[str, Any]:
-    """Contacted within one minute (customer answered < 60 s after the lead was created)."""
-    leads = list(leads)
+    """Contacted within one minute (customer answered < 60 s after the lead was created), over
+    leads; queue callbacks on their own line; every source's own figures in ``lead_sources``."""
+    every = list(leads)
     limit = micros(timedelta(seconds=cfg.lead_contact_s))
-    contacted = sum(
-        1 for lead in leads if lead.answered_us is not None and lead.answered_us - lead.created_us < limit
-    )
-    to_dial = [
-        (lead.first_dial_us - lead.created_us) / 1_000_000 for lead in leads if lead.first_dial_us is not None
-    ]
+    real = [lead for lead in every if lead.source != QUEUE_CALLBACK]
+    callbacks = [lead for lead in every if lead.source == QUEUE_CALLBACK]
+    to_dial = [(lead.first_dial_us - lead.created_us) / 1_000_000 for lead in real if lead.first_dial_us]
+    sources: dict[str, list[Lead]] = {}
+    for lead in every:
+        sources.setdefault(lead.source or "unknown", []).append(lead)
+    count, contacted, contact_rate = _contact_counts(real, limit)
+    cb_count, cb_contacted, cb_rate = _contact_counts(callbacks, limit)
     return {
-        "leads": len(leads),
+        "leads": count,
         "leads_contacted_within_one_minute": contacted,
-        "one_minute_contact_rate": rate(contacted, len(leads)),
-        "leads_never_dialled": sum(1 for lead in leads if lead.first_dial_us is None),
+        "one_minute_contact_rate": contact_rate,
+        "leads_never_dialled": sum(1 for lead in real if lead.first_dial_us is None),
+        "leads_answered_before_created": sum(
+            1 for lead in every if lead.answered_us is not None and lead.answered_us < lead.created_us
+        ),
         "time_to_first_dial_p50_s": percentile(to_dial, 50),
         "time_to_first_dial_p90_s": percentile(to_dial, 90),
         "time_to_first_dial_p99_s": percentile(to_dial, 99),
+        "queue_callbacks": cb_count,
+        "queue_callbacks_contacted_within_one_minute": cb_contacted,
+        "queue_callback_one_minute_contact_rate": cb_rate,
+        "lead_sources": {
+            name: dict(
+                zip(
+                    ("leads", "contacted_within_one_minute", "rate"),
+                    _contact_counts(group, limit),
+                    strict=True,
+                )
+            )
+            for name, group in sorted(sources.items())
+        },
     }
 
 
@@ -235,8 +297,9 @@ def appointment_kpis(contacts: Iterable[Contact]) -> dict[str, Any]:
 
 
 def funnel(leads: Iterable[Lead]) -> list[dict[str, Any]]:
-    """Counts per funnel stage and the loss reasons recorded at each stage (the waterfall)."""
-    leads = list(leads)
+    """Counts per funnel stage and the loss reasons recorded at each stage (the waterfall); queue
+    callbacks are not leads."""
+    leads = [lead for lead in leads if lead.source != QUEUE_CALLBACK]
     rows: list[dict[str, Any]] = []
     for stage in FUNNEL_STAGES:
         reached = len(leads) if stage == "lead" else sum(1 for lead in leads if stage in lead.stages)

@@ -11,6 +11,18 @@ them per call and lead (``cti.store.projection``), recomputed whenever one of th
 arrives, and a report reads facts instead of events. Change how a fact is derived -> change
 ``FACTS_VERSION``: ``cti db upgrade`` then recomputes the stored facts from the event log.
 
+Durations are measured one way for every fact (``_elapsed``): the producer's own figure when it
+gave one (``wait_s``, ``ring_s``: its clock), else the difference of the two events' stamps,
+rounded to the millisecond. So a queue stay (queue entered -> agent answered) and an agent offer
+(phone ringing -> answered) ending on the same answer end at the same instant, and meet the
+same three-ring limit the same way. A producer that sends ``null`` says it does not know: the
+fact's duration is ``None`` (unknown), never 0 s.
+
+Hold: ``hold_started``/``hold_ended`` (ARI ``ChannelHold``/``ChannelUnhold``) of any channel
+of an answered call; the call is on hold while at least one channel holds it, up to its
+completion. The hold seconds are taken out of the producer's ``talk_s`` (the router measures talk
+from answer to hang-up) unless the completion names its own ``hold_s``.
+
 Facts are named tuples with times in microseconds since the epoch (``*_us``, as the store keeps
 them): a month's report reads some 400k of them, and a frozen dataclass holding a datetime costs
 several times more to build than a tuple holding an int.
@@ -21,13 +33,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from enum import StrEnum
 from typing import NamedTuple
 
 from cti.events import CallEvent, EventKind, to_us
 
-FACTS_VERSION = "kpi-facts/2026-12-01.1"
+FACTS_VERSION = "kpi-facts/2026-12-05.1"
 
 
 class Outcome(StrEnum):
@@ -97,6 +108,7 @@ class Lead(NamedTuple):
     queue: str | None = None
     first_dial_us: int | None = None
     answered_us: int | None = None
+    source: str | None = None  # insurer, web, ivr_callback, queue_callback, campaign...
     stages: frozenset[str] = frozenset()
     lost: tuple[tuple[str, str], ...] = ()  # (stage, reason)
 
@@ -110,27 +122,60 @@ class Facts:
     contacts: tuple[Contact, ...] = ()
 
 
-def _seconds(start_us: int, end: datetime) -> float:
-    """Seconds from ``start_us`` to ``end``, rounded as ``timedelta.total_seconds`` rounds them."""
-    return (to_us(end) - start_us) / 1_000_000
+def _elapsed(start_us: int, end: CallEvent, key: str) -> float | None:
+    """Seconds from ``start_us`` to ``end``: the producer's own ``data[key]`` if it gave one (its
+    clock beats the difference of two wall-clock stamps; ``null``: unknown), else the stamps'
+    difference; rounded to the millisecond, the same for every duration a KPI compares."""
+    if key in end.data:
+        value = end.data[key]
+        return None if value is None else round(float(value), 3)
+    return round((to_us(end.at) - start_us) / 1_000_000, 3)
 
 
 def _close_stay(stay: QueueStay, event: CallEvent) -> QueueStay:
-    # A producer's own wait (monotonic clock) beats the difference of two wall-clock stamps.
-    wait = event.number("wait_s") if "wait_s" in event.data else _seconds(stay.entered_us, event.at)
     return stay._replace(
         outcome=_OUTCOME_OF[event.kind],
-        wait_s=wait,
+        wait_s=_elapsed(stay.entered_us, event, "wait_s"),
         agent=event.agent if event.kind is EventKind.AGENT_ANSWERED else None,
     )
 
 
-def _after_answer(stay: QueueStay, event: CallEvent) -> QueueStay:
+class _Holds:
+    """The hold time of one answered conversation: on hold while any of its channels holds it."""
+
+    def __init__(self) -> None:
+        self.held: set[str] = set()
+        self.since_us = 0
+        self.total_us = 0
+
+    def note(self, event: CallEvent) -> None:
+        channel, at_us = str(event.data.get("channel", "")), to_us(event.at)
+        if event.kind is EventKind.HOLD_STARTED:
+            if not self.held:
+                self.since_us = at_us
+            self.held.add(channel)
+        elif channel in self.held:
+            self.held.discard(channel)
+            if not self.held:
+                self.total_us += at_us - self.since_us
+
+    def seconds(self, until_us: int) -> float:
+        """The hold seconds up to ``until_us`` (a hold never taken off ends there)."""
+        open_us = until_us - self.since_us if self.held else 0
+        return round((self.total_us + max(0, open_us)) / 1_000_000, 3)
+
+
+def _after_answer(stay: QueueStay, event: CallEvent, holds: _Holds) -> QueueStay:
     if event.kind is EventKind.COMPLETED:
-        return stay._replace(talk_s=event.number("talk_s"), hold_s=event.number("hold_s"))
-    if event.kind is EventKind.WRAPUP_ENDED:
+        if "hold_s" in event.data:  # the producer's talk and hold, apart
+            return stay._replace(talk_s=event.number("talk_s"), hold_s=event.number("hold_s"))
+        hold = holds.seconds(to_us(event.at))
+        return stay._replace(talk_s=max(0.0, round(event.number("talk_s") - hold, 3)), hold_s=hold)
+    if event.kind in (EventKind.HOLD_STARTED, EventKind.HOLD_ENDED):
+        holds.note(event)
+    elif event.kind is EventKind.WRAPUP_ENDED:
         return stay._replace(wrapup_s=event.number("wrapup_s"))
-    if event.kind is EventKind.DISPOSITION:
+    elif event.kind is EventKind.DISPOSITION:
         return stay._replace(resolved=bool(event.data.get("resolved", False)))
     return stay
 
@@ -138,6 +183,7 @@ def _after_answer(stay: QueueStay, event: CallEvent) -> QueueStay:
 def _stays_of_call(events: Sequence[CallEvent]) -> list[QueueStay]:
     stays: list[QueueStay] = []
     open_stay: QueueStay | None = None
+    holds = _Holds()
     for event in events:
         if event.kind is EventKind.QUEUE_ENTERED:
             if open_stay is not None:
@@ -147,9 +193,9 @@ def _stays_of_call(events: Sequence[CallEvent]) -> list[QueueStay]:
             )
         elif event.kind in _OUTCOME_OF and open_stay is not None:
             stays.append(_close_stay(open_stay, event))
-            open_stay = None
+            open_stay, holds = None, _Holds()
         elif stays and stays[-1].outcome is Outcome.ANSWERED:
-            stays[-1] = _after_answer(stays[-1], event)
+            stays[-1] = _after_answer(stays[-1], event, holds)
     if open_stay is not None:
         stays.append(open_stay)
     return stays
@@ -166,7 +212,8 @@ def _offers_of_call(events: Sequence[CallEvent]) -> list[AgentOffer]:
             offer = ringing.pop(agent, None)
             if offer is not None:
                 answered = event.kind is EventKind.AGENT_ANSWERED
-                offers.append(offer._replace(answered=answered, ring_s=_seconds(offer.rang_us, event.at)))
+                ring_s = _elapsed(offer.rang_us, event, "ring_s")
+                offers.append(offer._replace(answered=answered, ring_s=ring_s))
     offers.extend(ringing.values())
     return offers
 
@@ -177,6 +224,7 @@ class _LeadDraft:
     queue: str | None = None
     first_dial_us: int | None = None
     answered_us: int | None = None
+    source: str | None = None
     stages: set[str] = field(default_factory=set)
     lost: list[tuple[str, str]] = field(default_factory=list)
 
@@ -190,6 +238,7 @@ def _note_lead_event(draft: _LeadDraft, event: CallEvent) -> None:
     kind = event.kind
     if kind is EventKind.LEAD_CREATED:
         draft.created_us, draft.queue = to_us(event.at), event.queue
+        draft.source = str(event.data["source"]) if event.data.get("source") else None
     elif kind is EventKind.DIAL_STARTED:
         draft.first_dial_us = _earliest(draft.first_dial_us, event)
     elif kind is EventKind.CUSTOMER_ANSWERED:
@@ -217,6 +266,7 @@ def lead_facts(lead_id: str, events: Iterable[CallEvent]) -> Lead | None:
         draft.queue,
         draft.first_dial_us,
         draft.answered_us,
+        draft.source,
         frozenset(draft.stages),
         tuple(draft.lost),
     )

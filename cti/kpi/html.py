@@ -1,176 +1,248 @@
-"""The KPI report as one self-contained HTML page with inline SVG charts (no scripts, no network).
+"""The KPI report as one self-contained HTML page a manager reads at a glance (no scripts run,
+no network: it prints and mails as it is).
 
-What a manager reads at a glance: the three-ring rate and service level over the groups (a line
-per KPI), abandonment, the lead funnel as a waterfall with the loss reasons, and the table per
-agent. The page embeds the report's JSON for anyone who wants the numbers behind a chart.
+From the top: the headline KPIs against the center's targets (``cti.kpi.targets``), the
+three-ring heat map by weekday x hour (where to add staff), the trend over the groups, leads and
+queue callbacks per source with the funnel, then the tables. A part with nothing to measure is
+greyed with "no data", never drawn as an empty chart or a 0 %. Every text is escaped; the
+report's JSON is embedded for anyone who wants the numbers, escaped for a ``<script>`` element
+(``script_json``). Words in Chinese or English (``cti.kpi.i18n``).
 """
 
 from __future__ import annotations
 
+import json
+import re
+from collections.abc import Mapping
+from datetime import datetime, timedelta
 from html import escape
 from typing import Any
 
-from cti.kpi.render import TABLE_COLUMNS, cell, rows, to_json
+from cti.kpi import charts
+from cti.kpi.i18n import column_header, group_word, words
+from cti.kpi.render import TABLE_COLUMNS, cell, rows
+from cti.kpi.targets import Headline, Status, Targets, headlines
 
-WIDTH, HEIGHT, PAD = 720, 240, 40
-COLORS = ("#1f77b4", "#2ca02c", "#d62728", "#9467bd")
-STYLE = (
-    "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
-    "td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child{text-align:left}"
-)
+STYLE = """
+:root{--ink:#111827;--muted:#6b7280;--line:#e5e7eb;--ok:#15803d;--bad:#b91c1c;--none:#9ca3af}
+body{font-family:"Noto Sans CJK SC","Noto Sans SC","PingFang SC","Microsoft YaHei",system-ui,sans-serif;
+color:var(--ink);margin:0;background:#f9fafb}
+main{max-width:1080px;margin:0 auto;padding:28px 32px 40px}
+h1{font-size:26px;margin:0 0 4px}h2{font-size:17px;margin:0 0 12px}
+.sub{color:var(--muted);margin:0 0 22px}
+section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:18px 20px;margin:0 0 18px}
+section.empty{background:#f3f4f6;color:var(--none)}
+.cards{display:grid;grid-template-columns:repeat(4,1fr);gap:14px}
+.card{border:1px solid var(--line);border-radius:10px;padding:14px 16px;border-top:5px solid var(--none)}
+.card.met{border-top-color:var(--ok)}.card.missed{border-top-color:var(--bad)}
+.card .name{font-size:13px;color:var(--muted);min-height:34px}
+.card .value{font-size:34px;font-weight:700;margin:4px 0}
+.card.met .value{color:var(--ok)}.card.missed .value{color:var(--bad)}
+.card.no_data .value{color:var(--none);font-size:24px}
+.card .target{font-size:12px;color:var(--muted)}
+.badge{display:inline-block;font-size:11px;padding:1px 7px;border-radius:9px;margin-left:6px;
+background:#f3f4f6}
+.met .badge{background:#dcfce7;color:var(--ok)}.missed .badge{background:#fee2e2;color:var(--bad)}
+.note{color:var(--muted);font-size:12px;margin:8px 0 0}
+.nodata{color:var(--none)}
+table{border-collapse:collapse;font-size:11.5px;width:100%}
+td,th{border-bottom:1px solid var(--line);padding:3px 4px;text-align:right;white-space:nowrap}
+th{color:var(--muted);font-weight:600}td:first-child,th:first-child{text-align:left}
+tr.overall td{font-weight:700;background:#f9fafb}
+.scroll{overflow-x:auto}
+footer{color:var(--muted);font-size:12px}
+svg{max-width:100%;height:auto}
+"""
 
 
-def _x(index: int, count: int) -> float:
-    return PAD + (WIDTH - 2 * PAD) * (index + 0.5) / max(count, 1)
+DEFAULT_TARGETS = Targets()
 
 
-def _y(fraction: float) -> float:
-    return HEIGHT - PAD - (HEIGHT - 2 * PAD) * fraction
+def script_json(value: Any) -> str:
+    """JSON safe inside a ``<script>`` element: no ``</script>`` or ``<!--`` can end it early
+    (``<``, ``>``, ``&`` as \\u escapes), and the JavaScript line separators escaped too."""
+    text = json.dumps(value, ensure_ascii=False)
+    for char in ("<", ">", "&", "\u2028", "\u2029"):
+        text = text.replace(char, f"\\u{ord(char):04x}")
+    return text
 
 
-def _el(tag: str, text: str | None = None, /, **attrs: object) -> str:
-    """One SVG element; attribute names use '_' for '-' (font_size -> font-size)."""
-    rendered = " ".join(
-        f'{k.rstrip("_").replace("_", "-")}="{v:.1f}"'
-        if isinstance(v, float)
-        else f'{k.rstrip("_").replace("_", "-")}="{v}"'
-        for k, v in attrs.items()
+def _pct(value: float) -> str:
+    return f"{value * 100:.1f}%"
+
+
+def _card(h: Headline, w: Mapping[str, str]) -> str:
+    value = w["no_data"] if h.value is None else _pct(h.value)
+    target = w["target_at_most" if h.at_most else "target_at_least"].format(target=f"{h.target * 100:g}%")
+    badge = "" if h.status is Status.NO_DATA else f'<span class="badge">{escape(w[h.status.value])}</span>'
+    counts = f" · {h.part} / {h.whole}" if h.part is not None and h.whole and h.value is not None else ""
+    return (
+        f'<div class="card {h.status.value}"><div class="name">{escape(w[h.key])}</div>'
+        f'<div class="value">{escape(value)}</div>'
+        f'<div class="target">{escape(target)}{badge}{counts}</div></div>'
     )
-    return f"<{tag} {rendered}/>" if text is None else f"<{tag} {rendered}>{escape(text)}</{tag}>"
 
 
-def _title(text: str) -> str:
-    return _el("text", text, x=PAD, y=16, font_weight="bold")
+def _section(title: str, body: str, w: Mapping[str, str], *, empty: bool = False, note: str = "") -> str:
+    if empty:
+        return f'<section class="empty"><h2>{escape(title)}</h2><p>{escape(w["no_data"])}</p></section>'
+    extra = f'<p class="note">{escape(note)}</p>' if note else ""
+    return f"<section><h2>{escape(title)}</h2>{body}{extra}</section>"
 
 
-def _label(i: int, count: int, text: str) -> str:
-    return _el("text", text, x=_x(i, count), y=HEIGHT - PAD + 14, text_anchor="middle", font_size=10)
+def _td(value: Any, kind: str, w: Mapping[str, str]) -> str:
+    text = cell(value, kind, w["no_data"])
+    return f'<td class="nodata">{escape(text)}</td>' if value is None else f"<td>{escape(text)}</td>"
 
 
-def _axes(labels: list[str]) -> list[str]:
-    parts = [_el("line", x1=PAD, y1=_y(0), x2=WIDTH - PAD, y2=_y(0), stroke="#999")]
-    parts += [
-        _el("text", f"{t:.0%}", x=PAD - 6, y=_y(t) + 4, text_anchor="end", font_size=10) for t in (0, 0.5, 1)
-    ]
-    step = max(1, len(labels) // 12)  # at most ~12 labels under the axis
-    parts += [_label(i, len(labels), label) for i, label in enumerate(labels) if i % step == 0]
-    return parts
-
-
-def _bar(i: int, count: int, top: float, bottom: float, color: str, **extra: object) -> str:
-    width = (WIDTH - 2 * PAD) / max(count, 1) * 0.7
-    return _el(
-        "rect",
-        x=_x(i, count) - width / 2,
-        y=_y(top),
-        width=width,
-        height=_y(bottom) - _y(top),
-        fill=color,
-        **extra,
-    )
-
-
-def line_chart(title: str, labels: list[str], series: dict[str, list[float | None]]) -> str:
-    """Rates (0..1) over the groups, one line per series; gaps where a rate is undefined."""
-    parts = [_title(title), *_axes(labels)]
-    for n, (name, values) in enumerate(series.items()):
-        color = COLORS[n % len(COLORS)]
-        points = [(_x(i, len(values)), _y(v)) for i, v in enumerate(values) if v is not None]
-        path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
-        parts.append(_el("polyline", fill="none", stroke=color, stroke_width=2, points=path))
-        parts += [_el("circle", cx=x, cy=y, r=3, fill=color) for x, y in points]
-        parts.append(_el("text", name, x=WIDTH - PAD - 150, y=16 + 14 * n, fill=color, font_size=12))
-    return _svg(parts)
-
-
-def bar_chart(title: str, labels: list[str], values: list[float | None], color: str = "#d62728") -> str:
-    parts = [_title(title), *_axes(labels)]
-    parts += [_bar(i, len(values), v, 0, color) for i, v in enumerate(values) if v is not None]
-    return _svg(parts)
-
-
-def waterfall(funnel: list[dict[str, Any]]) -> str:
-    """Each stage's count as a bar, the drop from the stage before shaded red, counts on top."""
-    top = max((stage["count"] for stage in funnel), default=0) or 1
-    count = len(funnel)
-    parts = [_title("Lead funnel (waterfall)"), _axes([])[0]]
-    for i, stage in enumerate(funnel):
-        kept = stage["count"] / top
-        parts.append(_bar(i, count, kept, 0, "#1f77b4"))
-        if i and funnel[i - 1]["count"] > stage["count"]:
-            parts.append(_bar(i, count, funnel[i - 1]["count"] / top, kept, "#d62728", opacity=0.35))
-        parts.append(
-            _el(
-                "text",
-                str(stage["count"]),
-                x=_x(i, count),
-                y=_y(kept) - 4,
-                text_anchor="middle",
-                font_size=11,
-            )
-        )
-        parts.append(_label(i, count, stage["stage"].replace("_", " ")))
-    return _svg(parts)
-
-
-def _svg(parts: list[str]) -> str:
-    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{WIDTH}" height="{HEIGHT}">{"".join(parts)}</svg>'
-
-
-def _table(title: str, table_rows: list[dict[str, Any]], first: str) -> str:
-    head = "".join(f"<th>{escape(h)}</th>" for _, h, _ in TABLE_COLUMNS)
+def _table(table_rows: list[dict[str, Any]], first: str, w: Mapping[str, str], language: str) -> str:
+    head = "".join(f"<th>{escape(column_header(language, k, h))}</th>" for k, h, _ in TABLE_COLUMNS)
     body = "".join(
-        "<tr><td>"
-        + escape(str(r["key"]))
+        f'<tr class="{"overall" if r["key"] == "overall" else ""}"><td>'
+        + escape(w["overall"] if r["key"] == "overall" else str(r["key"]))
         + "</td>"
-        + "".join(f"<td>{cell(r.get(n), k)}</td>" for n, _, k in TABLE_COLUMNS)
+        + "".join(_td(r.get(n), k, w) for n, _, k in TABLE_COLUMNS)
         + "</tr>"
         for r in table_rows
     )
-    return f"<h2>{escape(title)}</h2><table><tr><th>{escape(first)}</th>{head}</tr>{body}</table>"
+    return f'<div class="scroll"><table><tr><th>{escape(first)}</th>{head}</tr>{body}</table></div>'
 
 
-def _losses(funnel: list[dict[str, Any]]) -> str:
+def _heatmap(report: dict[str, Any], targets: Targets, w: Mapping[str, str]) -> str:
+    grid: dict[str, Any] = report.get("heatmap") or {"offered": []}
+    empty = not any(n for day in grid["offered"] for n in day)
+    weekdays = w["weekdays"].split()
+    body = (
+        ""
+        if empty
+        else charts.heatmap(
+            grid["three_ring_rate"], grid["offered"], weekdays, targets.three_ring_rate, w["no_data"]
+        )
+    )
+    return _section(w["heatmap"], body, w, empty=empty, note=w["heatmap_note"])
+
+
+def short_label(key: str) -> str:
+    """A group's name under a chart's axis: "11-04" for a day (or a week's Monday), "09:00" for an
+    hour; other names as they are."""
+    if re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:00", key):
+        return key[11:]
+    found = re.search(r"\d{4}-(\d{2}-\d{2})$", key)
+    return found.group(1) if found else key
+
+
+def _trend(report: dict[str, Any], targets: Targets, w: Mapping[str, str]) -> str:
+    groups = report["groups"]
+    labels = [short_label(str(g["key"])) for g in groups]
+    rings = [g["three_ring_rate"] for g in groups]
+    levels = [g["service_level"] for g in groups]
+    abandons = [g["abandon_rate"] for g in groups]
+    if len(groups) < 2 or all(v is None for v in rings + levels):
+        return _section(w["trend"], "", w, empty=True)
+    series = {w["three_ring_rate"]: rings, w["service_level"]: levels}
+    trend = _section(w["trend"], charts.line_chart(labels, series, targets.three_ring_rate), w)
+    empty = all(v is None for v in abandons)
+    body = "" if empty else charts.bar_chart(labels, abandons, targets.abandon_rate)
+    return trend + _section(w["abandonment"], body, w, empty=empty)
+
+
+def _leads(report: dict[str, Any], w: Mapping[str, str]) -> str:
+    sources = report["overall"].get("lead_sources", {})
+    if not sources:
+        return _section(w["leads"], "", w, empty=True)
+    head = "".join(f"<th>{escape(w[k])}</th>" for k in ("source", "lead_count", "contacted", "rate"))
+    body = "".join(
+        f"<tr><td>{escape(w.get(f'source_{name}', name))}</td><td>{s['leads']}</td>"
+        f"<td>{s['contacted_within_one_minute']}</td>{_td(s['rate'], 'pct', w)}</tr>"
+        for name, s in sources.items()
+    )
+    funnel = report["funnel"]
+    names = {stage["stage"]: w.get(f"stage_{stage['stage']}", stage["stage"]) for stage in funnel}
+    chart = charts.waterfall(funnel, names) if funnel and funnel[0]["count"] else ""
+    return _section(w["leads"], f"<table><tr>{head}</tr>{body}</table>", w) + _section(
+        w["funnel"], chart + _losses(funnel, names, w), w, empty=not chart
+    )
+
+
+def _losses(funnel: list[dict[str, Any]], names: Mapping[str, str], w: Mapping[str, str]) -> str:
     items = [
-        f"<li>{escape(stage['stage'])}: "
+        f"<li>{escape(names[stage['stage']])}: "
         + ", ".join(f"{escape(reason)} {count}" for reason, count in stage["lost"].items())
         + "</li>"
         for stage in funnel
         if stage["lost"]
     ]
-    return f"<ul>{''.join(items)}</ul>" if items else "<p>No loss reasons recorded.</p>"
+    return (
+        f"<h2>{escape(w['losses'])}</h2><ul>{''.join(items)}</ul>"
+        if items
+        else f'<p class="note">{escape(w["no_losses"])}</p>'
+    )
 
 
-def to_html(report: dict[str, Any], agents: list[dict[str, Any]] | None = None) -> str:
-    groups = report["groups"] or [{"key": "overall", **report["overall"]}]
-    labels = [str(g["key"]) for g in groups]
-    period, config = report["period"], report["config"]
-    charts = [
-        line_chart(
-            "Answered within three rings and service level",
-            labels,
-            {
-                "three rings": [g["three_ring_rate"] for g in groups],
-                "SL": [g["service_level"] for g in groups],
-            },
-        ),
-        bar_chart("Abandonment", labels, [g["abandon_rate"] for g in groups]),
-        waterfall(report["funnel"]),
-    ]
-    sections = [_table(f"By {report['by'] or 'period'}", rows(report), report["by"] or "")]
+def _tables(
+    report: dict[str, Any], agents: list[dict[str, Any]] | None, w: Mapping[str, str], language: str
+) -> str:
+    """The table by the report's groups (or the overall row alone), and the one per agent."""
+    by = report["by"]
+    tables = _section(
+        w["by"].format(by=group_word(language, by)) if by else w["by_period"],
+        _table(rows(report), group_word(language, by) if by else "", w, language),
+        w,
+    )
     if agents:
-        sections.append(_table("Per agent", agents, "agent"))
+        tables += _section(w["per_agent"], _table(agents, group_word(language, "agent"), w, language), w)
+    return tables
+
+
+def period_label(period: Mapping[str, Any], until: str) -> str:
+    """The period's first and last days, "2026-11-01 to 2026-11-30" (an end at midnight is the
+    end of the day before)."""
+    start = period["from"][:10] if period["from"] else "…"
+    if not period["to"]:
+        return f"{start} {until} …"
+    end = datetime.fromisoformat(period["to"])
+    last = end - timedelta(days=1) if (end.hour, end.minute, end.second) == (0, 0, 0) else end
+    return f"{start} {until} {last.date().isoformat()}"
+
+
+def to_html(
+    report: dict[str, Any],
+    agents: list[dict[str, Any]] | None = None,
+    *,
+    targets: Targets = DEFAULT_TARGETS,
+    language: str = "en",
+    title: str | None = None,
+) -> str:
+    """The page of ``report`` (``agents``: its per-agent rows), read against ``targets``, in
+    ``language`` (zh or en); ``title`` names it (a published report's period)."""
+    w = words(language)
+    period, config, overall = report["period"], report["config"], report["overall"]
+    cards = "".join(_card(h, w) for h in headlines(overall, targets))
+    tables = _tables(report, agents, w, language)
+    rules = w["rules"].format(
+        version=report["definitions_version"],
+        ring=config["ring_cycle_s"],
+        rings=config["ring_cycle_s"] * config["rings"],
+        threshold=config["threshold_s"],
+        short=config["short_abandon_s"],
+        unknown=overall.get("waits_unknown", 0),
+    )
+    heading = title or w["title"]
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>hotline-cti KPIs</title>
-<style>{STYLE}</style>
-</head><body>
-<h1>KPIs {escape(str(period["from"] or "start"))} .. {escape(str(period["to"] or "now"))}</h1>
-<p>Timezone {escape(period["timezone"])}; queue {escape(report["queue"] or "all")};
-definitions {escape(report["definitions_version"])}; ring cycle {config["ring_cycle_s"]} s,
-SL threshold {config["threshold_s"]} s, short abandons under {config["short_abandon_s"]} s excluded.</p>
-{"".join(charts)}
-<h2>Funnel losses</h2>{_losses(report["funnel"])}
-{"".join(sections)}
-<script type="application/json" id="report">{escape(to_json(report))}</script>
+<html lang="{"zh-CN" if language == "zh" else "en"}"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{escape(heading)}</title><style>{STYLE}</style></head><body><main>
+<h1>{escape(heading)}</h1>
+<p class="sub">{escape(w["period"])} {escape(period_label(period, w["until"]))}
+· {escape(w["timezone"])} {escape(period["timezone"])}
+· {escape(w["queue"])} {escape(report["queue"] or w["all_queues"])}</p>
+{_section(w["headline"], f'<div class="cards">{cards}</div>', w)}
+{_heatmap(report, targets, w)}
+{_trend(report, targets, w)}
+{_leads(report, w)}
+{tables}
+<footer>{escape(rules)}</footer>
+</main>
+<script type="application/json" id="report">{script_json(report)}</script>
 </body></html>
 """

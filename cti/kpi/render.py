@@ -1,4 +1,9 @@
-"""Rendering a report (the dict of ``build_report``) as JSON, CSV or a terminal table."""
+"""Rendering a report (the dict of ``build_report``) as JSON, CSV or a terminal table.
+
+A KPI with nothing to measure (a rate whose denominator is 0, a mean of nothing) is ``null`` in
+JSON and reads "no data" in the table, the CSV and the HTML page: never 0 %, never a blank a
+spreadsheet would sum as 0.
+"""
 
 from __future__ import annotations
 
@@ -23,15 +28,19 @@ TABLE_COLUMNS: tuple[tuple[str, str, str], ...] = (
     ("aht_s", "AHT s", "sec"),
     ("agent_three_ring_rate", "agent 3 rings", "pct"),
     ("one_minute_contact_rate", "leads <1 min", "pct"),
+    ("queue_callback_one_minute_contact_rate", "callbacks <1 min", "pct"),
     ("fcr_rate", "FCR", "pct"),
     ("repeat_call_rate", "repeat 48h", "pct"),
     ("appointment_rate", "appointments", "pct"),
 )
 
 
-def cell(value: Any, kind: str) -> str:
+NO_DATA = "no data"
+
+
+def cell(value: Any, kind: str, no_data: str = NO_DATA) -> str:
     if value is None:
-        return "-"
+        return no_data
     if kind == "pct":
         return f"{value * 100:.1f}%"
     if kind == "sec":
@@ -49,7 +58,15 @@ def to_json(report: dict[str, Any]) -> str:
 
 
 def to_csv(report: dict[str, Any]) -> str:
-    all_rows = rows(report)
+    """Every scalar KPI per row; nested figures (per lead source) are in the JSON only."""
+    all_rows = [
+        {
+            key: NO_DATA if value is None else value
+            for key, value in row.items()
+            if not isinstance(value, dict)
+        }
+        for row in rows(report)
+    ]
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=list(all_rows[0]), extrasaction="ignore", lineterminator="\n")
     writer.writeheader()

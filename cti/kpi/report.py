@@ -11,6 +11,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import date, datetime, timedelta
+from itertools import compress
+from operator import attrgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -29,7 +31,7 @@ from cti.kpi.definitions import (
     repeat_call_counts,
     repeat_flags,
 )
-from cti.kpi.facts import Facts, InboundCall
+from cti.kpi.facts import Facts, InboundCall, QueueStay
 
 UTC_ZONE = ZoneInfo("UTC")
 GROUP_BY: tuple[str, ...] = ("queue", "agent", "hour", "day", "week", "month")
@@ -52,6 +54,8 @@ class Period:
 
 def time_bucket(moment: datetime, by: str, tz: ZoneInfo) -> str:
     local = moment.astimezone(tz)
+    if by == "weekday_hour":  # the heat map's cells: "0 9" is Monday 09:00-10:00
+        return f"{local.weekday()} {local.hour}"
     if by == "hour":
         return local.strftime("%Y-%m-%d %H:00")
     if by == "day":
@@ -77,7 +81,7 @@ class Flags:
 
 
 def kpi_row(facts: Facts, history: CallHistory, cfg: KpiConfig) -> dict[str, Any]:
-    """Every KPI of DESIGN.md §4 over ``facts``; ``history`` holds calls around them (48 h / 7 d)."""
+    """Every KPI of docs/kpi.md over ``facts``; ``history`` holds calls around them (48 h / 7 d)."""
     return flagged_row(facts, Flags.of(facts, history, cfg), cfg)
 
 
@@ -93,15 +97,30 @@ def flagged_row(facts: Facts, flags: Flags, cfg: KpiConfig) -> dict[str, Any]:
     return row
 
 
-def _keep(facts: Facts, keep: Callable[[str | None, str | None, int], bool]) -> Facts:
-    """The facts whose (queue, agent, anchor time) pass ``keep``."""
-    return Facts(
-        stays=tuple(s for s in facts.stays if keep(s.queue, s.agent, s.entered_us)),
-        offers=tuple(o for o in facts.offers if keep(o.queue, o.agent, o.rang_us)),
-        calls=tuple(c for c in facts.calls if keep(c.queue, c.agent, c.at_us)),
-        leads=tuple(lead for lead in facts.leads if keep(lead.queue, None, lead.created_us)),
-        contacts=tuple(c for c in facts.contacts if keep(c.queue, c.agent, c.at_us)),
-    )
+#: Each kind of fact's queue, agent and anchor time (the time it is counted at).
+_ANCHORS: dict[str, tuple[Callable[[Any], str | None], Callable[[Any], str | None], Callable[[Any], int]]] = {
+    "stays": (attrgetter("queue"), attrgetter("agent"), attrgetter("entered_us")),
+    "offers": (attrgetter("queue"), attrgetter("agent"), attrgetter("rang_us")),
+    "calls": (attrgetter("queue"), attrgetter("agent"), attrgetter("at_us")),
+    "leads": (attrgetter("queue"), lambda _lead: None, attrgetter("created_us")),
+    "contacts": (attrgetter("queue"), attrgetter("agent"), attrgetter("at_us")),
+}
+
+
+def _keep(facts: Facts, start: float, end: float, queue: str | None) -> Facts:
+    """The facts anchored in [start, end) (and of ``queue``, if given)."""
+    kept: dict[str, tuple[Any, ...]] = {}
+    for kind, (queue_of, _agent_of, time_of) in _ANCHORS.items():
+        items = getattr(facts, kind)
+        if queue is None:
+            inside = [start <= at_us < end for at_us in map(time_of, items)]
+        else:
+            inside = [
+                start <= t < end and q == queue
+                for t, q in zip(map(time_of, items), map(queue_of, items), strict=True)
+            ]
+        kept[kind] = tuple(compress(items, inside))
+    return Facts(**kept)
 
 
 KeyOf = Callable[[str | None, str | None, int], str | None]  # (queue, agent, anchor time) -> group
@@ -115,25 +134,26 @@ def _split(items: Iterable[Any], keys: Iterable[str | None]) -> dict[str, list[A
     return groups
 
 
+def _keys(items: Sequence[Any], kind: str, key_of: KeyOf) -> list[str | None]:
+    """Each fact's group; a time's worked out in bulk (``TimeBuckets.many``)."""
+    queue_of, agent_of, time_of = _ANCHORS[kind]
+    if isinstance(key_of, TimeBuckets):
+        return key_of.many(map(time_of, items))
+    return list(map(key_of, map(queue_of, items), map(agent_of, items), map(time_of, items)))
+
+
 def _partition(facts: Facts, flags: Flags, key_of: KeyOf) -> dict[str, tuple[Facts, Flags]]:
     """Split facts, and their flags alike, into groups in one pass: each fact's key is computed once."""
-    stay_keys = [key_of(s.queue, s.agent, s.entered_us) for s in facts.stays]
-    call_keys = [key_of(c.queue, c.agent, c.at_us) for c in facts.calls]
-    parts = {
-        "stays": _split(facts.stays, stay_keys),
-        "offers": _split(facts.offers, [key_of(o.queue, o.agent, o.rang_us) for o in facts.offers]),
-        "calls": _split(facts.calls, call_keys),
-        "leads": _split(facts.leads, [key_of(lead.queue, None, lead.created_us) for lead in facts.leads]),
-        "contacts": _split(facts.contacts, [key_of(c.queue, c.agent, c.at_us) for c in facts.contacts]),
-    }
-    repeat, fcr = _split(flags.repeat, call_keys), _split(flags.fcr, stay_keys)
-    keys = sorted({key for groups in parts.values() for key in groups})
+    keys = {kind: _keys(getattr(facts, kind), kind, key_of) for kind in _ANCHORS}
+    parts = {kind: _split(getattr(facts, kind), kind_keys) for kind, kind_keys in keys.items()}
+    repeat, fcr = _split(flags.repeat, keys["calls"]), _split(flags.fcr, keys["stays"])
+    names = sorted({key for groups in parts.values() for key in groups})
     return {
         key: (
             Facts(**{kind: tuple(groups.get(key, ())) for kind, groups in parts.items()}),
             Flags(repeat.get(key, []), fcr.get(key, [])),
         )
-        for key in keys
+        for key in names
     }
 
 
@@ -143,10 +163,10 @@ def grouper(by: str, tz: ZoneInfo) -> KeyOf:
         return lambda queue, _agent, _at_us: queue
     if by == "agent":
         return lambda _queue, agent, _at_us: agent
-    return _time_grouper(by, tz)
+    return TimeBuckets(by, tz)
 
 
-def _time_grouper(by: str, tz: ZoneInfo) -> KeyOf:
+class TimeBuckets:
     """``time_bucket`` of each fact's time, worked out once per UTC minute: a month's report has
     some 300k facts in 20k minutes, and a local time costs a microsecond.
 
@@ -155,28 +175,34 @@ def _time_grouper(by: str, tz: ZoneInfo) -> KeyOf:
     within a minute. Other minutes are worked out moment by moment. Whole seconds suffice:
     offsets, so local hours, begin on whole seconds.
     """
-    hours: dict[tuple[date, int], str] = {}  # (local date, hour) -> its bucket
-    minutes: dict[int, str] = {}  # UTC minute -> its bucket
 
-    def name(local: datetime) -> str:
+    def __init__(self, by: str, tz: ZoneInfo) -> None:
+        self.by, self.tz = by, tz
+        self.hours: dict[tuple[date, int], str] = {}  # (local date, hour) -> its bucket
+        self.minutes: dict[int, str] = {}  # UTC minute -> its bucket
+
+    def _name(self, local: datetime) -> str:
         unit = (local.date(), local.hour)
-        found = hours.get(unit)
+        found = self.hours.get(unit)
         if found is None:
-            found = hours[unit] = time_bucket(local, by, tz)
+            found = self.hours[unit] = time_bucket(local, self.by, self.tz)
         return found
 
-    def bucket(_queue: str | None, _agent: str | None, at_us: int) -> str:
+    def __call__(self, _queue: str | None, _agent: str | None, at_us: int) -> str:
         seconds = at_us // 1_000_000
-        found = minutes.get(seconds // 60)
+        found = self.minutes.get(seconds // 60)
         if found is None:
-            first = datetime.fromtimestamp(seconds - seconds % 60, tz)
-            last = datetime.fromtimestamp(seconds - seconds % 60 + 59, tz)
+            first = datetime.fromtimestamp(seconds - seconds % 60, self.tz)
+            last = datetime.fromtimestamp(seconds - seconds % 60 + 59, self.tz)
             if first.hour != last.hour or first.utcoffset() != last.utcoffset():
-                return name(datetime.fromtimestamp(seconds, tz))
-            found = minutes[seconds // 60] = name(first)
+                return self._name(datetime.fromtimestamp(seconds, self.tz))
+            found = self.minutes[seconds // 60] = self._name(first)
         return found
 
-    return bucket
+    def many(self, times: Iterable[int]) -> list[str | None]:
+        """The buckets of many times: a dictionary look-up each, once their minutes are known."""
+        known = self.minutes.get
+        return [known(at_us // 60_000_000) or self(None, None, at_us) for at_us in times]
 
 
 def build_report(
@@ -188,11 +214,13 @@ def build_report(
     queue: str | None = None,
     by: str | None = None,
     tz: ZoneInfo = UTC_ZONE,
+    heatmap: bool = False,
 ) -> dict[str, Any]:
-    """The report over ``period`` (and one queue, if given), grouped ``by`` one dimension."""
+    """The report over ``period`` (and one queue, if given), grouped ``by`` one dimension; with
+    ``heatmap``, the three-ring rate by weekday x hour too (the HTML page's)."""
     calls = CallHistory(history)
     start, end = period.span_us()
-    facts = _keep(facts, lambda q, _agent, at_us: start <= at_us < end and (queue is None or q == queue))
+    facts = _keep(facts, start, end, queue)
     flags = Flags.of(facts, calls, cfg)
     report: dict[str, Any] = {
         "definitions_version": DEFINITIONS_VERSION,
@@ -209,7 +237,22 @@ def build_report(
         report["groups"] = [
             {"key": key, **flagged_row(part, part_flags, cfg)} for key, (part, part_flags) in groups.items()
         ]
+    if heatmap:
+        report["heatmap"] = three_ring_heatmap(facts.stays, cfg, tz)
     return report
+
+
+def three_ring_heatmap(stays: Sequence[QueueStay], cfg: KpiConfig, tz: ZoneInfo) -> dict[str, Any]:
+    """Calls offered and the three-ring rate by weekday (Monday first) x hour of day, center
+    time: where the staffing planner adds agents. A cell without calls has no rate (``None``)."""
+    cells = _split(stays, _keys(stays, "stays", TimeBuckets("weekday_hour", tz)))
+    offered: list[list[int]] = [[0] * 24 for _ in range(7)]
+    rates: list[list[float | None]] = [[None] * 24 for _ in range(7)]
+    for key, group in cells.items():
+        day, hour = map(int, key.split())
+        kpis = queue_kpis(group, cfg)
+        offered[day][hour], rates[day][hour] = kpis["offered"], kpis["three_ring_rate"]
+    return {"offered": offered, "three_ring_rate": rates}
 
 
 def _iso(moment: datetime | None) -> str | None:

@@ -16,6 +16,7 @@ from cti.acd.router import QueueRouter
 from cti.ari.client import AriClient
 from cti.ari.events import Event, StasisStart
 from cti.ari.models import Channel
+from cti.calls.holds import HoldRecorder
 
 SIM_CALLER_ENDPOINT = "Local/s@sim-caller"
 AGENT_SIM_CONTEXT = "agent-sim"
@@ -90,11 +91,15 @@ def acd_entry(router: QueueRouter) -> Callable[[Event], Awaitable[None]]:
     """An event handler for a Stasis app where simulated callers enter the ACD.
 
     Callers placed with ``app_args="caller,<queue>"`` (or ``"caller,<queue>,<priority>"``) are
-    enqueued in that queue; every other event goes to the router. Tests, benches and demos use it
-    in place of an IVR.
+    enqueued in that queue; holds of a conversation are recorded as the service's call tracker
+    records them (``cti.calls.holds``); every other event goes to the router. Tests, benches and
+    demos use it in place of an IVR.
     """
+    holds = HoldRecorder(router, router.outbox)
 
     async def handle(event: Event) -> None:
+        if await holds.handle(event):
+            return
         if isinstance(event, StasisStart) and event.args[:1] == ("caller",) and len(event.args) > 1:
             priority = int(event.args[2]) if len(event.args) > 2 else 0
             await router.enqueue(event.channel, event.args[1], priority=priority)

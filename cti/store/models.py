@@ -129,6 +129,7 @@ class LeadFactRow(Base):
     queue: Mapped[str | None] = mapped_column(String(64))
     first_dial_us: Mapped[int | None] = mapped_column(BigInteger)
     answered_us: Mapped[int | None] = mapped_column(BigInteger)
+    source: Mapped[str | None] = mapped_column(String(32))
 
 
 class FunnelFactRow(Base):

@@ -13,6 +13,7 @@ from cti.web.auth import TOKENS, load_tokens
 from cti.web.health import VITALS, add_health_routes
 from cti.web.kpi import ENGINE, REPORTS, SETTINGS, get_kpi
 from cti.web.problems import problems
+from cti.web.reports import add_report_routes
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
@@ -38,4 +39,5 @@ def build_web_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(_store)
     app.router.add_get("/api/kpi", get_kpi)
     add_health_routes(app)
+    add_report_routes(app)
     return app

@@ -8,7 +8,6 @@ from zoneinfo import ZoneInfo
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cti.kpi.definitions import KpiConfig
 from cti.kpi.report import GROUP_BY, Period, make_period
 from cti.kpi.workers import ReportsBusy, ReportWorkers
 from cti.settings import KpiSettings, Settings
@@ -49,10 +48,10 @@ async def get_kpi(request: web.Request) -> web.Response:
     except ValueError as exc:
         raise ApiError(400, str(exc), {"parameter": "from/to"}) from exc
     period = _capped(period, settings.kpi, tz)
-    cfg = KpiConfig(
-        ring_cycle_s=_number(request, "ring_cycle", settings.kpi.ring_cycle_s),
-        threshold_s=_number(request, "threshold", settings.kpi.threshold_s),
-        short_abandon_s=_number(request, "short_abandon", settings.kpi.short_abandon_s),
+    cfg = settings.kpi.config(
+        _number(request, "ring_cycle", settings.kpi.ring_cycle_s),
+        _number(request, "threshold", settings.kpi.threshold_s),
+        _number(request, "short_abandon", settings.kpi.short_abandon_s),
     )
     try:
         report = await request.app[REPORTS].report(

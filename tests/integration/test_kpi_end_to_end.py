@@ -5,7 +5,8 @@ to the sales queue, where simulated agents ring 2 s, 9 s and 16 s before answeri
 first free agent in order). Callers 4 and 5 find every agent busy and hang up after 4 s of
 waiting. The scenario implies the numbers: of 5 callers offered to the queue, 3 are answered
 after about 2, 9 and 16 s and 2 abandon. With the default 5 s ring cycle two are answered within
-three rings (< 15 s): 40%; every answer is within a 20 s service level.
+three rings (< 15 s): 40%; every answer is within a 20 s service level. A sixth caller hangs up at
+the main menu: a call, offered to no queue.
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ async def all_events(hotline: Hotline, callers: list[Caller]) -> list[CallEvent]
     return [event for caller in callers for event in await hotline.events(caller)]
 
 
+async def hang_up_in_the_ivr(hotline: Hotline) -> Caller:
+    caller = await hotline.call()
+    await hotline.reach(caller, "main_menu")
+    await hotline.ari.hangup(caller.id, missing_ok=True)  # (seen gone once already: it ends either way)
+    await hotline.until_ended(caller)
+    return caller
+
+
 async def run_scenario(hotline: Hotline) -> list[Caller]:
     callers = [await hotline.call() for _ in range(ANSWERED + ABANDONING)]
     for caller in callers:
@@ -91,6 +100,8 @@ async def test_three_ring_rate_and_service_level_match_the_scenario(
     for agent_id, ring_s in RINGS.items():
         await set_agent_timing(hotline.ari, agent_id, ring_s=ring_s, talk_s=60)
     callers = await run_scenario(hotline)
+    in_ivr = await hang_up_in_the_ivr(hotline)
+    assert count(await hotline.events(in_ivr), EventKind.QUEUE_ENTERED) == 0
     events = await all_events(hotline, callers)
     assert count(events, EventKind.IVR_KEY_PRESSED) == 5  # each went through the menu
     assert sorted(e.agent for e in events if e.kind is EventKind.AGENT_ANSWERED) == sorted(RINGS)
@@ -119,3 +130,9 @@ async def test_three_ring_rate_and_service_level_match_the_scenario(
         hotline.database_url, KpiConfig(ring_cycle_s=6), period=ALL_TIME, queue="sales", by=None, tz=UTC
     )
     assert us_rings["overall"]["three_ring_rate"] == 0.6  # 18 s: the 16 s answer is in
+
+    every_queue, _ = await kpi_report(
+        hotline.database_url, KpiConfig(), period=ALL_TIME, queue=None, by="queue", tz=UTC
+    )
+    assert (every_queue["overall"]["calls"], every_queue["overall"]["offered"]) == (6, 5)
+    assert [(g["key"], g["offered"]) for g in every_queue["groups"]] == [("sales", 5)]

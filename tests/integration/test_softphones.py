@@ -23,6 +23,7 @@ from cti.acd.router import QueueRouter
 from cti.ari import AriClient, Dispatcher, EventStream
 from cti.ari.models import Bridge
 from cti.events import CallEvent, EventKind
+from cti.kpi import derive_facts
 from cti.live import AcdState, EventOutbox, connect_redis
 from cti.sim import Softphone, SoftphoneUnavailable, acd_entry, place_simulated_call, softphones
 from tests.conftest import service_missing
@@ -221,3 +222,34 @@ async def test_given_two_softphone_agents_when_two_callers_queue_then_each_talks
         ("1001", "agent"),
         ("1002", "agent"),
     }
+
+
+async def test_given_a_conversation_when_the_agent_holds_on_the_phone_then_hold_time_is_recorded_and_in_aht(
+    phones: dict[str, Softphone], softphone_acd: MakeSoftphoneAcd
+) -> None:
+    """The agent's phone puts the call on hold and resumes it (SIP re-INVITEs): Asterisk reports
+    ChannelHold/ChannelUnhold for the agent's channel, recorded as hold_started/hold_ended; the
+    facts count the hold in AHT and not in talk."""
+    acd = await softphone_acd(sales(strategy=Strategy.LINEAR))
+    caller = await call(acd, "13800000003")
+    await answer_after_ring(phones["1001"])
+    _, agent_channel = await bridged(acd, caller)
+
+    await phones["1001"].command("hold")
+    started = await acd.wait_for(count(EventKind.HOLD_STARTED, 1))
+    await asyncio.sleep(2.0)
+    await phones["1001"].command("resume")
+    await acd.wait_for(count(EventKind.HOLD_ENDED, 1))
+    await phones["1001"].hangup()
+    events = await acd.wait_for(count(EventKind.COMPLETED, 1))
+
+    held = next(e for e in started if e.kind is EventKind.HOLD_STARTED)
+    assert (held.call_id, held.agent, held.data) == (
+        caller,
+        "1001",
+        {"channel": agent_channel, "side": "agent"},
+    )
+    [stay] = derive_facts([e for e in events if e.call_id == caller]).stays
+    completed = next(e for e in events if e.kind is EventKind.COMPLETED)
+    assert 1.5 <= stay.hold_s <= completed.data["talk_s"]
+    assert stay.talk_s == pytest.approx(completed.data["talk_s"] - stay.hold_s, abs=0.002)

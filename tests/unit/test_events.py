@@ -70,7 +70,17 @@ json_values = st.recursive(
     max_leaves=12,
 )
 event_types = st.sampled_from(
-    ["StasisStart", "StasisEnd", "Dial", "PlaybackStarted", "ChannelLeftBridge", "ChannelVarset", "Other", ""]
+    [
+        "StasisStart",
+        "StasisEnd",
+        "Dial",
+        "PlaybackStarted",
+        "ChannelLeftBridge",
+        "ChannelVarset",
+        "ChannelHold",
+        "Other",
+        "",
+    ]
 )
 
 
