@@ -22,7 +22,7 @@ Two kinds of caller, one phase each, all arriving together after one warm-up cal
   the hotline 4000; their context hands them to the bench's service (global ``BENCH_IVR_APP``).
   Keys are RFC 4733 events; the bench's app subscribes to each phone's endpoint.
 - **local**: Local channels into the hotline 4000 (``cti.sim``), keyed through ARI from their far
-  half. A Local call carrying media costs Asterisk ~6% of a core (DESIGN.md §3): 50 of them
+  half. A Local call carrying media costs Asterisk ~6% of a core (measured here): 50 of them
   saturate this 2-core VM, and the rows show what that does to the steps.
 
 CPU columns are each phase's user + system time over its wall time, in % of one core (200% is

@@ -1,7 +1,7 @@
 """Benchmark: one month's KPI report over a year of call events, on SQLite and PostgreSQL.
 
 Why it exists: ``cti kpi report`` (and ``GET /api/kpi``) derives every KPI from the call-event
-log, never from counters (DESIGN.md §1.5): from the per-call facts the store derives from the log
+log, never from counters (docs/kpi.md): from the per-call facts the store derives from the log
 as events are stored (``cti.store.projection``). A care center taking ~1 million calls a year must
 still get a month's report in interactive time, on the default SQLite store as well as on
 PostgreSQL. This bench generates a realistic, reproducible year (fixed seed), loads it through

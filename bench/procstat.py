@@ -1,6 +1,6 @@
 """CPU seconds of the processes a bench loads, read from /proc, for the tables' CPU columns.
 
-Every bench prints Asterisk's CPU beside its latencies (DESIGN.md §3), so the reader sees which
+Every bench prints Asterisk's CPU beside its latencies (docs/architecture.md), so the reader sees which
 process was the bottleneck. Figures are user + system seconds (``utime`` + ``stime``, fields 14
 and 15 of ``/proc/<pid>/stat``, proc(5)); a window's share of one core is its seconds over the
 window's wall seconds, so on this 2-core VM 200% is the whole machine.

@@ -2,7 +2,7 @@
 
 Events are append-only facts. Each has an ``event_id`` chosen by its producer, so a replayed
 event (a retry, a re-import, an outbox drained twice after a crash) is stored once. KPIs are
-computed from these events, never from counters (DESIGN.md §1.5). This module is pure: no I/O.
+computed from these events, never from counters (docs/kpi.md). This module is pure: no I/O.
 """
 
 from __future__ import annotations

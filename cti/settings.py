@@ -121,7 +121,7 @@ class LogSettings(_Section):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-#: espeak-ng voice per flow language (`espeak-ng --voices` lists them; DESIGN.md §3).
+#: espeak-ng voice per flow language (`espeak-ng --voices` lists them).
 DEFAULT_VOICES: Mapping[str, str] = MappingProxyType({"zh": "cmn", "en": "en"})
 #: Words per minute per flow language. espeak-ng counts a Mandarin syllable as a word, so the
 #: same number sounds far slower in Mandarin: 280 gives about 4.4 characters a second, close to

@@ -1,6 +1,6 @@
 """A stop that overruns says why: the tasks still pending, with where each one waits.
 
-A graceful stop is promised within ``STOP_DEADLINE_S`` (DESIGN: SIGTERM). When a library
+A graceful stop is promised within ``STOP_DEADLINE_S`` (README, "Faults a call survives"). When a library
 swallows a cancel or a peer never answers, the process would otherwise sit there with nothing
 in its log; a supervisor then kills it and nobody learns which step hung.
 """

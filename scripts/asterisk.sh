@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's Asterisk 22: a Debian sid root made once with debootstrap and cached, our
 # config/asterisk/ installed as its /etc/asterisk, Asterisk run inside it with chroot.
-# Asterisk is not in Debian bookworm; sid has 22.x (DESIGN.md §3). The chroot shares the host
+# Asterisk is not in Debian bookworm; sid has 22.x. The chroot shares the host
 # network, so ARI answers at http://127.0.0.1:8088/ari and SIP at 127.0.0.1:5060.
 #
 #   scripts/asterisk.sh up        provision (first time ~1 min), install config, start, wait for ARI

@@ -68,13 +68,13 @@ postgres_up() {
   fi
 }
 
-# The headless softphone (DESIGN.md §3): the tests start their own instances, nothing runs here.
+# The headless softphone: the tests start their own instances, nothing runs here.
 baresip_up() {
   command -v baresip >/dev/null || apt_install baresip-core
   command -v baresip >/dev/null || die "baresip-core is installed but no baresip command is on PATH"
 }
 
-# The prompt renderer's speech engine (DESIGN.md §3, cti/tts): pyttsx3 loads libespeak-ng.so.1
+# The prompt renderer's speech engine (cti/tts): pyttsx3 loads libespeak-ng.so.1
 # (Debian's libespeak-ng1, which the espeak-ng package pulls in with the voices and the command).
 tts_ready() {
   command -v espeak-ng >/dev/null && [[ $(ldconfig -p 2>/dev/null || /sbin/ldconfig -p) == *libespeak-ng.so.1* ]]

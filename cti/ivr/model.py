@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from cti.timezones import TimeZoneName
 
-#: Languages we have voices for (espeak-ng ``cmn`` and ``en``, DESIGN.md §3).
+#: Languages we have voices for (espeak-ng ``cmn`` and ``en``).
 SUPPORTED_LANGUAGES = frozenset({"zh", "en"})
 #: DTMF keys a phone can send (RFC 4733 events 0-11); A-D are missing from consumer phones.
 DTMF_KEYS = frozenset("0123456789*#")

@@ -2,7 +2,7 @@
 
 The data is a small CSV (``config/stations.csv``) a center keeps up to date without code;
 "nearest" means the station serving the caller's telephone area, which is how the source
-center's agents pointed callers to help (DESIGN.md §0).
+center's agents pointed callers to help.
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ CHANGES: tuple[tuple[str, str], ...] = (
         "AHT includes hold time (hold events), talk excludes it; queue callbacks left out of the "
         "one-minute lead rate and the funnel, reported apart and per lead source",
     ),
-    ("kpi-defs/2026-11-23.1", "the definitions of DESIGN §4 as first released"),
+    ("kpi-defs/2026-11-23.1", "the definitions as first released"),
 )
 QUEUE_CALLBACK = "queue_callback"  # a lead source: a caller who asked to be called back from a queue
 FUNNEL_STAGES = ("lead", "contacted", "appointment_booked", "assessed", "completed", "surveyed")

@@ -6,7 +6,7 @@ endpoint of ``config/asterisk/pjsip_wizard.conf``: an agent (user ``<ext>``, pas
 ``agent<ext>``), steered like an agent's hands would (accept a ringing call, hang up), or a
 caller (password ``caller<ext>``) that dials the hotline and keys digits (``dial``, ``press``).
 
-Facts measured on baresip 1.0.0 that shape this module (DESIGN.md §3 has the rest):
+Facts measured on baresip 1.0.0 that shape this module (docs/architecture.md, "The test stack"):
 
 - ``ctrl_tcp`` speaks netstrings (``<len>:<json>,``) of JSON. A command is
   ``{"command": "accept", "params": "...", "token": "t1"}``; its reply is

@@ -1,4 +1,4 @@
-"""Bearer tokens with roles: every endpoint states which roles may call it (DESIGN.md §6)."""
+"""Bearer tokens with roles: every endpoint states which roles may call it."""
 
 from __future__ import annotations
 
