@@ -79,7 +79,7 @@ def to_table(report: dict[str, Any]) -> str:
     title = f"KPIs {period['from'] or 'start'} .. {period['to'] or 'now'} ({period['timezone']})"
     if report["queue"]:
         title += f", queue {report['queue']}"
-    table = Table(title=title, caption=f"definitions {report['definitions_version']}")
+    table = Table(title=title, caption=f"definitions {report['definitions_version']} (docs/kpi.md)")
     table.add_column(report["by"] or "", no_wrap=True)
     for _, header, _ in TABLE_COLUMNS:
         table.add_column(header, justify="right")

@@ -8,6 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from cti.cli import cli
+from cti.kpi.definitions import DEFINITIONS_VERSION
 
 COMMANDS = [
     [],
@@ -117,6 +118,8 @@ def test_import_and_report_on_a_fresh_sqlite_file(tmp_path: Path, store_env: dic
         out = runner.invoke(cli, ["kpi", "report", "--format", fmt], env=store_env)
         assert out.exit_code == 0, out.output
         assert marker in out.output
+    table = runner.invoke(cli, ["kpi", "report"], env=store_env)
+    assert f"definitions {DEFINITIONS_VERSION} (docs/kpi.md)" in table.output  # what the figures mean
 
 
 def test_report_refuses_a_bad_period(store_env: dict[str, str]) -> None:
