@@ -36,7 +36,7 @@ from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, Settings,
 from cti.sim import acd_entry, place_simulated_call, sim_agent_endpoint
 from cti.store import make_engine, schema
 from cti.tts import Prompts
-from tests.conftest import service_missing
+from tests.conftest import in_ci, service_missing
 from tests.integration.hotline import FAST_SPEECH, Hotline, until_serving
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -183,11 +183,8 @@ def redis_url(settings: Settings) -> str:
 
 
 def _database_params() -> list[str]:
-    return (
-        ["sqlite", "postgresql"]
-        if os.environ.get("CTI_TEST_DATABASE_URL") or os.environ.get("CI")
-        else ["sqlite"]
-    )
+    """PostgreSQL too when a database is named, and always in CI (where a missing one fails)."""
+    return ["sqlite", "postgresql"] if os.environ.get("CTI_TEST_DATABASE_URL") or in_ci() else ["sqlite"]
 
 
 @pytest.fixture(params=_database_params())
