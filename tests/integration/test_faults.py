@@ -32,6 +32,7 @@ from cti.events import CallEvent, EventKind, event_from_json
 from cti.ivr import runner
 from cti.sim.drill import free_port
 from cti.sim.relay import TcpProxy
+from tests.conftest import eventually
 from tests.integration.conftest import AsteriskStack, StartHotline
 from tests.integration.hotline import Caller, Hotline
 from tests.integration.processes import ServiceProcesses, until_resynced
@@ -60,12 +61,11 @@ async def bridge_of(ari: AriClient, channel_id: str) -> Bridge:
 
 async def bridged_pair(ari: AriClient, caller: Caller) -> Bridge:
     """The caller's bridge once the agent's leg is in it too."""
-    for _ in range(100):
-        bridge = await bridge_of(ari, caller.id)
-        if len(bridge.channels) == 2:
-            return bridge
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the caller's bridge never held two channels: {bridge.channels}")
+    return await eventually(
+        lambda: bridge_of(ari, caller.id),
+        lambda bridge: len(bridge.channels) == 2,
+        what=lambda bridge: f"the caller's bridge holding two channels; it holds {bridge.channels}",
+    )
 
 
 async def still_bridged(ari: AriClient, bridge: Bridge, for_s: float) -> None:
