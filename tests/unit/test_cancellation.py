@@ -29,12 +29,16 @@ async def loop_until_cancelled(
 
 
 async def test_a_cancelled_loop_stops_although_its_call_swallowed_the_cancel() -> None:
-    inside = asyncio.Event()
-    task = asyncio.create_task(loop_until_cancelled(checks=True, inside=inside))
+    inside, stop = asyncio.Event(), asyncio.Event()
+    task = asyncio.create_task(loop_until_cancelled(checks=True, inside=inside, stop=stop))
     await inside.wait()  # the cancel lands in the swallowing call
     task.cancel()
+    # A guard against a hang, not a timing: wait_for would hang on a loop that lost its cancel.
+    done, _ = await asyncio.wait({task}, timeout=5)
+    stop.set()  # without the check the loop would go on: let it end after the test
+    assert done, "the loop went on after its cancel"
     with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, 5)
+        await task
 
 
 async def test_without_the_check_the_loop_would_go_on() -> None:
