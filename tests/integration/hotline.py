@@ -109,6 +109,17 @@ def queued(events: list[CallEvent]) -> tuple[str | None, int]:
     return entry.queue, int(entry.data["priority"])
 
 
+async def fallback_of(ari: AriClient, caller_id: str) -> str:
+    """Why the hotline's dialplan took the caller back (``CTI_FALLBACK``), once it has."""
+
+    async def reason() -> str:
+        with contextlib.suppress(AriNotFound):  # ARI answers 404 for a variable not set yet
+            return await ari.get_variable(caller_id, "CTI_FALLBACK")
+        return ""
+
+    return await eventually(reason, what="the dialplan fallback taking the caller")
+
+
 async def until_serving(ari: AriClient, app: str, service: asyncio.Task[None]) -> None:
     """Wait until the service's websocket is up (Asterisk lists the app), or it died trying."""
 
