@@ -34,6 +34,7 @@ from cti.events import CallEvent, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
 from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, Settings, load_settings
 from cti.sim import acd_entry, place_simulated_call, sim_agent_endpoint
+from cti.sim.drill import free_port
 from cti.store import make_engine, schema
 from cti.tts import Prompts
 from tests.conftest import eventually, in_ci, service_missing
@@ -382,6 +383,8 @@ async def start_hotline(
                 "redis": RedisSettings(url=redis_url, outbox_stream=f"test:{app_name}:events"),
                 "database": DatabaseSettings(url=database_url),
                 "ivr": IvrSettings(flows_dir=flows_dir),
+                # its own web port: a `make run` or another suite's service may hold 8080
+                "web": asterisk.settings.web.model_copy(update={"port": free_port()}),
                 "sounds": FAST_SPEECH,
                 "acd": asterisk.settings.acd.model_copy(
                     update={
