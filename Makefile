@@ -27,13 +27,14 @@ asterisk:
 run: $(STAMP) services asterisk
 	$(VENV)/bin/cti run
 
-## make test: the whole suite (ruff, mypy, unit and integration tests on the real stack).
+## make test: the whole suite (ruff, mypy, unit and integration tests on the real stack), on
+## SQLite and PostgreSQL: a service that cannot be had stops the run with the command that fixes it.
 test: $(STAMP)
 	scripts/services.sh up redis postgres baresip graphviz tts chromium
 	scripts/asterisk.sh up
 	$(MAKE) --no-print-directory lint
-	CTI_TEST_DATABASE_URL="$${CTI_TEST_DATABASE_URL:-$$(scripts/services.sh postgres-url)}" \
-		$(VENV)/bin/pytest -p no:cacheprovider
+	url=$$(scripts/services.sh postgres-url); \
+		CTI_TEST_DATABASE_URL="$$url" $(VENV)/bin/pytest -p no:cacheprovider
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check cti tests bench

@@ -7,8 +7,10 @@
 #   scripts/services.sh postgres-url            the test database URL (after `up postgres`)
 #
 # Redis listens on 127.0.0.1:6379 and keeps nothing on disk. PostgreSQL: role `cti`
-# (password `cti`) owns database `cti_test` on 127.0.0.1:5432. Without CI=true a PostgreSQL that
-# cannot be had is a warning (the store tests then run on SQLite only); with CI=true it is an error.
+# (password `cti`) owns database `cti_test` on 127.0.0.1:5432, unless CTI_TEST_DATABASE_URL names
+# another database (then nothing is started, that one must answer). A PostgreSQL that cannot be had
+# is an error naming the fix, never a warning: a run that quietly dropped it would report the
+# store tests green on SQLite alone.
 # baresip: only installs Debian's baresip-core; the softphone tests start their own instances.
 # tts: only installs Debian's espeak-ng (the library pyttsx3 loads, its voices and the command).
 # graphviz: only installs Debian's graphviz (`dot`, for `cti flows graph`) and a Chinese font.
@@ -16,6 +18,7 @@
 set -euo pipefail
 
 PG_URL=postgresql+psycopg://cti:cti@127.0.0.1:5432/cti_test
+PG_FIX="run \`scripts/services.sh up postgres\` (it installs and starts Debian's postgresql), or set CTI_TEST_DATABASE_URL to a PostgreSQL database you own"
 
 say() { printf 'services.sh: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
@@ -48,6 +51,16 @@ redis_up() {
 pg_ready() { pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; }
 
 pg_psql() { as_root runuser -u postgres -- psql -v ON_ERROR_STOP=1 -qtA "$@"; }
+
+# The database the tests use, and whether it answers (the role and database may have failed to appear).
+test_database_url() { printf '%s\n' "${CTI_TEST_DATABASE_URL:-$PG_URL}"; }
+without_password() { sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#' <<<"$1"; }
+test_database_serves() {
+  local url
+  url=$(test_database_url)
+  psql "${url/+psycopg/}" -qtAc 'select 1' >/dev/null 2>&1 \
+    || die "PostgreSQL does not serve $(without_password "$url"); $PG_FIX"
+}
 
 postgres_up() {
   if ! command -v pg_ctlcluster >/dev/null; then apt_install postgresql || return 1; fi
@@ -119,10 +132,8 @@ main() {
         case "$service" in
           redis) redis_up ;;
           postgres)
-            if ! postgres_up; then
-              [ "${CI:-}" = true ] && die "CI=true: PostgreSQL is required for the store tests"
-              say "warning: no PostgreSQL; the store tests run on SQLite only"
-            fi ;;
+            [ -n "${CTI_TEST_DATABASE_URL:-}" ] || postgres_up || die "PostgreSQL could not be started; $PG_FIX"
+            test_database_serves ;;
           baresip) baresip_up ;;
           tts) tts_up ;;
           graphviz) graphviz_up ;;
@@ -131,10 +142,8 @@ main() {
         esac
       done ;;
     python) python_venv ;;
-    postgres-url)
-      # Only a database we can really use: the role and database may have failed to appear.
-      if psql "${PG_URL/+psycopg/}" -qtAc 'select 1' >/dev/null 2>&1; then printf '%s\n' "$PG_URL"; fi ;;
-    *) sed -n '2,15p' "$0" >&2; exit 2 ;;
+    postgres-url) test_database_serves && test_database_url ;;
+    *) sed -n '2,16p' "$0" >&2; exit 2 ;;
   esac
 }
 

@@ -38,7 +38,7 @@ from cti.sim.drill import free_port
 from cti.sim.own_asterisk import OwnAsterisk
 from cti.store import make_engine, schema
 from cti.tts import Prompts
-from tests.conftest import service_missing
+from tests.conftest import eventually, in_ci, service_missing
 from tests.integration.hotline import FAST_SPEECH, Hotline, until_serving
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -198,11 +198,8 @@ def redis_url(settings: Settings) -> str:
 
 
 def _database_params() -> list[str]:
-    return (
-        ["sqlite", "postgresql"]
-        if os.environ.get("CTI_TEST_DATABASE_URL") or os.environ.get("CI")
-        else ["sqlite"]
-    )
+    """PostgreSQL too when a database is named, and always in CI (where a missing one fails)."""
+    return ["sqlite", "postgresql"] if os.environ.get("CTI_TEST_DATABASE_URL") or in_ci() else ["sqlite"]
 
 
 @pytest.fixture(params=_database_params())
@@ -227,14 +224,20 @@ def reset_database(url: str) -> None:
 
 
 @pytest.fixture
-async def store(database_url: str) -> AsyncIterator[AsyncEngine]:
-    """A store at the current schema, emptied before and after."""
+def migrated_database(database_url: str) -> Iterator[str]:
+    """The URL of a database at the current schema, emptied before and after (each backend)."""
     reset_database(database_url)
     schema.upgrade(database_url)
-    engine = make_engine(database_url)
+    yield database_url
+    reset_database(database_url)
+
+
+@pytest.fixture
+async def store(migrated_database: str) -> AsyncIterator[AsyncEngine]:
+    """A store at the current schema, emptied before and after."""
+    engine = make_engine(migrated_database)
     yield engine
     await engine.dispose()
-    reset_database(database_url)
 
 
 # --- the ACD on the real Asterisk, with simulated agents ------------------------------------
@@ -271,14 +274,11 @@ class Acd:
     async def wait_for(
         self, predicate: Callable[[list[CallEvent]], bool], within_s: float = 15
     ) -> list[CallEvent]:
-        deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
-            events = await self.recorded()
-            if predicate(events):
-                return events
-            await asyncio.sleep(0.1)
-        raise AssertionError(
-            f"not seen within {within_s}s: {[(e.kind.value, e.agent) for e in await self.recorded()]}"
+        return await eventually(
+            self.recorded,
+            predicate,
+            within_s=within_s,
+            what=lambda events: f"recorded so far: {[(e.kind.value, e.agent) for e in events]}",
         )
 
     async def call(
@@ -386,9 +386,11 @@ async def start_hotline(
         flows_dir: Path = Path("ivr_flows"),
         acd_file: Path = Path("config/acd.demo.toml"),
         ari_url: str | None = None,
+        database_url: str | None = None,
     ) -> Hotline:
-        """``ari_url``: where the service reaches ARI (a test's ``TcpProxy`` to cut it)."""
-        database_url = f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}"
+        """``ari_url``: where the service reaches ARI (a test's ``TcpProxy`` to cut it);
+        ``database_url``: its store (``migrated_database``), by default a fresh SQLite file."""
+        database_url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}"
         ari_update: dict[str, Any] = {"app": app_name}
         if ari_url is not None:
             ari_update["url"] = ari_url
@@ -398,6 +400,8 @@ async def start_hotline(
                 "redis": RedisSettings(url=redis_url, outbox_stream=f"test:{app_name}:events"),
                 "database": DatabaseSettings(url=database_url),
                 "ivr": IvrSettings(flows_dir=flows_dir),
+                # its own web port: a `make run` or another suite's service may hold 8080
+                "web": asterisk.settings.web.model_copy(update={"port": free_port()}),
                 "sounds": FAST_SPEECH,
                 "acd": asterisk.settings.acd.model_copy(
                     update={

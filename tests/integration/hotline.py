@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -20,6 +19,7 @@ from cti.events import CallEvent, EventKind
 from cti.settings import SoundsSettings
 from cti.sim import place_simulated_call
 from cti.store import events_between, make_engine
+from tests.conftest import eventually
 
 #: Real prompts, spoken fast: the journeys are the same and the tests take half the time.
 FAST_SPEECH = SoundsSettings(rates={"zh": 450, "en": 400})
@@ -63,14 +63,11 @@ class Hotline:
     async def wait_for(
         self, caller: Caller, predicate: Callable[[list[CallEvent]], bool], within_s: float = 30
     ) -> list[CallEvent]:
-        deadline = time.monotonic() + within_s
-        while time.monotonic() < deadline:
-            events = await self.events(caller)
-            if predicate(events):
-                return events
-            await asyncio.sleep(0.1)
-        raise AssertionError(
-            f"not seen within {within_s}s; journey so far: {journey(await self.events(caller))}"
+        return await eventually(
+            lambda: self.events(caller),
+            predicate,
+            within_s=within_s,
+            what=lambda events: f"journey so far: {journey(events)}",
         )
 
     async def reach(self, caller: Caller, node: str, times: int = 1, within_s: float = 30) -> None:
@@ -112,13 +109,26 @@ def queued(events: list[CallEvent]) -> tuple[str | None, int]:
     return entry.queue, int(entry.data["priority"])
 
 
+async def fallback_of(ari: AriClient, caller_id: str) -> str:
+    """Why the hotline's dialplan took the caller back (``CTI_FALLBACK``), once it has."""
+
+    async def reason() -> str:
+        with contextlib.suppress(AriNotFound):  # ARI answers 404 for a variable not set yet
+            return await ari.get_variable(caller_id, "CTI_FALLBACK")
+        return ""
+
+    return await eventually(reason, what="the dialplan fallback taking the caller")
+
+
 async def until_serving(ari: AriClient, app: str, service: asyncio.Task[None]) -> None:
     """Wait until the service's websocket is up (Asterisk lists the app), or it died trying."""
-    for _ in range(300):
+
+    async def connected() -> bool:
         if service.done():
             service.result()  # raises what stopped it
         with contextlib.suppress(AriNotFound):
             await ari.get_application(app)
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the service did not connect app {app}")
+            return True
+        return False
+
+    await eventually(connected, every_s=0.05, what=f"the service connecting its app {app}")

@@ -4,7 +4,6 @@ conftest's (imported there)."""
 
 from __future__ import annotations
 
-import asyncio
 import os
 import subprocess
 import sys
@@ -18,6 +17,7 @@ import redis
 
 from cti.ari import AriClient, EventStream
 from cti.sim.drill import STRAIGHT_TO_SALES_FLOW, free_port
+from tests.conftest import eventually
 from tests.integration.hotline import Hotline
 
 if TYPE_CHECKING:
@@ -103,10 +103,14 @@ async def hotline_of(
 
 async def until_resynced(processes: ServiceProcesses, index: int) -> None:
     """Wait until service ``index`` has connected and reconciled (it logs ``resynced``)."""
-    for _ in range(600):
+
+    def resynced() -> bool:
         if processes.started[index].poll() is not None:
             raise AssertionError(f"service {index} stopped:\n{processes.log(index)[-3000:]}")
-        if "resynced" in processes.log(index):
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"service {index} did not resync:\n{processes.log(index)[-3000:]}")
+        return "resynced" in processes.log(index)
+
+    await eventually(
+        resynced,
+        every_s=0.05,
+        what=lambda _: f"service {index} resyncing:\n{processes.log(index)[-3000:]}",
+    )

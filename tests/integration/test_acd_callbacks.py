@@ -17,6 +17,7 @@ from cti.sim import set_agent_timing
 from cti.store import insert_events, make_engine, schema
 from cti.store.acd_history import recall_acd
 from cti.tts import PromptRenderer
+from tests.conftest import eventually
 from tests.integration.conftest import Acd, MakeAcd, OpenEventLog
 from tests.integration.hotline import FAST_SPEECH
 
@@ -119,10 +120,8 @@ async def test_two_instances_serve_one_callback_once(make_acd: MakeAcd) -> None:
         recorded = await first_acd.recorded() + await second_acd.recorded()
         return sum(e.kind is EventKind.DIAL_STARTED and e.call_id == leaving for e in recorded)
 
-    for _ in range(300):  # both instances hear the agent free up and both see the callback
-        if await dialled():
-            break
-        await asyncio.sleep(0.1)
+    # both instances hear the agent free up and both see the callback
+    await eventually(dialled, what="the callback dialled")
     await asyncio.sleep(3)  # room for a second, wrong dial
     assert await dialled() == 1
     await first_acd.ari.hangup(f"{leaving}-cb")

@@ -1,12 +1,11 @@
 """The supervised events websocket: reconnect and resync, Asterisk restarts, a stolen app name."""
 
-import time
 from urllib.parse import urlsplit
 
 import pytest
 
 from cti.ari import AriClient, Backoff, Event, EventStream, Resynced
-from cti.ari.events import StasisStart
+from cti.ari.events import StasisEnd, StasisStart
 from cti.errors import ApplicationReplaced
 from cti.sim import place_simulated_call
 from cti.sim.own_asterisk import OwnAsterisk
@@ -47,16 +46,18 @@ async def test_websocket_cut_mid_call_reconnects_and_reports_the_surviving_chann
             await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id)
 
             seen = len(events.events)
-            cut_at = time.monotonic()
             assert proxy.drop_connections() > 0
-            notice = await events.wait_for(resynced, within_s=10, start=seen)
+            # How fast it comes back is bench/drills.py's ws_cut figure; here, that it does.
+            notice = await events.wait_for(resynced, within_s=30, start=seen)
             assert isinstance(notice, Resynced)
-            reconnect_s = time.monotonic() - cut_at
             assert not notice.first
             assert not notice.restarted
             assert caller.id in {c.id for c in notice.channels}  # (its Local far half is listed too)
-            assert reconnect_s < 6, f"reconnected after {reconnect_s:.1f}s"
-            await ari.hangup(caller.id)
+            after = len(events.events)
+            await ari.hangup(caller.id)  # the new websocket carries the call's events again
+            await events.wait_for(
+                lambda e: isinstance(e, StasisEnd) and e.channel.id == caller.id, within_s=30, start=after
+            )
     finally:
         await proxy.close()
 

@@ -10,7 +10,6 @@ at any hour, through the demo's simulated agents.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import signal
@@ -28,15 +27,15 @@ from cti.acd import Command
 from cti.ari import AriClient
 from cti.ari.events import Event, PlaybackFinished
 from cti.ari.models import Bridge
-from cti.errors import AriNotFound
 from cti.events import CallEvent, EventKind, event_from_json
 from cti.ivr import runner
 from cti.live import AcdState, connect_redis
 from cti.sim import place_simulated_call
 from cti.sim.drill import free_port
 from cti.sim.relay import TcpProxy
+from tests.conftest import eventually
 from tests.integration.conftest import AsteriskStack, StartHotline
-from tests.integration.hotline import Caller, Hotline
+from tests.integration.hotline import Caller, Hotline, fallback_of
 from tests.integration.processes import ServiceProcesses, until_resynced
 
 DEMO_AGENTS = ("1001", "1002", "1003", "1004", "1005", "1006")  # config/acd.demo.toml
@@ -64,12 +63,11 @@ async def bridge_of(ari: AriClient, channel_id: str) -> Bridge:
 
 async def bridged_pair(ari: AriClient, caller: Caller) -> Bridge:
     """The caller's bridge once the agent's leg is in it too."""
-    for _ in range(100):
-        bridge = await bridge_of(ari, caller.id)
-        if len(bridge.channels) == 2:
-            return bridge
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"the caller's bridge never held two channels: {bridge.channels}")
+    return await eventually(
+        lambda: bridge_of(ari, caller.id),
+        lambda bridge: len(bridge.channels) == 2,
+        what=lambda bridge: f"the caller's bridge holding two channels; it holds {bridge.channels}",
+    )
 
 
 async def still_bridged(ari: AriClient, bridge: Bridge, for_s: float) -> None:
@@ -114,11 +112,9 @@ async def test_a_websocket_cut_during_a_bridged_call_leaves_both_legs_in_their_b
 
         resyncs = caplog.text.count("resynced")
         assert proxy.drop_connections() > 0
-        for _ in range(200):  # the service reconnects and reconciles
-            if caplog.text.count("resynced") > resyncs:
-                break
-            await asyncio.sleep(0.05)
-        assert caplog.text.count("resynced") > resyncs, "the service did not resync"
+        await eventually(  # the service reconnects and reconciles
+            lambda: caplog.text.count("resynced") > resyncs, what="the service resyncing"
+        )
         assert "handing it to the dialplan fallback" not in caplog.text
         await still_bridged(ari, bridge, for_s=2.0)
 
@@ -218,15 +214,12 @@ async def test_with_the_database_away_the_service_starts_and_takes_calls_into_th
     caller = await hotline_of.call()
     outbox = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        for _ in range(200):
-            recorded = [
-                event_from_json(fields["e"])
-                for _, fields in outbox.xrange(service_processes.env["CTI_REDIS_OUTBOX_STREAM"])
-            ]
-            if answered([e for e in recorded if e.call_id == caller.id]):
-                break
-            await asyncio.sleep(0.05)
-        assert answered([e for e in recorded if e.call_id == caller.id]), "the call got no agent"
+
+        def recorded() -> list[CallEvent]:
+            stream = outbox.xrange(service_processes.env["CTI_REDIS_OUTBOX_STREAM"])
+            return [e for _, fields in stream if (e := event_from_json(fields["e"])).call_id == caller.id]
+
+        await eventually(recorded, answered, what="the call answered by an agent")
     finally:
         outbox.close()
     await bridged_pair(ari, caller)
@@ -238,16 +231,6 @@ async def test_with_the_database_away_the_service_starts_and_takes_calls_into_th
         body = await ready.json()
     assert ready.status == 200  # calls are taken: the store is reported, not required
     assert body["checks"]["store"] is False
-
-
-async def fallback_of(ari: AriClient, caller: Caller) -> str:
-    """Why the hotline's dialplan took the caller back (``CTI_FALLBACK``), once it has."""
-    for _ in range(100):
-        with contextlib.suppress(AriNotFound):  # not set yet
-            if reason := await ari.get_variable(caller.id, "CTI_FALLBACK"):
-                return reason
-        await asyncio.sleep(0.05)
-    return ""
 
 
 MENU_FLOW = """\
@@ -282,7 +265,7 @@ async def test_sigterm_hands_a_caller_in_the_ivr_to_the_fallback_and_stops_clean
 
     service.send_signal(signal.SIGTERM)
     assert await asyncio.to_thread(service.wait, 30) == 0
-    assert await fallback_of(ari, caller) == "handed-back"  # not left in silence
+    assert await fallback_of(ari, caller.id) == "handed-back"  # not left in silence
     log = service_processes.log(0)
     assert "caller in the IVR handed to the dialplan fallback" in log
     assert "cut short" not in log

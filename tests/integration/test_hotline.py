@@ -5,7 +5,6 @@ their own caller's channel (it wins over the global), so nothing shared is chang
 """
 
 import asyncio
-import contextlib
 import logging
 from datetime import datetime
 from pathlib import Path
@@ -16,12 +15,13 @@ import pytest
 from cti.app import run_service
 from cti.ari import AriClient, EventStream
 from cti.ari.events import StasisStart
-from cti.errors import AriNotFound
 from cti.events import EventKind
 from cti.settings import DatabaseSettings, RedisSettings, Settings
 from cti.sim import place_simulated_call
 from cti.store import events_between, make_engine
+from tests.conftest import eventually
 from tests.integration.conftest import AsteriskStack, OpenEventLog
+from tests.integration.hotline import fallback_of
 
 
 def to_app(app: str) -> dict[str, str]:
@@ -62,14 +62,7 @@ async def test_when_the_app_is_down_the_caller_gets_the_apology_and_fallback_que
     # No websocket is open for app_name, so Stasis() fails at once.
     caller = await place_simulated_call(ari, hold_s=20, variables=to_app(app_name))
     try:
-        fallback = ""
-        for _ in range(50):
-            with contextlib.suppress(AriNotFound):  # ARI answers 404 for a variable not set yet
-                fallback = await ari.get_variable(caller.id, "CTI_FALLBACK")
-            if fallback:
-                break
-            await asyncio.sleep(0.1)
-        assert fallback == "app-down"
+        assert await fallback_of(ari, caller.id) == "app-down"
         assert await ari.get_variable(caller.id, "STASISSTATUS") == "FAILED"
     finally:
         await ari.hangup(caller.id)
@@ -82,19 +75,15 @@ async def test_service_follows_a_hotline_call_from_stasis_start_to_hang_up(
     open_hours = datetime(2026, 11, 25, 10, 0, tzinfo=ZoneInfo("Asia/Shanghai"))  # a Wednesday
     service = asyncio.create_task(run_service(service_settings, clock=lambda: open_hours))
     try:
-        for _ in range(100):
-            if "ARI events connected" in caplog.text:
-                break
-            await asyncio.sleep(0.05)
-        assert "ARI events connected" in caplog.text
+        await eventually(lambda: "ARI events connected" in caplog.text, what="the service connected")
         # Key 1 six seconds in: after the welcome (about 3 s), while the main menu plays.
         caller = await place_simulated_call(
             ari, digits="w" * 12 + "1", delay_s=0.5, hold_s=8, variables=to_app(app_name)
         )
-        for _ in range(300):
-            if any(r.getMessage().startswith("call ended") for r in caplog.records):
-                break
-            await asyncio.sleep(0.1)
+        await eventually(
+            lambda: any(r.getMessage().startswith("call ended") for r in caplog.records),
+            what="the call ended",
+        )
     finally:
         service.cancel()
         await asyncio.gather(service, return_exceptions=True)
@@ -126,14 +115,7 @@ async def test_a_call_left_in_our_app_by_a_previous_instance_goes_to_the_fallbac
 
     service = asyncio.create_task(run_service(service_settings))
     try:
-        fallback = ""
-        for _ in range(50):
-            with contextlib.suppress(AriNotFound):
-                fallback = await ari.get_variable(caller.id, "CTI_FALLBACK")
-            if fallback:
-                break
-            await asyncio.sleep(0.1)
-        assert fallback == "handed-back"
+        assert await fallback_of(ari, caller.id) == "handed-back"
     finally:
         service.cancel()
         await asyncio.gather(service, return_exceptions=True)

@@ -7,11 +7,17 @@ waiting. The scenario implies the numbers: of 5 callers offered to the queue, 3 
 after about 2, 9 and 16 s and 2 abandon. With the default 5 s ring cycle two are answered within
 three rings (< 15 s): 40%; every answer is within a 20 s service level. A sixth caller hangs up at
 the main menu: a call, offered to no queue.
+
+"About": each wait is its agent's ring plus the set-up of the call, which a busy machine
+lengthens. So the report is checked against the waits the service recorded (each at least its
+agent's ring), never against a figure that only a fast machine reaches. It runs on SQLite and on
+PostgreSQL (``migrated_database``), the two stores the service supports.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -93,10 +99,33 @@ async def run_scenario(hotline: Hotline) -> list[Caller]:
     return callers
 
 
+def answer_waits(events: list[CallEvent]) -> dict[str, float]:
+    """Each agent's answered call: its queue wait, as the service recorded it."""
+    return {str(e.agent): e.number("wait_s") for e in events if e.kind is EventKind.AGENT_ANSWERED}
+
+
+def agent_rings(events: list[CallEvent]) -> dict[str, float]:
+    """How long each agent's phone rang before the agent answered (each is offered one call)."""
+    offered = {e.agent: e.at for e in events if e.kind is EventKind.AGENT_OFFERED}
+    return {
+        str(e.agent): (e.at - offered[e.agent]).total_seconds()
+        for e in events
+        if e.kind is EventKind.AGENT_ANSWERED
+    }
+
+
+def abandon_waits(events: list[CallEvent]) -> list[float]:
+    return [e.number("wait_s") for e in events if e.kind is EventKind.ABANDONED]
+
+
+def share(values: list[float], hit: Callable[[float], bool], of: int) -> float:
+    return sum(1 for v in values if hit(v)) / of
+
+
 async def test_three_ring_rate_and_service_level_match_the_scenario(
-    start_hotline: StartHotline, acd_file: Path
+    start_hotline: StartHotline, acd_file: Path, migrated_database: str
 ) -> None:
-    hotline = await start_hotline(OPEN, acd_file=acd_file)
+    hotline = await start_hotline(OPEN, acd_file=acd_file, database_url=migrated_database)
     for agent_id, ring_s in RINGS.items():
         await set_agent_timing(hotline.ari, agent_id, ring_s=ring_s, talk_s=60)
     callers = await run_scenario(hotline)
@@ -104,35 +133,43 @@ async def test_three_ring_rate_and_service_level_match_the_scenario(
     assert count(await hotline.events(in_ivr), EventKind.QUEUE_ENTERED) == 0
     events = await all_events(hotline, callers)
     assert count(events, EventKind.IVR_KEY_PRESSED) == 5  # each went through the menu
-    assert sorted(e.agent for e in events if e.kind is EventKind.AGENT_ANSWERED) == sorted(RINGS)
+    waits = answer_waits(events)
+    assert sorted(waits) == sorted(RINGS)
+    for agent_id, ring_s in RINGS.items():
+        assert waits[agent_id] >= ring_s, f"{agent_id} answered before ringing {ring_s} s"
+    answered, abandoned = list(waits.values()), abandon_waits(events)
+    assert all(wait >= 3.5 for wait in abandoned)  # they held on 4 s
 
     report, _ = await kpi_report(
-        hotline.database_url, KpiConfig(), period=ALL_TIME, queue="sales", by="agent", tz=UTC
+        migrated_database, KpiConfig(), period=ALL_TIME, queue="sales", by="agent", tz=UTC
     )
     overall = report["overall"]
     assert (overall["offered"], overall["answered"], overall["abandoned"]) == (5, 3, 2)
-    assert overall["answered_within_three_rings"] == 2
-    assert overall["three_ring_rate"] == 0.4
-    assert overall["service_level"] == 1.0  # 16 s <= T = 20 s
-    assert overall["service_level_2"] == 1.0  # the abandons, too, were within 20 s
     assert overall["abandon_rate"] == 0.4
-    assert overall["agent_three_ring_rate"] == pytest.approx(2 / 3)  # 1203 rang 16 s
-    assert 8 <= overall["asa_s"] <= 11  # (2 + 9 + 16) / 3 = 9, plus dial set-up
+    assert overall["three_ring_rate"] == share(answered, lambda w: w < 15, of=5)  # 2 of 5 nominally
+    assert overall["answered_within_three_rings"] <= 2  # 1203 rang 16 s: out, on any machine
+    assert overall["service_level"] == share(answered, lambda w: w <= 20, of=3)  # 16 s <= T = 20 s
+    within_t = sum(1 for w in answered + abandoned if w <= 20)
+    assert overall["service_level_2"] == within_t / 5  # the abandons, too, nominally within 20 s
+    assert overall["asa_s"] == pytest.approx(sum(answered) / 3)
+    assert overall["asa_s"] >= 9  # (2 + 9 + 16) / 3, plus dial set-up
+    rings = agent_rings(events)
+    assert overall["agent_three_ring_rate"] == share(list(rings.values()), lambda r: r < 15, of=3)  # 2/3
     per_agent = {g["key"]: g for g in report["groups"]}
-    assert per_agent["1203"]["agent_three_ring_rate"] == 0.0
-    assert per_agent["1201"]["agent_three_ring_rate"] == 1.0
+    assert per_agent["1203"]["agent_three_ring_rate"] == 0.0  # it rang 16 s
+    assert per_agent["1201"]["agent_three_ring_rate"] == share([rings["1201"]], lambda r: r < 15, of=1)
 
     stricter, _ = await kpi_report(
-        hotline.database_url, KpiConfig(threshold_s=10), period=ALL_TIME, queue="sales", by=None, tz=UTC
+        migrated_database, KpiConfig(threshold_s=10), period=ALL_TIME, queue="sales", by=None, tz=UTC
     )
-    assert stricter["overall"]["service_level"] == pytest.approx(2 / 3)
+    assert stricter["overall"]["service_level"] == share(answered, lambda w: w <= 10, of=3)  # 2/3
     us_rings, _ = await kpi_report(
-        hotline.database_url, KpiConfig(ring_cycle_s=6), period=ALL_TIME, queue="sales", by=None, tz=UTC
+        migrated_database, KpiConfig(ring_cycle_s=6), period=ALL_TIME, queue="sales", by=None, tz=UTC
     )
-    assert us_rings["overall"]["three_ring_rate"] == 0.6  # 18 s: the 16 s answer is in
+    assert us_rings["overall"]["three_ring_rate"] == share(answered, lambda w: w < 18, of=5)  # 0.6
 
     every_queue, _ = await kpi_report(
-        hotline.database_url, KpiConfig(), period=ALL_TIME, queue=None, by="queue", tz=UTC
+        migrated_database, KpiConfig(), period=ALL_TIME, queue=None, by="queue", tz=UTC
     )
     assert (every_queue["overall"]["calls"], every_queue["overall"]["offered"]) == (6, 5)
     assert [(g["key"], g["offered"]) for g in every_queue["groups"]] == [("sales", 5)]

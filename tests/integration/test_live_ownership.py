@@ -11,6 +11,7 @@ import pytest
 
 from cti.errors import AppInUse
 from cti.live import InstanceLease, OwnedCalls, connect_redis
+from tests.conftest import eventually
 
 
 @pytest.fixture
@@ -81,11 +82,9 @@ async def test_a_lease_lost_with_redis_is_taken_again_by_its_holder(redis_prefix
     keeping = asyncio.create_task(lease.keep())
     try:
         await redis.delete(lease.key)  # Redis restarted without its data
-        for _ in range(50):
-            if await redis.get(lease.key) == lease.token:
-                break
-            await asyncio.sleep(0.05)
-        assert await redis.get(lease.key) == lease.token
+        await eventually(
+            lambda: redis.get(lease.key), lambda held: held == lease.token, what="the lease written again"
+        )
     finally:
         keeping.cancel()
         await lease.release()

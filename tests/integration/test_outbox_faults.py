@@ -29,7 +29,7 @@ from cti.events import CallEvent, EventKind, event_to_json
 from cti.live import EventOutbox, OutboxDrainer, connect_redis, read_dead_letters
 from cti.live.outbox import dead_letters
 from cti.store import count_events, events_between, make_engine, schema
-from tests.conftest import service_missing
+from tests.conftest import eventually, service_missing
 from tests.integration.conftest import reset_database
 from tests.unit.kpi_events import at
 
@@ -65,14 +65,15 @@ class OwnRedis:
 
     async def ready(self) -> None:
         client = connect_redis(self.url)
+
+        async def answers() -> bool:
+            try:
+                return bool(await client.ping())
+            except (OSError, aioredis.RedisError):
+                return False
+
         try:
-            for _ in range(100):
-                try:
-                    await client.ping()
-                    return
-                except (OSError, aioredis.RedisError):
-                    await asyncio.sleep(0.05)
-            raise AssertionError(f"own redis-server on port {self.port} did not start")
+            await eventually(answers, every_s=0.05, what=f"own redis-server on port {self.port} started")
         finally:
             await client.aclose()
 
@@ -114,11 +115,11 @@ async def redis_stream(redis_url: str) -> AsyncIterator[tuple[aioredis.Redis, st
 
 
 async def until_stored(engine: AsyncEngine, count: int) -> None:
-    for _ in range(300):
-        if await count_events(engine) >= count:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"{await count_events(engine)} events stored, expected {count}")
+    await eventually(
+        lambda: count_events(engine),
+        lambda stored: stored >= count,
+        what=lambda stored: f"{stored} events stored, expected {count}",
+    )
 
 
 async def test_after_a_redis_restart_the_drain_creates_its_group_again_and_goes_on(
@@ -249,11 +250,9 @@ async def test_with_the_database_away_nothing_is_acknowledged_and_all_is_stored_
     stopping = asyncio.Event()
     running = asyncio.create_task(drainer.run(stopping))
     try:
-        for _ in range(100):
-            if "outbox drain failing" in caplog.text:
-                break
-            await asyncio.sleep(0.05)
-        assert "outbox drain failing" in caplog.text
+        await eventually(
+            lambda: "outbox drain failing" in caplog.text, what="the drain reporting its failure"
+        )
         assert await redis.xlen(stream) == 10  # nothing acknowledged, nothing lost
 
         (tmp_path / "later").chmod(0o700)  # the store is back

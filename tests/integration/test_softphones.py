@@ -26,7 +26,7 @@ from cti.events import CallEvent, EventKind
 from cti.kpi import derive_facts
 from cti.live import AcdState, EventOutbox, connect_redis
 from cti.sim import Softphone, SoftphoneUnavailable, acd_entry, place_simulated_call, softphones
-from tests.conftest import service_missing
+from tests.conftest import eventually, service_missing
 from tests.integration.conftest import PROJECT, Acd, AsteriskStack
 
 PHONES = ("1001", "1002")  # agents of config/asterisk/pjsip_wizard.conf
@@ -152,19 +152,20 @@ async def answer_after_ring(phone: Softphone) -> str:
     return str(incoming["peeruri"])
 
 
-async def bridged(acd: Acd, caller: str, within_s: float = 5) -> tuple[Bridge, str]:
+async def bridged(acd: Acd, caller: str, within_s: float = 30) -> tuple[Bridge, str]:
     """The caller's bridge once it holds caller and agent (the router bridges just after
     recording ``agent_answered``), and the agent's channel id."""
-    deadline = time.monotonic() + within_s
-    while True:
+
+    async def pair() -> tuple[Bridge, str] | None:
         session = acd.router.calls.get(caller)
         if session is not None and session.bridge_id and session.agent_channel:
             bridge = await acd.ari.get_bridge(session.bridge_id)
             if set(bridge.channels) == {caller, session.agent_channel}:
                 return bridge, session.agent_channel
-        if time.monotonic() > deadline:
-            raise AssertionError(f"caller {caller} not bridged with an agent within {within_s}s")
-        await asyncio.sleep(0.1)
+        return None
+
+    # eventually() returns the first pair found (not None)
+    return await eventually(pair, within_s=within_s, what=f"caller {caller} bridged with an agent")  # type: ignore[return-value]
 
 
 async def test_given_a_softphone_agent_when_a_caller_queues_then_the_phone_answers_and_hangs_up(

@@ -27,6 +27,7 @@ from cti.live import AcdState, EventOutbox, connect_redis
 from cti.live.lease import lease_key
 from cti.live.owned import OwnedCalls
 from cti.sim import place_simulated_call
+from tests.conftest import eventually
 from tests.integration.conftest import OpenEventLog
 from tests.integration.hotline import Hotline
 from tests.integration.processes import ServiceProcesses, until_resynced
@@ -154,11 +155,9 @@ async def test_an_agent_in_wrap_up_when_its_instance_is_killed_is_ready_again_af
     key = f"{service_processes.env['CTI_ACD_REDIS_PREFIX']}:agent:{agent}"
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
-        for _ in range(200):
-            if client.hget(key, "state") == AgentState.WRAP_UP.value:
-                break
-            await asyncio.sleep(0.05)
-        assert client.hget(key, "state") == AgentState.WRAP_UP.value
+        await eventually(
+            lambda: client.hget(key, "state") == AgentState.WRAP_UP.value, what="the agent in wrap-up"
+        )
         until = float(client.hget(key, "until") or 0)
         assert until > time.time(), "the wrap-up's deadline is in Redis with the agent"
         os.kill(first.pid, signal.SIGKILL)  # its wrap-up timer dies with it
@@ -166,11 +165,11 @@ async def test_an_agent_in_wrap_up_when_its_instance_is_killed_is_ready_again_af
 
         service_processes.start()
         await until_resynced(service_processes, 1)
-        for _ in range(600):
-            if client.hget(key, "state") == AgentState.READY.value:
-                break
-            await asyncio.sleep(0.1)
-        assert client.hget(key, "state") == AgentState.READY.value
+        await eventually(
+            lambda: client.hget(key, "state") == AgentState.READY.value,
+            within_s=60,
+            what="the agent ready after the dead owner's wrap-up",
+        )
         assert time.time() >= until, "not before the wrap-up was over"
     finally:
         client.close()

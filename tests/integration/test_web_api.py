@@ -12,6 +12,8 @@ from cti.events import EventKind
 from cti.settings import DatabaseSettings, KpiSettings, WebSettings, load_settings
 from cti.store import insert_events, make_engine, schema
 from cti.web import build_web_app
+from cti.web.kpi import REPORTS
+from tests.conftest import eventually
 from tests.unit.kpi_events import answered_call, unanswered_call
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -126,7 +128,8 @@ async def test_reports_beyond_the_workers_and_the_waiting_line_are_refused_with_
         try:
             params = {"from": "2026-11-01", "to": "2026-11-30"}
             first = asyncio.create_task(client.get("/api/kpi", params=params, headers=MANAGER))
-            await asyncio.sleep(0.5)  # the first report is in its worker, waiting for the lock
+            # the first report is in its worker, waiting for the lock
+            await eventually(lambda: client.app[REPORTS].pending, what="the first report under way")
             busy = await client.get("/api/kpi", params=params, headers=MANAGER)
             assert busy.status == 503
             assert busy.headers["Retry-After"] == "5"

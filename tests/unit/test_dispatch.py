@@ -5,6 +5,7 @@ import pytest
 
 from cti.ari.dispatch import Dispatcher
 from cti.ari.events import Event, Resynced, UnknownEvent, parse_event
+from tests.conftest import eventually
 
 
 def dtmf(channel: str, digit: str) -> Event:
@@ -42,7 +43,7 @@ async def test_a_slow_call_never_stalls_another() -> None:
     dispatcher.submit(dtmf("c1", "slow"))
     dispatcher.submit(dtmf("c1", "after-slow"))
     dispatcher.submit(dtmf("c2", "fast"))
-    await asyncio.sleep(0.01)
+    await eventually(lambda: handled, what="c2's event handled while c1's is stuck")
     assert handled == ["fast"]
     release.set()
     await dispatcher.join()
@@ -123,7 +124,7 @@ async def test_events_after_a_resync_wait_until_it_is_handled() -> None:
     dispatcher.submit(dtmf("c1", "before"))
     dispatcher.submit(Resynced(app="cti", first=False, restarted=False, startup_time=""))
     dispatcher.submit(dtmf("c2", "after"))
-    await asyncio.sleep(0.01)
+    await eventually(lambda: handled, what="the event before the resync handled")
     assert handled == ["before"]
     release.set()
     await dispatcher.join()
