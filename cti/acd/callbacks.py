@@ -37,7 +37,6 @@ CALLABLE_NUMBER = re.compile(r"\+?\d{3,20}")
 #: How long a taken callback is this instance's before another may take it over (an instance
 #: that died between taking and dialling); far longer than an agent's ring timeout.
 CALLBACK_LEASE_S = 120.0
-CUSTOMER_RING_S = 40  # ring the customer this long before giving the callback up
 
 
 class CallbackDesk:
@@ -163,7 +162,7 @@ class CallbackDesk:
             await books.ari.hangup(channel_id, missing_ok=True)
             return
         try:
-            await books.ari.dial(channel_id, timeout_s=CUSTOMER_RING_S)
+            await books.ari.dial(channel_id, timeout_s=books.config.callback_ring_s)
         except (AriError, AriUnavailable) as exc:  # its destruction ends the callback as not answered
             log.warning("acd: dialling the customer failed: %s", exc, extra={"channel": channel_id})
             await books.ari.hangup(channel_id, missing_ok=True)

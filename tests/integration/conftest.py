@@ -318,11 +318,13 @@ async def make_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeAcd]:
         prompts: Prompts | None = None,
         safety_pass_s: float = 5.0,
         router_ari: AriClient | None = None,
+        acd_options: dict[str, Any] | None = None,
     ) -> Acd:
         """``router_ari``: the client the router's requests go through (a cut relay, say);
-        its events come through the test's own client either way."""
+        its events come through the test's own client either way. ``acd_options``: more keys
+        of the ACD file (``callback_ring_s``, say)."""
         app = f"acd-{uuid.uuid4().hex[:8]}"
-        config = AcdConfig(agents=agents(agent_ids, skills), queues=queues)
+        config = AcdConfig(agents=agents(agent_ids, skills), queues=queues, **(acd_options or {}))
         state = AcdState(redis, prefix)
         outbox = EventOutbox(redis, f"{prefix}:events:{app}")
         router = QueueRouter(router_ari or ari, app, config, state, outbox, rng=rng, prompts=prompts)
