@@ -11,7 +11,7 @@ agents. Two rules keep them honest:
 - **A call belongs to the instance whose Stasis app holds the caller**: its queue entry names
   that owner; only the owner routes it. A callback has no caller on the line: once published,
   any instance may *take* it (a lease), and the one that dials it marks it dialled in the same
-  atomic step that takes it out of line, so it is never dialled twice.
+  atomic step that takes it out of line, so it is never dialled twice (``cti.live.acd_callbacks``).
 
 Times are wall-clock epoch seconds, comparable across instances. If Redis loses the state, the
 routers rebuild it (``QueueRouter.recover``) from their own calls and the store's event log.
@@ -27,9 +27,7 @@ import redis.asyncio as aioredis
 from cti.acd.agents import AgentStatus, Command, StateChange, apply
 from cti.acd.model import AgentConfig, AgentSnapshot, AgentState, Entry
 from cti.live import acd_scripts as lua
-
-#: How long a dialled callback's entry is kept to refuse a second dial (then Redis drops it).
-DIALLED_TOMBSTONE_S = 7 * 24 * 3600
+from cti.live.acd_callbacks import AcdCallbacks
 
 
 def _line_score(entry: Entry) -> float:
@@ -85,30 +83,13 @@ def _status(agent_id: str, fields: dict[str, str]) -> tuple[AgentStatus, int]:
     return status, int(fields.get("version", 0))
 
 
-class AcdState:
-    """Agents and queue entries of one contact center, shared by every instance."""
+class AcdState(AcdCallbacks):
+    """Agents and queue entries of one contact center, shared by every instance (the
+    callbacks' part is ``AcdCallbacks``'s, the keys' layout ``AcdKeys``'s)."""
 
     def __init__(self, redis: aioredis.Redis, prefix: str = "cti:acd") -> None:
-        self.redis = redis
-        self.prefix = prefix
+        super().__init__(redis, prefix)
         self._cas = redis.register_script(lua.SET_IF_VERSION)
-        self._request_callback = redis.register_script(lua.REQUEST_CALLBACK)
-        self._take_callback = redis.register_script(lua.TAKE_CALLBACK)
-        self._mark_dialled = redis.register_script(lua.MARK_DIALLED)
-
-    # The keys' layout (the sweeper reads the line directly).
-    def agent_key(self, agent_id: str) -> str:
-        return f"{self.prefix}:agent:{agent_id}"
-
-    def queue_key(self, queue: str) -> str:
-        return f"{self.prefix}:queue:{queue}"
-
-    @property
-    def callbacks_key(self) -> str:
-        return f"{self.prefix}:callbacks"
-
-    def entry_key(self, call_id: str) -> str:
-        return f"{self.prefix}:entry:{call_id}"
 
     # --- agents -----------------------------------------------------------------------------
     async def agent(self, agent_id: str) -> tuple[AgentStatus, int]:
@@ -176,14 +157,6 @@ class AcdState:
         if not await self._cas(keys=[self.agent_key(agent_id)], args=args):
             raise StaleAgentState(f"agent {agent_id} changed while {command} was decided")
         return change
-
-    @property
-    def changes_channel(self) -> str:
-        """Pub/sub channel on which every change to an agent or to the callbacks in line is
-        announced, in the same step as the change: ``ready <agent>`` (wakes every instance's
-        router), ``agent <agent>`` (any other change), ``callback <call>`` (one may be served).
-        A router's view of the agents is fresh until the next notice."""
-        return f"{self.prefix}:changes"
 
     async def record_call(self, agent_id: str, talk_s: float) -> None:
         """Count a finished conversation (fewest-calls and least-talk-time read these)."""
@@ -314,74 +287,6 @@ class AcdState:
                 )
                 pipe.publish(self.changes_channel, _notice(status.state, status.agent))
             await pipe.execute()
-
-    # --- callbacks: entries that keep their place with no caller on the line -----------------
-    async def request_callback(self, entry: Entry, number: str, lead_id: str) -> bool:
-        """Turn ``entry`` into a callback that keeps its place in line; False if it is no longer
-        in line (Redis lost it). Nobody serves it until ``publish_callback``: the caller is still
-        on the line, hearing the confirmation."""
-        done = await self._request_callback(keys=[self.entry_key(entry.call_id)], args=[number, lead_id])
-        return bool(done)
-
-    async def publish_callback(self, call_id: str) -> None:
-        """The caller's line is clear: any instance may now serve the callback."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(self.callbacks_key, call_id)
-            pipe.publish(self.changes_channel, f"callback {call_id}")
-            await pipe.execute()
-
-    async def callbacks(self, now: float, lease_s: float) -> list[tuple[Entry, str, str]]:
-        """Callbacks waiting in line that no instance is serving: (entry, number, lead id)."""
-        members = await self.redis.smembers(self.callbacks_key)
-        return await self.callbacks_of(sorted(str(member) for member in members), now, lease_s)
-
-    async def callbacks_of(
-        self, call_ids: Sequence[str], now: float, lease_s: float
-    ) -> list[tuple[Entry, str, str]]:
-        """Of these callbacks in line (``join_and_read`` lists them), the ones no instance is
-        serving: (entry, number, lead id). No round trip when there are none."""
-        if not call_ids:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for call_id in call_ids:
-                pipe.hgetall(self.entry_key(call_id))
-            rows = await pipe.execute()
-        found: list[tuple[Entry, str, str]] = []
-        for call_id, fields in zip(call_ids, rows, strict=True):
-            if "queue" not in fields or "entered_at" not in fields:  # dialled, or lost with Redis
-                await self.redis.srem(self.callbacks_key, call_id)
-                continue
-            number = fields.get("callback_number")
-            taken = fields.get("taken_by") and float(fields.get("taken_at", 0)) > now - lease_s
-            if number is None or "dialled_at" in fields or taken:
-                continue
-            entry = Entry(
-                call_id, fields["queue"], float(fields["entered_at"]), int(fields.get("priority", 0))
-            )
-            found.append((entry, number, fields.get("lead_id", "")))
-        return found
-
-    async def take_callback(self, call_id: str, instance: str, now: float, lease_s: float) -> bool:
-        """Serve this callback; False if it was dialled or another instance is serving it."""
-        taken = await self._take_callback(keys=[self.entry_key(call_id)], args=[instance, repr(now), lease_s])
-        return bool(taken)
-
-    async def release_callback(self, call_id: str) -> None:
-        """Give the callback back to the line (its agent did not answer): any instance may serve it."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(self.entry_key(call_id), "taken_by", "taken_at")
-            pipe.publish(self.changes_channel, f"callback {call_id}")
-            await pipe.execute()
-
-    async def mark_dialled(self, entry: Entry, instance: str, now: float) -> bool:
-        """Take the callback out of line to dial it, if ``instance`` still holds it and nobody
-        dialled it; False otherwise. One atomic step: never dialled twice. The entry stays a
-        while as a tombstone, so a late second holder finds it dialled."""
-        done = await self._mark_dialled(
-            keys=[self.entry_key(entry.call_id), self.queue_key(entry.queue), self.callbacks_key],
-            args=[instance, repr(now), DIALLED_TOMBSTONE_S, entry.call_id],
-        )
-        return bool(done)
 
     async def waiting(self, queues: Iterable[str], owner: str | None = None) -> list[Entry]:
         """Callers waiting in ``queues`` (only ``owner``'s, if given), in order of arrival."""
