@@ -21,6 +21,7 @@ from redis.exceptions import RedisError
 from cti.acd.agents import AgentStateError, Command, agent_state_event
 from cti.acd.model import AcdConfig, AgentSnapshot
 from cti.acd.session import Waiting
+from cti.acd.strategies import RoundRobinMemory
 from cti.ari.client import AriClient
 from cti.events import CallEvent, EventKind
 from cti.live.acd_state import AcdState, StaleAgentState
@@ -33,10 +34,12 @@ _T = TypeVar("_T")
 
 @dataclass
 class View:
-    """What a routing pass matches from: the agents and the callbacks in line, as last read."""
+    """What a routing pass matches from: the agents and the callbacks in line, and the
+    round-robin queues' memory (shared by every instance), as last read."""
 
     agents: list[AgentSnapshot] = field(default_factory=list)
     callback_ids: list[str] = field(default_factory=list)
+    rotation: RoundRobinMemory = field(default_factory=RoundRobinMemory)
 
 
 class Books:

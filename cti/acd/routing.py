@@ -20,7 +20,7 @@ from cti.acd.agents import Command, StateChange, agent_state_event
 from cti.acd.books import Books, View
 from cti.acd.callbacks import CALLBACK_LEASE_S, CallbackDesk
 from cti.acd.line import Line
-from cti.acd.model import AgentState
+from cti.acd.model import AgentState, Strategy
 from cti.acd.outcomes import Outcomes
 from cti.acd.session import AGENT_LEG, Waiting
 from cti.acd.strategies import RoundRobinMemory, leaving_empty, match
@@ -53,7 +53,8 @@ class Routing:
         self.rng = rng
         self.observe_routing = observe_routing
         self._claims: dict[str, asyncio.Future[bool]] = {}  # agent channel id -> its claim, under way
-        self._memory = RoundRobinMemory()
+        #: Round-robin queues: their memory is read with the view and saved with the claims.
+        self._rotating = [q.name for q in books.config.queues if q.strategy is Strategy.RRMEMORY]
         self._matching = asyncio.Lock()
         self._dirty = False
         self._ari_away_until = 0.0  # monotonic: no routing pass before (``_not_reached``)
@@ -96,16 +97,20 @@ class Routing:
         now, started = books.clock(), time.monotonic()
         joining, books.joining = books.joining, []
         entered: list[CallEvent] = []
-        if books.view is None:
+        view = books.view
+        if view is None:
             # Held before the read: a notice during it drops this view, so the next pass reads again.
             books.view = view = View()
             positions, view.agents, view.callback_ids = await books.state.join_and_read(
-                [session.entry for session in joining], books.app, books.config.agents
+                [session.entry for session in joining],
+                books.app,
+                books.config.agents,
+                self._rotating,
+                view.rotation,
             )
             entered += self._in_line(joining, positions)
-            joining, agents, callback_ids = [], view.agents, view.callback_ids
-        else:
-            agents, callback_ids = books.view.agents, books.view.callback_ids
+            joining = []
+        agents, callback_ids = view.agents, view.callback_ids
         pending = await books.state.callbacks_of(callback_ids, now, CALLBACK_LEASE_S)
         newcomers = {session.entry.call_id for session in joining}
         waiting = [
@@ -125,18 +130,22 @@ class Routing:
                 self._dirty = True
             elif entry.call_id in books.calls:  # a callback has no line to clear: it waits for staff
                 books.spawn(self.line.leave_empty(books.calls[entry.call_id]))
-        offers = match(books.queues, agents, waiting, now, self._memory, self.rng)
+        # A copy: what this pass's match remembers counts once saved with its claims, and a
+        # claim makes the view (the memory with it) stale, so the next pass reads them again.
+        memory = RoundRobinMemory(dict(view.rotation.last))
+        offers = match(books.queues, agents, waiting, now, memory, self.rng)
         for offer in offers:
             if offer.entry.call_id in callbacks:
                 await self.callbacks.take(*callbacks[offer.entry.call_id], now)
+        offers = [offer for offer in offers if offer.entry.call_id in books.calls]
         legs = [
             (books.calls[offer.entry.call_id], agent_id, f"acd-{uuid.uuid4().hex[:16]}")
             for offer in offers
-            if offer.entry.call_id in books.calls
             for agent_id in offer.agents
         ]
+        rotated = {o.entry.queue: o.agents[0] for o in offers if o.entry.queue in self._rotating}
         books.pass_started.update((channel_id, started) for _, _, channel_id in legs)
-        rings, positions = await self._claim(legs, joining, now)
+        rings, positions = await self._claim(legs, joining, now, rotated)
         entered += self._in_line(joining, positions)
         for session in {s.entry.call_id: s for s, _, _ in legs}.values():
             if session.serving_callback and session.waiting and not session.ringing:
@@ -144,10 +153,11 @@ class Routing:
         return rings, entered
 
     async def _claim(
-        self, legs: list[Leg], joining: list[Waiting], now: float
+        self, legs: list[Leg], joining: list[Waiting], now: float, rotated: dict[str, str]
     ) -> tuple[list[Leg], list[int]]:
         """Claim the matched agents and put the newcomers in line, in one round trip; return
-        the rings (claims won) and the newcomers' positions.
+        the rings (claims won) and the newcomers' positions. The round-robin queues' memory
+        (``rotated``: queue -> agent offered last) is saved in the same round trip.
 
         A pass with a few offers (the usual case: a caller arrives, an agent is idle) creates
         the agents' channels while the claim is under way (see ``_ring``): the request overlaps
@@ -170,6 +180,7 @@ class Routing:
                 now,
                 [session.entry for session in joining],
                 books.app,
+                rotated,
             )
         except BaseException:  # no answer: channels created early are hung up, never dialled
             for _, _, channel_id in legs:

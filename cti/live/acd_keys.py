@@ -27,6 +27,10 @@ class AcdKeys:
     def entry_key(self, call_id: str) -> str:
         return f"{self.prefix}:entry:{call_id}"
 
+    def rotation_key(self, queue: str) -> str:
+        """A round-robin queue's memory: the agent offered last, shared by every instance."""
+        return f"{self.prefix}:rotation:{queue}"
+
     @property
     def changes_channel(self) -> str:
         """Pub/sub channel on which every change to an agent or to the callbacks in line is

@@ -19,13 +19,14 @@ routers rebuild it (``QueueRouter.recover``) from their own calls and the store'
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from cti.acd.agents import AgentStatus, Command, StateChange, apply
 from cti.acd.model import AgentConfig, AgentSnapshot, AgentState, Entry
+from cti.acd.strategies import RoundRobinMemory
 from cti.live import acd_scripts as lua
 from cti.live.acd_callbacks import AcdCallbacks
 
@@ -110,12 +111,18 @@ class AcdState(AcdCallbacks):
         return claimed[0]
 
     async def claim_and_join(
-        self, offers: Sequence[tuple[str, str, float]], now: float, entries: Sequence[Entry], owner: str
+        self,
+        offers: Sequence[tuple[str, str, float]],
+        now: float,
+        entries: Sequence[Entry],
+        owner: str,
+        rotated: Mapping[str, str] | None = None,
     ) -> tuple[list[bool], list[int]]:
         """Claim each (agent, call, ring deadline) atomically for ``owner`` and put newly
         arrived callers in line, in one MULTI/EXEC: the routing pass's round trip when it could
-        match from the view it already holds. Returns which claims succeeded and the new
-        callers' positions."""
+        match from the view it already holds. ``rotated``: the round-robin queues' memory as the
+        pass's match left it (queue -> agent offered last), saved in the same step. Returns
+        which claims succeeded and the new callers' positions."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry in entries:
                 self._put_in_line(pipe, entry, owner)
@@ -124,6 +131,8 @@ class AcdState(AcdCallbacks):
                 deadlines = [item for _, call_id, until in offers for item in (call_id, repr(until))]
                 args = [repr(now), self.changes_channel, owner, *deadlines]
                 pipe.eval(lua.CLAIM, len(keys), *keys, *args)  # not a Script: see join_and_read
+                for queue, agent_id in (rotated or {}).items():
+                    pipe.set(self.rotation_key(queue), agent_id)
             positions, rest = _positions(await pipe.execute(), len(entries))
         return ([bool(reply) for reply in rest[0]] if offers else []), positions
 
@@ -173,23 +182,35 @@ class AcdState(AcdCallbacks):
         return _snapshots(agents, await self.redis.eval(lua.SNAPSHOT, len(keys), *keys))
 
     async def join_and_read(
-        self, entries: Sequence[Entry], owner: str, agents: Sequence[AgentConfig]
+        self,
+        entries: Sequence[Entry],
+        owner: str,
+        agents: Sequence[AgentConfig],
+        rotating: Sequence[str] = (),
+        memory: RoundRobinMemory | None = None,
     ) -> tuple[list[int], list[AgentSnapshot], list[str]]:
         """A routing pass's one round trip: put newly arrived callers in line, and read every
         agent and the callbacks in line. Returns the new callers' positions, the agents'
         snapshots, and the ids of the callbacks in line (``callbacks_of`` reads those, rarely
-        needed). One MULTI/EXEC, so the view is consistent.
+        needed). The round-robin memory of the ``rotating`` queues is read into ``memory``
+        (what ``claim_and_join`` saved, whichever instance it was). One MULTI/EXEC, so the view
+        is consistent.
 
         The snapshot is sent as EVAL, not EVALSHA: a script in a redis-py pipeline costs a
         SCRIPT EXISTS round trip before every execute, and this is the hot path.
         """
         keys = [self.agent_key(agent.id) for agent in agents]
+        rotating = rotating if memory is not None else ()
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry in entries:
                 self._put_in_line(pipe, entry, owner)
             pipe.eval(lua.SNAPSHOT, len(keys), *keys)
             pipe.smembers(self.callbacks_key)
-            positions, (flat, members) = _positions(await pipe.execute(), len(entries))
+            if rotating:
+                pipe.mget([self.rotation_key(queue) for queue in rotating])
+            positions, (flat, members, *last) = _positions(await pipe.execute(), len(entries))
+        if memory is not None and last:
+            memory.last = {queue: str(agent) for queue, agent in zip(rotating, last[0], strict=True) if agent}
         return positions, _snapshots(agents, flat), sorted(str(member) for member in members)
 
     # --- queue entries ----------------------------------------------------------------------
