@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
-from cti.acd import AgentState, Command, Entry, QueueConfig, Strategy, agent_state_event
+from cti.acd import AgentState, Command, Entry, Strategy, agent_state_event
 from cti.acd.announcements import position_announcement
 from cti.ari import AriClient, EventStream
 from cti.ari.events import PlaybackFinished, PlaybackStarted
@@ -18,14 +19,13 @@ from cti.store import insert_events, make_engine, schema
 from cti.store.acd_history import recall_acd
 from cti.tts import PromptRenderer
 from tests.integration.conftest import Acd, MakeAcd, OpenEventLog
+from tests.integration.conftest import sales as sales_queue
 from tests.integration.hotline import FAST_SPEECH
 
 CUSTOMER = "13800138000"  # the simulated callers' number: the callback dials Local/<it>@agent-sim
 
 
-def sales(**options: object) -> QueueConfig:
-    settings = {"name": "sales", "strategy": Strategy.LINEAR, "ring_timeout_s": 5, "wrapup_s": 1}
-    return QueueConfig.model_validate({**settings, **options})
+sales = partial(sales_queue, strategy=Strategy.LINEAR, ring_timeout_s=5)
 
 
 def of(events: list[CallEvent], call_id: str) -> list[str]:

@@ -18,14 +18,13 @@ from cti.errors import AriNotFound
 from cti.events import CallEvent, EventKind
 from cti.sim import set_agent_timing
 from tests.integration.conftest import Acd, MakeAcd
+from tests.integration.conftest import sales as sales_queue
 
 AGENTS = ["1301", "1302", "1303"]  # not the router tests' ids: their ring times are globals
 
 
 def sales(strategy: Strategy, **options: object) -> QueueConfig:
-    return QueueConfig.model_validate(
-        {"name": "sales", "strategy": strategy, "ring_timeout_s": 3, "wrapup_s": 0, **options}
-    )
+    return sales_queue(strategy=strategy, wrapup_s=0, **options)
 
 
 async def agents_answer(ari: AriClient, ids: list[str], ring_s: float = 0) -> None:
