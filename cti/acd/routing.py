@@ -20,7 +20,7 @@ from cti.acd.agents import Command, StateChange, agent_state_event
 from cti.acd.books import Books, View
 from cti.acd.callbacks import CALLBACK_LEASE_S, CallbackDesk
 from cti.acd.line import Line
-from cti.acd.model import AgentState, Strategy
+from cti.acd.model import AgentState, Entry, Strategy
 from cti.acd.outcomes import Outcomes
 from cti.acd.session import AGENT_LEG, Waiting
 from cti.acd.strategies import RoundRobinMemory, leaving_empty, match
@@ -110,30 +110,12 @@ class Routing:
             )
             entered += self._in_line(joining, positions)
             joining = []
-        agents, callback_ids = view.agents, view.callback_ids
-        pending = await books.state.callbacks_of(callback_ids, now, CALLBACK_LEASE_S)
         newcomers = {session.entry.call_id for session in joining}
-        waiting = [
-            s.entry
-            for s in books.calls.values()
-            if s.waiting and (s.in_line or s.entry.call_id in newcomers) and not s.ringing
-        ]
-        callbacks = {
-            entry.call_id: (entry, number, lead_id)
-            for entry, number, lead_id in pending
-            if entry.call_id not in books.calls
-        }
-        waiting += [entry for entry, _, _ in callbacks.values()]
-        for entry in leaving_empty(books.queues, agents, waiting):
-            waiting.remove(entry)
-            if entry.call_id in newcomers:  # not in line yet: the next pass, when it is
-                self._dirty = True
-            elif entry.call_id in books.calls:  # a callback has no line to clear: it waits for staff
-                books.spawn(self.line.leave_empty(books.calls[entry.call_id]))
+        waiting, callbacks = await self._waiting(view, newcomers, now)
         # A copy: what this pass's match remembers counts once saved with its claims, and a
         # claim makes the view (the memory with it) stale, so the next pass reads them again.
         memory = RoundRobinMemory(dict(view.rotation.last))
-        offers = match(books.queues, agents, waiting, now, memory, self.rng)
+        offers = match(books.queues, view.agents, waiting, now, memory, self.rng)
         for offer in offers:
             if offer.entry.call_id in callbacks:
                 await self.callbacks.take(*callbacks[offer.entry.call_id], now)
@@ -151,6 +133,34 @@ class Routing:
             if session.serving_callback and session.waiting and not session.ringing:
                 await self.callbacks.give_back(session)  # its agent went elsewhere: back to the line
         return rings, entered
+
+    async def _waiting(
+        self, view: View, newcomers: set[str], now: float
+    ) -> tuple[list[Entry], dict[str, tuple[Entry, str, str]]]:
+        """Whom a pass may offer: the callers here in line (or going in line in this pass's
+        round trip, ``newcomers``) and not ringing already, and the callbacks in line that no
+        instance serves (by call id: entry, number, lead id). A caller whose ``leave_empty``
+        queue has nobody left is taken out (and, once in line, out of the queue)."""
+        books = self.books
+        pending = await books.state.callbacks_of(view.callback_ids, now, CALLBACK_LEASE_S)
+        waiting = [
+            s.entry
+            for s in books.calls.values()
+            if s.waiting and (s.in_line or s.entry.call_id in newcomers) and not s.ringing
+        ]
+        callbacks = {
+            entry.call_id: (entry, number, lead_id)
+            for entry, number, lead_id in pending
+            if entry.call_id not in books.calls
+        }
+        waiting += [entry for entry, _, _ in callbacks.values()]
+        for entry in leaving_empty(books.queues, view.agents, waiting):
+            waiting.remove(entry)
+            if entry.call_id in newcomers:  # not in line yet: the next pass, when it is
+                self._dirty = True
+            elif entry.call_id in books.calls:  # a callback has no line to clear: it waits for staff
+                books.spawn(self.line.leave_empty(books.calls[entry.call_id]))
+        return waiting, callbacks
 
     async def _claim(
         self, legs: list[Leg], joining: list[Waiting], now: float, rotated: dict[str, str]
