@@ -83,6 +83,8 @@ class QueueRouter:
     ) -> None:
         self.books = books = Books(ari, app, config, state, outbox, clock)
         self.ari, self.app, self.config, self.state, self.clock = ari, app, config, state, clock
+        self.outbox = outbox
+        # The books' registries, by the names the call tracker, adoption and tests read.
         self.queues, self.agents, self.owned = books.queues, books.agents, books.owned
         self.calls, self.legs, self.customer_legs = books.calls, books.legs, books.customer_legs
         self.lobby = Lobby(ari, state, config, prompts, books.spawn)
