@@ -67,6 +67,9 @@ CLOSING_CHECK_S = 0.5  # the change listener looks this often whether the router
 
 
 class QueueRouter:
+    """The ACD of one instance: its calls' entry, the rooms that carry them, and the loops that
+    follow the other instances (change notices, safety passes, rebuilds)."""
+
     def __init__(
         self,
         ari: AriClient,
@@ -88,6 +91,8 @@ class QueueRouter:
         self.queues, self.agents, self.owned = books.queues, books.agents, books.owned
         self.calls, self.legs, self.customer_legs = books.calls, books.legs, books.customer_legs
         self.lobby = Lobby(ari, state, config, prompts, books.spawn)
+        # The rooms reach the routing pass and the end of a conversation through these two
+        # methods: the rooms that hold them are built last, as they call on the others.
         self.line = Line(books, self.lobby, self.dispatch)
         self.callbacks = CallbackDesk(books, self.lobby, self._finish)
         self.outcomes = Outcomes(books, self.lobby, self.callbacks, self.dispatch)
@@ -172,12 +177,12 @@ class QueueRouter:
             try:
                 async with self.state.redis.pubsub() as pubsub:
                     await pubsub.subscribe(self.state.changes_channel)
-                    self._changed()  # whatever was said while not subscribed was missed
+                    self.books.changed()  # whatever was said while not subscribed was missed
                     while not self._closing:
                         message = await pubsub.get_message(True, timeout=CLOSING_CHECK_S)
                         if message is None:
                             continue
-                        self._changed()
+                        self.books.changed()
                         if not str(message["data"]).startswith("agent "):
                             await self.dispatch()
             except (RedisError, OSError) as exc:
@@ -185,9 +190,6 @@ class QueueRouter:
                 await asyncio.sleep(1)
             except Exception:  # a routing bug must not end the listening for good
                 log.exception("acd: dispatch on a change notice failed")
-
-    def _changed(self) -> None:
-        self.books.changed()
 
     async def dispatch(self) -> None:
         """A routing pass (``Routing.dispatch``); call it after every change."""
@@ -202,7 +204,7 @@ class QueueRouter:
             await asyncio.sleep(period_s)
             try:
                 await self.recover()
-                self._changed()  # the safety pass reads afresh
+                self.books.changed()  # the safety pass reads afresh
                 await self.dispatch()  # also with no caller here: callbacks wait in Redis
             except (RedisError, OSError) as exc:  # Redis away: try again next pass
                 log.warning("acd: routing pass skipped: %s", exc)
