@@ -15,6 +15,7 @@ import uvloop
 from rich.console import Console
 from rich.table import Table
 
+from cti.acd import load_acd_config
 from cti.app import ari_client, run_service
 from cti.errors import CtiError
 from cti.ivr.calendars import public_calendars, uncovered
@@ -68,6 +69,11 @@ class CliState:
             json_lines = self._settings.log.json_lines if self.log_json is None else self.log_json
             configure_logging(self._settings.log.level, json_lines)
         return self._settings
+
+    def queue_names(self) -> set[str]:
+        """The queues of the ACD configuration the settings name ([acd] config_file): the ones
+        an IVR flow may route to (``cti flows``)."""
+        return {queue.name for queue in load_acd_config(self.settings.acd.config_file).queues}
 
 
 def _run(coro: Coroutine[Any, Any, T]) -> T:

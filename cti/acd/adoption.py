@@ -4,7 +4,7 @@ The events the websocket did not deliver while it was away are caught up from th
 and bridges the ``Resynced`` notice lists; the calls this app held before a restart are
 adopted from their records (``OwnedCalls``) or closed with the events they missed. A channel
 in a bridge is never sent anywhere: a conversation whose two legs are there is followed to its
-end. This module is the router's own (it reads and drives ``QueueRouter``'s internals); it
+end. This module is the router's own (it reads and drives ``QueueRouter``'s rooms); it
 lives apart so the router's routing code stays readable.
 """
 
@@ -46,7 +46,7 @@ async def reconcile(router: QueueRouter, notice: Resynced) -> Reconciled:
             ended |= await _adopt(router, call_id, record, notice, alive)
     await _hang_up_strays(router, alive)
     await _free_agents(router, set(records) | set(alive))
-    router._spawn(router.dispatch())
+    router.books.spawn(router.dispatch())
     callers = frozenset(c for c, s in router.calls.items() if not s.serving_callback and c in alive)
     legs = frozenset(router.legs) | frozenset(router.customer_legs)
     return Reconciled(callers=callers, legs=legs, ended=frozenset(ended))
@@ -57,25 +57,25 @@ async def _catch_up(router: QueueRouter, session: Waiting, alive: dict[str, Chan
     answered or ended, and a caller who hung up."""
     for channel_id in list(session.ringing):
         channel = alive.get(channel_id)
-        if channel is None and channel_id in router._in_stasis:
-            await router._leg_gone(channel_id)
-        elif channel is not None and channel_id not in router._in_stasis:
-            router._in_stasis.add(channel_id)  # its StasisStart was missed: it was never dialled
-            router._spawn(router._dial(channel_id))
+        if channel is None and channel_id in router.books.in_stasis:
+            await router.outcomes.leg_gone(channel_id)
+        elif channel is not None and channel_id not in router.books.in_stasis:
+            router.books.in_stasis.add(channel_id)  # its StasisStart was missed: it was never dialled
+            router.books.spawn(router.routing.dial(channel_id))
         elif channel is not None and channel.state == "Up":
-            await router._answered(channel_id)
+            await router.outcomes.answered(channel_id)
     if session.agent_channel and session.agent_channel not in alive and not session.done:
-        await router._leg_gone(session.agent_channel)
+        await router.outcomes.leg_gone(session.agent_channel)
     customer = session.customer_channel
-    if customer and customer in router._in_stasis and customer not in alive and not session.done:
+    if customer and customer in router.books.in_stasis and customer not in alive and not session.done:
         async with session.lock:
             router.customer_legs.pop(customer, None)
             session.customer_channel = None
-            await router._finish(
+            await router.outcomes.finish(
                 session, by="customer" if session.customer_answered else "customer_no_answer"
             )
     if not session.serving_callback and session.entry.call_id not in alive:
-        await router._caller_gone(session.entry.call_id)
+        await router.outcomes.caller_gone(session.entry.call_id)
         return {session.entry.call_id}
     return set()
 
@@ -107,20 +107,20 @@ async def _adopt(
     if session.agent is not None:
         await _adopt_talk(router, session, notice, alive)
     elif session.serving_callback:
-        await router._forget(session)
+        await router.books.forget(session)
         await router.state.release_callback(call_id)
     elif caller is None and session.callback_number is not None:  # booked, then hung up
-        await router._forget(session)
-        await router.publish_callback(call_id)
+        await router.books.forget(session)
+        await router.callbacks.publish(call_id)
     elif caller is None:
-        await router._forget(session)
+        await router.books.forget(session)
         await router.state.dequeue(session.entry)
-        await router._record(
+        await router.books.record(
             EventKind.ABANDONED, session, data={"wait_s": session.entry.wait_s(router.clock())}
         )
     elif session.callback_number is not None:  # hung up on while hearing the confirmation:
         router.calls[call_id] = session  # held, so the call's end is recorded, and its hang-up
-        await router.ari.hangup(call_id, missing_ok=True)  # publishes the callback (_caller_gone)
+        await router.ari.hangup(call_id, missing_ok=True)  # publishes the callback (caller_gone)
     else:
         await _back_in_line(router, session, queue)
     return set() if caller is not None or session.serving_callback else {call_id}
@@ -133,10 +133,10 @@ async def _adopt_talk(
     other = session.customer_channel if session.serving_callback else call_id
     router.calls[call_id] = session
     router.legs[agent_channel] = call_id
-    router._in_stasis.add(agent_channel)
+    router.books.in_stasis.add(agent_channel)
     if session.serving_callback and other:
         router.customer_legs[other] = call_id
-        router._in_stasis.add(other)
+        router.books.in_stasis.add(other)
     bridge = notice.bridge_of(agent_channel)
     if bridge is not None:
         session.bridge_id = bridge.id
@@ -147,7 +147,7 @@ async def _adopt_talk(
         )
         return
     async with session.lock:
-        await router._finish(session, by="agent" if other in alive else "caller")
+        await router.outcomes.finish(session, by="agent" if other in alive else "caller")
 
 
 async def _back_in_line(router: QueueRouter, session: Waiting, queue: QueueConfig) -> None:
@@ -156,9 +156,7 @@ async def _back_in_line(router: QueueRouter, session: Waiting, queue: QueueConfi
     router.calls[session.entry.call_id] = session
     session.position = await router.state.enqueue(session.entry, owner=router.app)
     router.lobby.enter(session, queue)
-    session.timer = router._spawn(router._max_wait(session, queue))
-    if len(queue.escalation) > 1:
-        session.escalation = router._spawn(router._escalate(session, queue))
+    router.line.start_timers(session, queue)
 
 
 async def _hang_up_strays(router: QueueRouter, alive: dict[str, Channel]) -> None:
@@ -188,7 +186,7 @@ async def _free_agents(router: QueueRouter, ours: set[str]) -> None:
         if call_id not in ours or held.get(agent_id) == call_id:
             continue
         if status.state is AgentState.RINGING:
-            await router._agent(agent_id, Command.CANCEL, router.clock())
+            await router.books.agent(agent_id, Command.CANCEL, router.clock())
         elif status.state is AgentState.ON_CALL:
-            await router._agent(agent_id, Command.HANG_UP, router.clock())
-            await router._agent(agent_id, Command.WRAPUP_DONE, router.clock())
+            await router.books.agent(agent_id, Command.HANG_UP, router.clock())
+            await router.books.agent(agent_id, Command.WRAPUP_DONE, router.clock())

@@ -110,6 +110,9 @@ class AcdConfig(_Config):
     # How a callback reaches the customer: a dial string with {number} (a trunk in production;
     # the demo's and the tests' simulated customers answer in [agent-sim]).
     callback_dial: str = Field(default="Local/{number}@agent-sim", pattern=r"\{number\}")
+    # How long the customer's phone rings before the callback is given up as not answered
+    # (ARI's dial timeout, whole seconds); the agent who answered waits that long at most.
+    callback_ring_s: int = Field(default=40, ge=5, le=300)
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:

@@ -206,12 +206,6 @@ class AriClient:
     async def answer(self, channel_id: str) -> None:
         await self.request(routes.CHANNEL_ANSWER, path_params={"channelId": channel_id})
 
-    async def ring(self, channel_id: str) -> None:
-        await self.request(routes.CHANNEL_RING, path_params={"channelId": channel_id})
-
-    async def ring_stop(self, channel_id: str) -> None:
-        await self.request(routes.CHANNEL_RING_STOP, path_params={"channelId": channel_id})
-
     async def play(
         self, channel_id: str, playback_id: str, media: str | Sequence[str], *, lang: str | None = None
     ) -> Playback:
@@ -323,16 +317,6 @@ class AriClient:
 
     async def stop_moh(self, bridge_id: str) -> None:
         await self.request(routes.BRIDGE_MOH_STOP, path_params={"bridgeId": bridge_id})
-
-    async def play_on_bridge(
-        self, bridge_id: str, playback_id: str, media: str | Sequence[str], *, lang: str | None = None
-    ) -> Playback:
-        return await self._get(
-            Playback,
-            routes.BRIDGE_PLAY,
-            path_params={"bridgeId": bridge_id, "playbackId": playback_id},
-            query={"media": media, "lang": lang},
-        )
 
     async def destroy_bridge(self, bridge_id: str) -> None:
         await self.request(routes.BRIDGE_DESTROY, path_params={"bridgeId": bridge_id})

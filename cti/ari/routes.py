@@ -39,8 +39,6 @@ _CREATE_QUERY = "endpoint app appArgs channelId otherChannelId originator format
 CHANNEL_CREATE = _route("POST", "/channels/create", _CREATE_QUERY, "variables")
 CHANNEL_DIAL = _route("POST", "/channels/{channelId}/dial", "caller timeout")
 CHANNEL_ANSWER = _route("POST", "/channels/{channelId}/answer")
-CHANNEL_RING = _route("POST", "/channels/{channelId}/ring")
-CHANNEL_RING_STOP = _route("DELETE", "/channels/{channelId}/ring")
 CHANNEL_PLAY = _route("POST", "/channels/{channelId}/play/{playbackId}", "media lang offsetms skipms")
 CHANNEL_DTMF = _route("POST", "/channels/{channelId}/dtmf", "dtmf before between duration after")
 CHANNEL_HANGUP = _route("DELETE", "/channels/{channelId}", "reason reason_code")
@@ -57,7 +55,6 @@ BRIDGE_ADD_CHANNEL = _route("POST", "/bridges/{bridgeId}/addChannel", "channel r
 BRIDGE_REMOVE_CHANNEL = _route("POST", "/bridges/{bridgeId}/removeChannel", "channel")
 BRIDGE_MOH_START = _route("POST", "/bridges/{bridgeId}/moh", "mohClass")
 BRIDGE_MOH_STOP = _route("DELETE", "/bridges/{bridgeId}/moh")
-BRIDGE_PLAY = _route("POST", "/bridges/{bridgeId}/play/{playbackId}", "media lang offsetms skipms")
 BRIDGE_DESTROY = _route("DELETE", "/bridges/{bridgeId}")
 
 APPLICATION_GET = _route("GET", "/applications/{applicationName}")

@@ -1,9 +1,10 @@
 """``cti flows``: check, simulate and draw IVR flows, for the people who write them.
 
 A thin shell over the pure pipeline (``loader``, ``simulator``, ``graph``): it reads the flow
-files, the ACD's queue names (a flow may only route to a configured queue) and the station
-list where the settings say ([ivr], [acd]), and runs Graphviz's ``dot``. ``cti.cli``
-registers the group; settings come from its ``CliState`` (``@click.pass_obj``).
+files and the station list where the settings say ([ivr]), and runs Graphviz's ``dot``. A
+flow may only route to a configured queue: the known queue names are handed in, with the
+settings, by the object ``@click.pass_obj`` passes (``FlowsState``; ``cti.cli.CliState``
+reads them from the ACD's configuration). ``cti.cli`` registers the group.
 """
 
 from __future__ import annotations
@@ -12,12 +13,11 @@ import shutil
 import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 from zoneinfo import ZoneInfo
 
 import click
 
-from cti.acd import load_acd_config
 from cti.errors import CtiError
 from cti.ivr.calendars import public_calendars
 from cti.ivr.graph import to_dot
@@ -26,9 +26,7 @@ from cti.ivr.messages import FlowContext
 from cti.ivr.model import CallbackNode, Flow, QueueNode
 from cti.ivr.simulator import describe, parse_keys, simulate
 from cti.ivr.stations import load_stations
-
-if TYPE_CHECKING:
-    from cti.cli import CliState  # cti.cli imports this module to register the group
+from cti.settings import Settings
 
 DOT_TIMEOUT_S = 60  # the hotline takes a fraction of a second; minutes mean dot is stuck
 
@@ -38,16 +36,25 @@ def flows() -> None:
     """Check, simulate and draw the IVR flows (the *.yaml files of [ivr] flows_dir)."""
 
 
-def _known_queues(state: CliState) -> set[str]:
-    """Queue names of the ACD configuration the settings name ([acd] config_file)."""
+class FlowsState(Protocol):
+    """What the commands are handed (``@click.pass_obj``): the settings and the queue names."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    def queue_names(self) -> set[str]:
+        """The queues a flow may route to; raises ``CtiError`` if they cannot be read."""
+        ...
+
+
+def _known_queues(state: FlowsState) -> set[str]:
     try:
-        config = load_acd_config(state.settings.acd.config_file)
+        return state.queue_names()
     except CtiError as exc:
         raise click.ClickException(str(exc)) from exc
-    return {queue.name for queue in config.queues}
 
 
-def _flow_paths(state: CliState, paths: tuple[Path, ...]) -> list[Path]:
+def _flow_paths(state: FlowsState, paths: tuple[Path, ...]) -> list[Path]:
     """The files to check: a directory stands for its *.yaml files; none given: [ivr] flows_dir."""
     paths = paths or (state.settings.ivr.flows_dir,)
     found = [file for path in paths for file in (flow_files(path) if path.is_dir() else [path])]
@@ -69,7 +76,7 @@ def _ok_line(parsed: Parsed, flow: Flow) -> str:
 @flows.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @click.pass_obj
-def check(state: CliState, paths: tuple[Path, ...]) -> None:
+def check(state: FlowsState, paths: tuple[Path, ...]) -> None:
     """Check flows: every problem with its file, line and node.
 
     PATHS are flow files or directories of them (default: [ivr] flows_dir). Queues must exist
@@ -87,7 +94,7 @@ def check(state: CliState, paths: tuple[Path, ...]) -> None:
         raise click.ClickException(f"{count} problem(s) in {len(failed)} of {len(results)} flow file(s)")
 
 
-def _flow(state: CliState, reference: str) -> Flow:
+def _flow(state: FlowsState, reference: str) -> Flow:
     """The flow of that name in [ivr] flows_dir, or in the file it names, checked as the service
     checks it at start (so what is simulated or drawn is what would run)."""
     path = Path(reference)
@@ -150,7 +157,7 @@ def _moment(at: str | None, flow: Flow) -> datetime:
 @click.option("--vip", is_flag=True, help="Same as --segment vip.")
 @click.pass_obj
 def simulate_command(
-    state: CliState,
+    state: FlowsState,
     reference: str,
     digits: str,
     language: str | None,
@@ -206,7 +213,7 @@ def simulate_command(
 )
 @click.option("--language", help="Language of the prompt excerpts (default: the flow's first).")
 @click.pass_obj
-def graph(state: CliState, reference: str, output: Path | None, fmt: str, language: str | None) -> None:
+def graph(state: FlowsState, reference: str, output: Path | None, fmt: str, language: str | None) -> None:
     """Draw a flow with Graphviz: its nodes, keys and where calls end.
 
     FLOW is a flow name in [ivr] flows_dir, or a flow file.

@@ -250,13 +250,6 @@ def repeat_call_counts(flags: Sequence[bool]) -> dict[str, Any]:
     return {"calls": len(flags), "repeat_calls": repeats, "repeat_call_rate": rate(repeats, len(flags))}
 
 
-def repeat_call_kpis(
-    period_calls: Iterable[InboundCall], history: CallHistory, cfg: KpiConfig
-) -> dict[str, Any]:
-    """Share of calls from a number that called within the previous 48 h (earlier calls from ``history``)."""
-    return repeat_call_counts(repeat_flags(period_calls, history, cfg))
-
-
 def fcr_flags(stays: Iterable[QueueStay], history: CallHistory, cfg: KpiConfig) -> list[bool | None]:
     """Per stay: ``None`` unless a handled call (answered, talk known); else whether it was resolved
     at first contact (resolved, and no call from the number within 7 days after).
@@ -278,11 +271,6 @@ def fcr_counts(flags: Sequence[bool | None]) -> dict[str, Any]:
     """The FCR KPIs of queue stays, from their ``fcr_flags``."""
     resolved = flags.count(True)
     return {"first_contact_resolved": resolved, "fcr_rate": rate(resolved, len(flags) - flags.count(None))}
-
-
-def fcr_kpis(stays: Iterable[QueueStay], history: CallHistory, cfg: KpiConfig) -> dict[str, Any]:
-    """First-contact resolution: handled calls resolved, with no call from the number within 7 days after."""
-    return fcr_counts(fcr_flags(stays, history, cfg))
 
 
 def appointment_kpis(contacts: Iterable[Contact]) -> dict[str, Any]:

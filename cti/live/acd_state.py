@@ -11,7 +11,7 @@ agents. Two rules keep them honest:
 - **A call belongs to the instance whose Stasis app holds the caller**: its queue entry names
   that owner; only the owner routes it. A callback has no caller on the line: once published,
   any instance may *take* it (a lease), and the one that dials it marks it dialled in the same
-  atomic step that takes it out of line, so it is never dialled twice.
+  atomic step that takes it out of line, so it is never dialled twice (``cti.live.acd_callbacks``).
 
 Times are wall-clock epoch seconds, comparable across instances. If Redis loses the state, the
 routers rebuild it (``QueueRouter.recover``) from their own calls and the store's event log.
@@ -19,17 +19,16 @@ routers rebuild it (``QueueRouter.recover``) from their own calls and the store'
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
 
 from cti.acd.agents import AgentStatus, Command, StateChange, apply
 from cti.acd.model import AgentConfig, AgentSnapshot, AgentState, Entry
+from cti.acd.strategies import RoundRobinMemory
 from cti.live import acd_scripts as lua
-
-#: How long a dialled callback's entry is kept to refuse a second dial (then Redis drops it).
-DIALLED_TOMBSTONE_S = 7 * 24 * 3600
+from cti.live.acd_callbacks import AcdCallbacks
 
 
 def _line_score(entry: Entry) -> float:
@@ -85,30 +84,13 @@ def _status(agent_id: str, fields: dict[str, str]) -> tuple[AgentStatus, int]:
     return status, int(fields.get("version", 0))
 
 
-class AcdState:
-    """Agents and queue entries of one contact center, shared by every instance."""
+class AcdState(AcdCallbacks):
+    """Agents and queue entries of one contact center, shared by every instance (the
+    callbacks' part is ``AcdCallbacks``'s, the keys' layout ``AcdKeys``'s)."""
 
     def __init__(self, redis: aioredis.Redis, prefix: str = "cti:acd") -> None:
-        self.redis = redis
-        self.prefix = prefix
+        super().__init__(redis, prefix)
         self._cas = redis.register_script(lua.SET_IF_VERSION)
-        self._request_callback = redis.register_script(lua.REQUEST_CALLBACK)
-        self._take_callback = redis.register_script(lua.TAKE_CALLBACK)
-        self._mark_dialled = redis.register_script(lua.MARK_DIALLED)
-
-    # The keys' layout (the sweeper reads the line directly).
-    def agent_key(self, agent_id: str) -> str:
-        return f"{self.prefix}:agent:{agent_id}"
-
-    def queue_key(self, queue: str) -> str:
-        return f"{self.prefix}:queue:{queue}"
-
-    @property
-    def callbacks_key(self) -> str:
-        return f"{self.prefix}:callbacks"
-
-    def entry_key(self, call_id: str) -> str:
-        return f"{self.prefix}:entry:{call_id}"
 
     # --- agents -----------------------------------------------------------------------------
     async def agent(self, agent_id: str) -> tuple[AgentStatus, int]:
@@ -129,12 +111,18 @@ class AcdState:
         return claimed[0]
 
     async def claim_and_join(
-        self, offers: Sequence[tuple[str, str, float]], now: float, entries: Sequence[Entry], owner: str
+        self,
+        offers: Sequence[tuple[str, str, float]],
+        now: float,
+        entries: Sequence[Entry],
+        owner: str,
+        rotated: Mapping[str, str] | None = None,
     ) -> tuple[list[bool], list[int]]:
         """Claim each (agent, call, ring deadline) atomically for ``owner`` and put newly
         arrived callers in line, in one MULTI/EXEC: the routing pass's round trip when it could
-        match from the view it already holds. Returns which claims succeeded and the new
-        callers' positions."""
+        match from the view it already holds. ``rotated``: the round-robin queues' memory as the
+        pass's match left it (queue -> agent offered last), saved in the same step. Returns
+        which claims succeeded and the new callers' positions."""
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry in entries:
                 self._put_in_line(pipe, entry, owner)
@@ -143,6 +131,8 @@ class AcdState:
                 deadlines = [item for _, call_id, until in offers for item in (call_id, repr(until))]
                 args = [repr(now), self.changes_channel, owner, *deadlines]
                 pipe.eval(lua.CLAIM, len(keys), *keys, *args)  # not a Script: see join_and_read
+                for queue, agent_id in (rotated or {}).items():
+                    pipe.set(self.rotation_key(queue), agent_id)
             positions, rest = _positions(await pipe.execute(), len(entries))
         return ([bool(reply) for reply in rest[0]] if offers else []), positions
 
@@ -177,14 +167,6 @@ class AcdState:
             raise StaleAgentState(f"agent {agent_id} changed while {command} was decided")
         return change
 
-    @property
-    def changes_channel(self) -> str:
-        """Pub/sub channel on which every change to an agent or to the callbacks in line is
-        announced, in the same step as the change: ``ready <agent>`` (wakes every instance's
-        router), ``agent <agent>`` (any other change), ``callback <call>`` (one may be served).
-        A router's view of the agents is fresh until the next notice."""
-        return f"{self.prefix}:changes"
-
     async def record_call(self, agent_id: str, talk_s: float) -> None:
         """Count a finished conversation (fewest-calls and least-talk-time read these)."""
         key = self.agent_key(agent_id)
@@ -200,23 +182,35 @@ class AcdState:
         return _snapshots(agents, await self.redis.eval(lua.SNAPSHOT, len(keys), *keys))
 
     async def join_and_read(
-        self, entries: Sequence[Entry], owner: str, agents: Sequence[AgentConfig]
+        self,
+        entries: Sequence[Entry],
+        owner: str,
+        agents: Sequence[AgentConfig],
+        rotating: Sequence[str] = (),
+        memory: RoundRobinMemory | None = None,
     ) -> tuple[list[int], list[AgentSnapshot], list[str]]:
         """A routing pass's one round trip: put newly arrived callers in line, and read every
         agent and the callbacks in line. Returns the new callers' positions, the agents'
         snapshots, and the ids of the callbacks in line (``callbacks_of`` reads those, rarely
-        needed). One MULTI/EXEC, so the view is consistent.
+        needed). The round-robin memory of the ``rotating`` queues is read into ``memory``
+        (what ``claim_and_join`` saved, whichever instance it was). One MULTI/EXEC, so the view
+        is consistent.
 
         The snapshot is sent as EVAL, not EVALSHA: a script in a redis-py pipeline costs a
         SCRIPT EXISTS round trip before every execute, and this is the hot path.
         """
         keys = [self.agent_key(agent.id) for agent in agents]
+        rotating = rotating if memory is not None else ()
         async with self.redis.pipeline(transaction=True) as pipe:
             for entry in entries:
                 self._put_in_line(pipe, entry, owner)
             pipe.eval(lua.SNAPSHOT, len(keys), *keys)
             pipe.smembers(self.callbacks_key)
-            positions, (flat, members) = _positions(await pipe.execute(), len(entries))
+            if rotating:
+                pipe.mget([self.rotation_key(queue) for queue in rotating])
+            positions, (flat, members, *last) = _positions(await pipe.execute(), len(entries))
+        if memory is not None and last:
+            memory.last = {queue: str(agent) for queue, agent in zip(rotating, last[0], strict=True) if agent}
         return positions, _snapshots(agents, flat), sorted(str(member) for member in members)
 
     # --- queue entries ----------------------------------------------------------------------
@@ -314,74 +308,6 @@ class AcdState:
                 )
                 pipe.publish(self.changes_channel, _notice(status.state, status.agent))
             await pipe.execute()
-
-    # --- callbacks: entries that keep their place with no caller on the line -----------------
-    async def request_callback(self, entry: Entry, number: str, lead_id: str) -> bool:
-        """Turn ``entry`` into a callback that keeps its place in line; False if it is no longer
-        in line (Redis lost it). Nobody serves it until ``publish_callback``: the caller is still
-        on the line, hearing the confirmation."""
-        done = await self._request_callback(keys=[self.entry_key(entry.call_id)], args=[number, lead_id])
-        return bool(done)
-
-    async def publish_callback(self, call_id: str) -> None:
-        """The caller's line is clear: any instance may now serve the callback."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.sadd(self.callbacks_key, call_id)
-            pipe.publish(self.changes_channel, f"callback {call_id}")
-            await pipe.execute()
-
-    async def callbacks(self, now: float, lease_s: float) -> list[tuple[Entry, str, str]]:
-        """Callbacks waiting in line that no instance is serving: (entry, number, lead id)."""
-        members = await self.redis.smembers(self.callbacks_key)
-        return await self.callbacks_of(sorted(str(member) for member in members), now, lease_s)
-
-    async def callbacks_of(
-        self, call_ids: Sequence[str], now: float, lease_s: float
-    ) -> list[tuple[Entry, str, str]]:
-        """Of these callbacks in line (``join_and_read`` lists them), the ones no instance is
-        serving: (entry, number, lead id). No round trip when there are none."""
-        if not call_ids:
-            return []
-        async with self.redis.pipeline(transaction=False) as pipe:
-            for call_id in call_ids:
-                pipe.hgetall(self.entry_key(call_id))
-            rows = await pipe.execute()
-        found: list[tuple[Entry, str, str]] = []
-        for call_id, fields in zip(call_ids, rows, strict=True):
-            if "queue" not in fields or "entered_at" not in fields:  # dialled, or lost with Redis
-                await self.redis.srem(self.callbacks_key, call_id)
-                continue
-            number = fields.get("callback_number")
-            taken = fields.get("taken_by") and float(fields.get("taken_at", 0)) > now - lease_s
-            if number is None or "dialled_at" in fields or taken:
-                continue
-            entry = Entry(
-                call_id, fields["queue"], float(fields["entered_at"]), int(fields.get("priority", 0))
-            )
-            found.append((entry, number, fields.get("lead_id", "")))
-        return found
-
-    async def take_callback(self, call_id: str, instance: str, now: float, lease_s: float) -> bool:
-        """Serve this callback; False if it was dialled or another instance is serving it."""
-        taken = await self._take_callback(keys=[self.entry_key(call_id)], args=[instance, repr(now), lease_s])
-        return bool(taken)
-
-    async def release_callback(self, call_id: str) -> None:
-        """Give the callback back to the line (its agent did not answer): any instance may serve it."""
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(self.entry_key(call_id), "taken_by", "taken_at")
-            pipe.publish(self.changes_channel, f"callback {call_id}")
-            await pipe.execute()
-
-    async def mark_dialled(self, entry: Entry, instance: str, now: float) -> bool:
-        """Take the callback out of line to dial it, if ``instance`` still holds it and nobody
-        dialled it; False otherwise. One atomic step: never dialled twice. The entry stays a
-        while as a tombstone, so a late second holder finds it dialled."""
-        done = await self._mark_dialled(
-            keys=[self.entry_key(entry.call_id), self.queue_key(entry.queue), self.callbacks_key],
-            args=[instance, repr(now), DIALLED_TOMBSTONE_S, entry.call_id],
-        )
-        return bool(done)
 
     async def waiting(self, queues: Iterable[str], owner: str | None = None) -> list[Entry]:
         """Callers waiting in ``queues`` (only ``owner``'s, if given), in order of arrival."""

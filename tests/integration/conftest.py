@@ -245,18 +245,27 @@ AGENT_IDS = ["1201", "1202", "1203"]
 
 
 def agents(
-    ids: list[str] = AGENT_IDS, skills: dict[str, dict[str, int]] | None = None
+    ids: list[str] = AGENT_IDS,
+    skills: dict[str, dict[str, int]] | None = None,
+    endpoint: Callable[[str], str] = sim_agent_endpoint,
 ) -> tuple[AgentConfig, ...]:
-    """Simulated agents, each with ``sales`` at level 3 unless ``skills`` gives theirs."""
+    """Simulated agents (or ``endpoint``'s), each with ``sales`` at level 3 unless ``skills``
+    gives theirs."""
     return tuple(
         AgentConfig(
             id=i,
             name=f"Agent {i}",
-            endpoint=sim_agent_endpoint(i),
+            endpoint=endpoint(i),
             skills=(skills or {}).get(i, {"sales": 3}),
         )
         for i in ids
     )
+
+
+def sales(**options: object) -> QueueConfig:
+    """The tests' sales queue: rings 3 s, wraps up 1 s, unless ``options`` (more keys of a
+    queue's configuration) say otherwise."""
+    return QueueConfig.model_validate({"name": "sales", "ring_timeout_s": 3, "wrapup_s": 1, **options})
 
 
 @dataclass
@@ -318,11 +327,14 @@ async def make_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeAcd]:
         prompts: Prompts | None = None,
         safety_pass_s: float = 5.0,
         router_ari: AriClient | None = None,
+        acd_options: dict[str, Any] | None = None,
+        endpoint: Callable[[str], str] = sim_agent_endpoint,
     ) -> Acd:
         """``router_ari``: the client the router's requests go through (a cut relay, say);
-        its events come through the test's own client either way."""
+        its events come through the test's own client either way. ``acd_options``: more keys
+        of the ACD file (``callback_ring_s``, say). ``endpoint``: an agent's dial string."""
         app = f"acd-{uuid.uuid4().hex[:8]}"
-        config = AcdConfig(agents=agents(agent_ids, skills), queues=queues)
+        config = AcdConfig(agents=agents(agent_ids, skills, endpoint), queues=queues, **(acd_options or {}))
         state = AcdState(redis, prefix)
         outbox = EventOutbox(redis, f"{prefix}:events:{app}")
         router = QueueRouter(router_ari or ari, app, config, state, outbox, rng=rng, prompts=prompts)

@@ -6,27 +6,27 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from functools import partial
 from pathlib import Path
 
-from cti.acd import AgentState, Command, Entry, QueueConfig, Strategy, agent_state_event
+from cti.acd import AgentState, Command, Entry, Strategy, agent_state_event
 from cti.acd.announcements import position_announcement
 from cti.ari import AriClient, EventStream
 from cti.ari.events import PlaybackFinished, PlaybackStarted
 from cti.events import CallEvent, EventKind
-from cti.sim import set_agent_timing
+from cti.sim import place_simulated_call, set_agent_timing
 from cti.store import insert_events, make_engine, schema
 from cti.store.acd_history import recall_acd
 from cti.tts import PromptRenderer
 from tests.conftest import eventually
 from tests.integration.conftest import Acd, MakeAcd, OpenEventLog
+from tests.integration.conftest import sales as sales_queue
 from tests.integration.hotline import FAST_SPEECH
 
 CUSTOMER = "13800138000"  # the simulated callers' number: the callback dials Local/<it>@agent-sim
 
 
-def sales(**options: object) -> QueueConfig:
-    settings = {"name": "sales", "strategy": Strategy.LINEAR, "ring_timeout_s": 5, "wrapup_s": 1}
-    return QueueConfig.model_validate({**settings, **options})
+sales = partial(sales_queue, strategy=Strategy.LINEAR, ring_timeout_s=5)
 
 
 def of(events: list[CallEvent], call_id: str) -> list[str]:
@@ -195,3 +195,24 @@ async def test_after_redis_lost_the_live_state_it_is_rebuilt_from_the_calls_and_
     assert EventKind.AGENT_OFFERED.value not in of(events, staying)
     await engine.dispose()
     await acd.ari.hangup(f"{leaving}-cb")
+
+
+async def test_a_customer_who_does_not_answer_rings_callback_ring_s_then_the_callback_ends(
+    make_acd: MakeAcd,
+) -> None:
+    number = f"1390{uuid.uuid4().int % 10**7:07d}"  # its own ring time (a global): nobody else's customer
+    acd = await make_acd(
+        (sales(callback_key="1"),), ["1291"], login=False, acd_options={"callback_ring_s": 5}
+    )
+    await set_agent_timing(acd.ari, "1291", ring_s=0, talk_s=120)
+    await set_agent_timing(acd.ari, number, ring_s=60)  # the customer would answer after a minute
+    caller = await place_simulated_call(
+        acd.ari, app=acd.app, app_args="caller,sales", caller_number=number, digits="1", hold_s=30
+    )
+    await acd.wait_for(lambda ev: EventKind.CALLBACK_REQUESTED.value in of(ev, caller.id))
+    await acd.state.transition("1291", Command.LOGIN, time.time())  # an agent for the callback
+    events = await acd.wait_for(lambda ev: EventKind.COMPLETED.value in of(ev, caller.id), within_s=30)
+    dialled = first(events, caller.id, EventKind.DIAL_STARTED)
+    completed = first(events, caller.id, EventKind.COMPLETED)
+    assert completed.data["by"] == "customer_no_answer"
+    assert 4.5 <= (completed.at - dialled.at).total_seconds() < 8  # 5 s, not the default 40

@@ -14,7 +14,7 @@ from cti.events import CallEvent, EventKind
 from cti.sim import set_agent_timing
 from cti.sim.relay import TcpProxy
 from tests.conftest import eventually
-from tests.integration.conftest import AGENT_IDS, Acd, AsteriskStack, MakeAcd
+from tests.integration.conftest import AGENT_IDS, Acd, AsteriskStack, MakeAcd, sales
 
 
 def kinds(events: list[CallEvent], call_id: str) -> list[tuple[str, str | None]]:
@@ -23,10 +23,6 @@ def kinds(events: list[CallEvent], call_id: str) -> list[tuple[str, str | None]]
         for e in events
         if e.call_id == call_id and e.kind is not EventKind.AGENT_STATE_CHANGED
     ]
-
-
-def sales(**options: object) -> QueueConfig:
-    return QueueConfig.model_validate({"name": "sales", "ring_timeout_s": 3, "wrapup_s": 1, **options})
 
 
 async def until_listening(acd: Acd) -> None:

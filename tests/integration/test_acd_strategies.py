@@ -18,14 +18,13 @@ from cti.errors import AriNotFound
 from cti.events import CallEvent, EventKind
 from cti.sim import set_agent_timing
 from tests.integration.conftest import Acd, MakeAcd
+from tests.integration.conftest import sales as sales_queue
 
 AGENTS = ["1301", "1302", "1303"]  # not the router tests' ids: their ring times are globals
 
 
 def sales(strategy: Strategy, **options: object) -> QueueConfig:
-    return QueueConfig.model_validate(
-        {"name": "sales", "strategy": strategy, "ring_timeout_s": 3, "wrapup_s": 0, **options}
-    )
+    return sales_queue(strategy=strategy, wrapup_s=0, **options)
 
 
 async def agents_answer(ari: AriClient, ids: list[str], ring_s: float = 0) -> None:
@@ -263,3 +262,19 @@ async def test_an_agent_in_two_queues_takes_the_higher_priority_queue_first(make
     assert await served_by(acd, important) == "1301"
     assert not of_call(await acd.recorded(), ordinary, EventKind.AGENT_OFFERED)
     await hang_up(acd, important, ordinary)
+
+
+async def test_two_instances_rotate_one_round_robin_together(make_acd: MakeAcd) -> None:
+    """The round-robin memory lives in Redis: calls taken in turn by two instances (two
+    routers, one Redis) go round the agents once, not once per instance."""
+    ids = ["1311", "1312", "1313"]  # not the other strategy tests' ids: ring times are globals
+    first = await make_acd((sales(Strategy.RRMEMORY),), agent_ids=ids, login=False)
+    second = await make_acd((sales(Strategy.RRMEMORY),), agent_ids=ids, login=False)  # same Redis
+    await agents_answer(first.ari, ids)
+    await log_in(first, ["1313", "1312", "1311"])
+    served = []
+    for acd in (first, second, first, second):
+        caller = await acd.call()
+        served.append(await served_by(acd, caller))
+        await finish(acd, caller)
+    assert served == ["1311", "1312", "1313", "1311"]  # each instance alone would say 1311, 1311, 1312...

@@ -11,23 +11,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import subprocess
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from functools import partial
 from pathlib import Path
 
 import pytest
 
-from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig, Strategy
-from cti.acd.router import QueueRouter
-from cti.ari import AriClient, Dispatcher, EventStream
+from cti.acd import QueueConfig, Strategy
 from cti.ari.models import Bridge
 from cti.events import CallEvent, EventKind
 from cti.kpi import derive_facts
-from cti.live import AcdState, EventOutbox, connect_redis
-from cti.sim import Softphone, SoftphoneUnavailable, acd_entry, place_simulated_call, softphones
+from cti.sim import Softphone, SoftphoneUnavailable, place_simulated_call, softphones
 from tests.conftest import eventually, service_missing
-from tests.integration.conftest import PROJECT, Acd, AsteriskStack
+from tests.integration.conftest import PROJECT, Acd, AsteriskStack, MakeAcd
+from tests.integration.conftest import sales as sales_queue
 
 PHONES = ("1001", "1002")  # agents of config/asterisk/pjsip_wizard.conf
 RING_S = 1.0  # how long a phone rings before the test accepts, like an agent reaching for it
@@ -66,61 +63,16 @@ async def phones(
 
 
 @pytest.fixture
-async def softphone_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeSoftphoneAcd]:
-    """Like conftest's ``make_acd``, but the agents' endpoints are their phones: PJSIP/<ext>."""
-    prefix = f"test:acd:{uuid.uuid4().hex[:8]}"
-    redis = connect_redis(redis_url)
-    cleanup = contextlib.AsyncExitStack()
+def softphone_acd(make_acd: MakeAcd) -> MakeSoftphoneAcd:
+    """Conftest's ``make_acd``, but the agents' endpoints are their phones: PJSIP/<ext>."""
 
     async def make(queue: QueueConfig) -> Acd:
-        app = f"acd-{uuid.uuid4().hex[:8]}"
-        agents = tuple(
-            AgentConfig(id=ext, name=f"Agent {ext}", endpoint=f"PJSIP/{ext}", skills={"sales": 3})
-            for ext in PHONES
-        )
-        state = AcdState(redis, prefix)
-        outbox = EventOutbox(redis, f"{prefix}:events:{app}")
-        router = QueueRouter(ari, app, AcdConfig(agents=agents, queues=(queue,)), state, outbox)
-        router.start()
-        cleanup.push_async_callback(router.aclose)
+        return await make_acd((queue,), agent_ids=list(PHONES), endpoint=lambda ext: f"PJSIP/{ext}")
 
-        dispatcher = Dispatcher(acd_entry(router))
-        cleanup.push_async_callback(dispatcher.aclose)
-        await _pump(EventStream(ari, app), dispatcher, cleanup)
-        for ext in PHONES:
-            await state.transition(ext, Command.LOGIN, time.time())
-        return Acd(ari, app, router, state, outbox)
-
-    yield make
-    await cleanup.aclose()
-    keys = [key async for key in redis.scan_iter(f"{prefix}:*")]
-    if keys:
-        await redis.delete(*keys)
-    await redis.aclose()
+    return make
 
 
-async def _pump(stream: EventStream, dispatcher: Dispatcher, cleanup: contextlib.AsyncExitStack) -> None:
-    """Feed the app's events to the dispatcher; return once connected (the first event is Resynced)."""
-    connected = asyncio.Event()
-
-    async def pump() -> None:
-        async for event in stream:
-            connected.set()
-            dispatcher.submit(event)
-
-    task = asyncio.create_task(pump())
-
-    async def stop() -> None:
-        await stream.close()
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-
-    cleanup.push_async_callback(stop)
-    await asyncio.wait_for(connected.wait(), 10)
-
-
-def sales(**options: object) -> QueueConfig:
-    return QueueConfig.model_validate({"name": "sales", "ring_timeout_s": 15, "wrapup_s": 1, **options})
+sales = partial(sales_queue, ring_timeout_s=15)
 
 
 async def call(acd: Acd, number: str) -> str:

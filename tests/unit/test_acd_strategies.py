@@ -212,6 +212,9 @@ def test_the_shipped_acd_configs_load(name: str) -> None:
             "must start with a step at after_s = 0",
         ),
         ('[[queues]]\nname = "s"\nring_timout_s = 5\n', "queues.0.ring_timout_s", "unknown key"),
+        ("callback_ring_s = 2\n", "callback_ring_s", "greater than or equal to 5"),
+        ("callback_ring_s = 301\n", "callback_ring_s", "less than or equal to 300"),
+        ("callback_ring_s = 7.5\n", "callback_ring_s", "valid integer"),
     ],
 )
 def test_bad_config_is_refused_with_key_and_reason(tmp_path: Path, text: str, key: str, reason: str) -> None:
@@ -219,6 +222,11 @@ def test_bad_config_is_refused_with_key_and_reason(tmp_path: Path, text: str, ke
         load_acd_config(write(tmp_path, text))
     assert caught.value.key == key
     assert reason in caught.value.reason
+
+
+def test_the_customer_rings_40_s_unless_the_acd_file_says_otherwise(tmp_path: Path) -> None:
+    assert AcdConfig().callback_ring_s == 40
+    assert load_acd_config(write(tmp_path, "callback_ring_s = 25\n")).callback_ring_s == 25
 
 
 def test_a_full_queue_and_an_unstaffed_one_refuse_callers_as_app_queue_does() -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from cti.acd import load_acd_config
 from cti.cli import CliState
 from cti.ivr import load_flow
 from cti.ivr.commands import flows
@@ -27,6 +28,9 @@ class State:
     """What ``@click.pass_obj`` hands the commands: ``cti.cli.CliState``'s settings, no file read."""
 
     settings: Settings
+
+    def queue_names(self) -> set[str]:
+        return {queue.name for queue in load_acd_config(self.settings.acd.config_file).queues}
 
 
 def acd_file(tmp_path: Path, queues: set[str]) -> Path:
