@@ -8,7 +8,10 @@ The service is one ``cti run`` on the bench's own ARI app name, Redis and Postgr
 shipped hotline flow open around the clock (its hours and holidays lifted, so the bench runs
 at any hour) and an ACD of ``--agents`` simulated agents (``Local/13xx@agent-sim``) over the
 demo's queues; each agent rings 1-3 s, talks 20-40 s, then wraps up. Callers are signalling-only
-Local channels (``cti.sim.place_simulated_call``): no RTP, so Asterisk is not the limit. Each
+Local channels (``cti.sim.place_simulated_call``): no RTP, and no media in Asterisk either (a
+Local call that carries sound costs Asterisk about 6 % of a core here): the flow's prompts are
+files of no sound in the bench's own prompt cache, the queues play no music and announce
+nothing. So Asterisk is not the limit, and the service does all it does on a real call. Each
 keys a path through the menus (sales, service booking, repair, roadside with an area code,
 complaints, an agent) as the prompts play, then waits at most 60-120 s in line. The bench keeps
 ``--callers`` calls up: a caller who leaves is replaced.
@@ -30,26 +33,30 @@ import asyncio
 import contextlib
 import math
 import random
+import re
 import shutil
 import signal
 import sys
 import tempfile
 import time
 import uuid
+import wave
 from collections.abc import Mapping
 from pathlib import Path
 
 import uvloop
-import yaml
 from drill_stack import PROJECT, OwnPostgres, Stack
 from procstat import CpuWindow
 
 from cti.ari import AriClient
+from cti.ivr import load_flows
+from cti.settings import load_settings
 from cti.sim import place_simulated_call, set_agent_timing
 from cti.sim.drill import free_port
 from cti.sim.own_asterisk import OwnAsterisk
 from cti.sim.relay import TcpProxy
 from cti.store import schema
+from cti.tts import PromptRenderer, flow_prompts
 
 CALLER_PREFIX = "load-"
 RAMP_PER_S = 20  # callers placed per second until the target is reached
@@ -75,13 +82,14 @@ TEAMS = (
 
 
 def open_all_day(flow_text: str) -> str:
-    """The hotline flow with its hours lifted: open every day, all day, no holidays."""
-    flow = yaml.safe_load(flow_text)
-    flow["business_hours"] = {
-        day: ["00:00-23:59"] for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
-    }
-    flow["holidays"] = []
-    return str(yaml.safe_dump(flow, allow_unicode=True, sort_keys=False))
+    """The hotline flow with its hours lifted: open every day, all day, no public calendar.
+    Edited as text: a YAML round trip would turn the flow's ``on:`` keys into booleans."""
+    every_day = "".join(
+        f'  {day}: ["00:00-23:59"]\n' for day in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+    )
+    hours = re.compile(r"^business_hours:.*\n(?:  \w+: .*\n)+", re.M)
+    text = hours.sub(lambda _: "business_hours:\n" + every_day, flow_text, count=1)
+    return re.sub(r"^calendar: .*\n(?: +#.*\n)*", "", text, count=1, flags=re.M)
 
 
 def acd_config(agents: list[str], demo_text: str) -> str:
@@ -98,7 +106,25 @@ def acd_config(agents: list[str], demo_text: str) -> str:
             f"skills = {{ {skills} }}",
             "",
         ]
-    return "\n".join(lines) + queues
+    # No music on hold (a class Asterisk does not have plays nothing) and no spoken position:
+    # the waiting callers send no media either.
+    quiet = queues.replace("[[queues]]\n", '[[queues]]\nmoh_class = "bench-no-music"\nannounce_every_s = 0\n')
+    return "\n".join(lines) + quiet
+
+
+def silent_prompts(flows_dir: Path, sounds_dir: Path) -> None:
+    """Every prompt of the flows as a WAV file of no sound, where the service looks for it
+    (its cache): playing one sends no media, so the callers stay signalling-only."""
+    renderer = PromptRenderer.from_settings(load_settings(PROJECT / "config" / "cti.toml").sounds)
+    renderer.sounds_dir = sounds_dir
+    for flow in load_flows(flows_dir, None).values():
+        for text, language in flow_prompts(flow):
+            path = renderer.path_for(text, language)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with wave.open(str(path), "wb") as silent:
+                silent.setnchannels(1)
+                silent.setsampwidth(2)
+                silent.setframerate(8000)
 
 
 def prepare_work(agents: list[str]) -> Path:
@@ -107,6 +133,7 @@ def prepare_work(agents: list[str]) -> Path:
     (work / "flows").mkdir()
     hotline = (PROJECT / "ivr_flows" / "hotline.yaml").read_text()
     (work / "flows" / "hotline.yaml").write_text(open_all_day(hotline))
+    silent_prompts(work / "flows", work / "sounds")
     demo = (PROJECT / "config" / "acd.demo.toml").read_text()
     (work / "acd.toml").write_text(acd_config(agents, demo))
     return work
@@ -250,7 +277,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stack_task.cancel)  # cleans up too
     agents = [str(1300 + i) for i in range(args.agents)]
     work = await asyncio.to_thread(prepare_work, agents)
-    asterisk = OwnAsterisk(work.name, free_port(), free_port())
+    asterisk = OwnAsterisk(work.name, free_port(), free_port(), sounds_dir=work / "sounds")
     proxy = TcpProxy("127.0.0.1", asterisk.http_port)
     user = asterisk.settings.ari
     failed = False
@@ -263,6 +290,7 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
             app = f"load-{uuid.uuid4().hex[:8]}"
             stack = Stack(work, ari, app, free_port(), free_port(), proxy, postgres, asterisk)
             stack.env["CTI_ACD_CONFIG_FILE"] = str(work / "acd.toml")
+            stack.env["CTI_SOUNDS_DIR"] = str(work / "sounds")
             try:
                 return await load(stack, agents, args)
             finally:

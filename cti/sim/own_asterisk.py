@@ -38,6 +38,7 @@ class OwnAsterisk:
     name: str
     http_port: int
     sip_port: int
+    sounds_dir: Path | None = None  # the prompts it plays; default: the settings' [sounds] dir
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -46,7 +47,7 @@ class OwnAsterisk:
             subprocess.run([script, "root"], check=True, capture_output=True, text=True).stdout.strip()
         )
         self.settings = load_settings(PROJECT / "config" / "cti.toml")
-        self.sounds = self.settings.sounds.dir.resolve()
+        self.sounds = (self.sounds_dir or self.settings.sounds.dir).resolve()
 
     @property
     def ari_url(self) -> str:
