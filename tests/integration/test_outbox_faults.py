@@ -122,9 +122,9 @@ async def until_stored(engine: AsyncEngine, count: int) -> None:
     )
 
 
-async def test_after_a_redis_restart_the_drain_creates_its_group_again_and_goes_on(
-    own_redis: OwnRedis, sqlite_store: AsyncEngine, caplog: pytest.LogCaptureFixture
-) -> None:
+@pytest.fixture
+async def draining_outbox(own_redis: OwnRedis, sqlite_store: AsyncEngine) -> AsyncIterator[EventOutbox]:
+    """An outbox on this test's own Redis, drained into the SQLite store while the test runs."""
     await own_redis.ready()
     redis = connect_redis(own_redis.url)
     outbox = EventOutbox(redis, "cti:events")
@@ -132,49 +132,47 @@ async def test_after_a_redis_restart_the_drain_creates_its_group_again_and_goes_
     drainer = OutboxDrainer(redis, sqlite_store, "c1", stream="cti:events", block_ms=20)
     running = asyncio.create_task(drainer.run(stopping))
     try:
-        await outbox.record(*events(20, "before"))
-        await until_stored(sqlite_store, 20)
-
-        own_redis.stop()  # Redis dies and comes back empty: no stream, no consumer group
-        own_redis.start()
-        await own_redis.ready()
-        await outbox.record(*events(30, "after"))
-        await until_stored(sqlite_store, 50)
-    finally:
-        stopping.set()
-        await running
-        await redis.aclose()
-    assert "consumer group is gone" in caplog.text
-    assert "outbox draining again" in caplog.text
-
-
-async def test_events_of_calls_while_redis_is_away_are_held_and_stored_once_it_is_back(
-    own_redis: OwnRedis, sqlite_store: AsyncEngine
-) -> None:
-    """A Redis restart (or freeze) in the middle of calls: ``try_record`` never raises, holds
-    what it could not record, in order, and records it once Redis answers again."""
-    await own_redis.ready()
-    redis = connect_redis(own_redis.url)
-    outbox = EventOutbox(redis, "cti:events")
-    stopping = asyncio.Event()
-    drainer = OutboxDrainer(redis, sqlite_store, "c1", stream="cti:events", block_ms=20)
-    running = asyncio.create_task(drainer.run(stopping))
-    try:
-        await outbox.try_record(*events(5, "before"))
-        await until_stored(sqlite_store, 5)
-        own_redis.stop()  # this Redis keeps nothing: it comes back empty
-        for i in range(10):  # calls go on: nothing raises while Redis is away
-            await outbox.try_record(*events(1, f"away-{i}"))
-        assert outbox.held == 10
-        own_redis.start()
-        await own_redis.ready()
-        await until_stored(sqlite_store, 15)
-        assert outbox.held == 0
+        yield outbox
     finally:
         stopping.set()
         await running
         await outbox.aclose()
         await redis.aclose()
+
+
+async def test_after_a_redis_restart_the_drain_creates_its_group_again_and_goes_on(
+    own_redis: OwnRedis,
+    sqlite_store: AsyncEngine,
+    draining_outbox: EventOutbox,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    await draining_outbox.record(*events(20, "before"))
+    await until_stored(sqlite_store, 20)
+
+    own_redis.stop()  # Redis dies and comes back empty: no stream, no consumer group
+    own_redis.start()
+    await own_redis.ready()
+    await draining_outbox.record(*events(30, "after"))
+    await until_stored(sqlite_store, 50)
+    assert "consumer group is gone" in caplog.text
+    assert "outbox draining again" in caplog.text
+
+
+async def test_events_of_calls_while_redis_is_away_are_held_and_stored_once_it_is_back(
+    own_redis: OwnRedis, sqlite_store: AsyncEngine, draining_outbox: EventOutbox
+) -> None:
+    """A Redis restart (or freeze) in the middle of calls: ``try_record`` never raises, holds
+    what it could not record, in order, and records it once Redis answers again."""
+    await draining_outbox.try_record(*events(5, "before"))
+    await until_stored(sqlite_store, 5)
+    own_redis.stop()  # this Redis keeps nothing: it comes back empty
+    for i in range(10):  # calls go on: nothing raises while Redis is away
+        await draining_outbox.try_record(*events(1, f"away-{i}"))
+    assert draining_outbox.held == 10
+    own_redis.start()
+    await own_redis.ready()
+    await until_stored(sqlite_store, 15)
+    assert draining_outbox.held == 0
     stored = {event.call_id for event in await events_between(sqlite_store, None, None)}
     assert {f"away-{i}-0" for i in range(10)} <= stored
 
