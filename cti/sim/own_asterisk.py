@@ -96,8 +96,9 @@ class OwnAsterisk:
         self.process = subprocess.Popen(  # noqa: ASYNC220 (starting it is instant; it is waited for below)
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=log
         )
-        auth = aiohttp.BasicAuth(self.settings.ari.username, self.settings.ari.password.get_secret_value())
-        async with aiohttp.ClientSession(auth=auth) as http:
+        user = self.settings.ari
+        auth = {"Authorization": aiohttp.encode_basic_auth(user.username, user.password.get_secret_value())}
+        async with aiohttp.ClientSession(headers=auth) as http:
             for _ in range(600):  # 503 "Asterisk not booted" until it is fully booted
                 with contextlib.suppress(aiohttp.ClientError):
                     async with http.get(f"{self.ari_url}/asterisk/info") as answer:
