@@ -14,6 +14,8 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,8 +24,10 @@ import psycopg
 
 from cti.ari import AriClient
 from cti.live import connect_redis
+from cti.sim.drill import free_port
 from cti.sim.own_asterisk import OwnAsterisk
 from cti.sim.relay import TcpProxy
+from cti.store import schema
 
 PROJECT = Path(__file__).resolve().parents[1]
 API_TOKEN = {"Authorization": "Bearer dev-api-token"}  # config/web-tokens.dev
@@ -227,3 +231,47 @@ class Stack:
                 return time.monotonic() - started
             await asyncio.sleep(0.02)
         raise RuntimeError(f"the service was not ready within {within_s} s")
+
+
+@contextlib.asynccontextmanager
+async def own_stack(
+    work: Path, app_prefix: str, *, keep: bool, sounds_dir: Path | None = None
+) -> AsyncIterator[Stack]:
+    """Everything one drill or load run owns, set up and always taken down (a SIGTERM to the
+    run takes it down too): its own Asterisk behind a relay, its PostgreSQL (migrated, as
+    ``cti db upgrade`` does) and Redis. The run starts its services; they are killed at the
+    end. ``work`` is removed unless the run failed or ``keep`` says to keep its logs."""
+    run = asyncio.current_task()
+    assert run is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, run.cancel)
+    asterisk = OwnAsterisk(work.name, free_port(), free_port(), sounds_dir=sounds_dir)
+    postgres = OwnPostgres(work / "pg", free_port())
+    proxy = TcpProxy("127.0.0.1", asterisk.http_port)
+    user = asterisk.settings.ari
+    failed = False
+    try:
+        await asyncio.to_thread(asterisk.install)
+        await asterisk.start()
+        await proxy.start()
+        async with AriClient(asterisk.ari_url, user.username, user.password.get_secret_value()) as ari:
+            app = f"{app_prefix}-{uuid.uuid4().hex[:8]}"
+            stack = Stack(work, ari, app, free_port(), free_port(), proxy, postgres, asterisk)
+            try:
+                await postgres.start()
+                await asyncio.to_thread(schema.upgrade, postgres.url)
+                await stack.start_redis()
+                yield stack
+            finally:
+                stack.kill_all()
+                stack.stop_redis()
+    except BaseException:
+        failed = True
+        raise
+    finally:
+        postgres.stop()
+        asterisk.remove()  # every channel of the run goes with it
+        await proxy.close()
+        if failed or keep:
+            print(f"the run's logs are in {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)

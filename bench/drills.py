@@ -49,12 +49,10 @@ import argparse
 import asyncio
 import json
 import math
-import shutil
 import signal
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -62,7 +60,7 @@ from pathlib import Path
 
 import aiohttp
 import uvloop
-from drill_stack import OwnPostgres, Stack
+from drill_stack import Stack, own_stack
 from kpi_report import Generator, Load, load_fast
 
 from cti.acd import AgentState
@@ -72,9 +70,7 @@ from cti.events import CallEvent, EventKind, event_to_json
 from cti.live import AcdState, connect_redis
 from cti.sim import place_simulated_call, set_agent_timing
 from cti.sim.drill import STRAIGHT_TO_SALES_FLOW, free_port
-from cti.sim.own_asterisk import OwnAsterisk
-from cti.sim.relay import TcpProxy
-from cti.store import events_between, make_engine, schema
+from cti.store import events_between, make_engine
 
 AGENTS = ("1001", "1002", "1003", "1004")  # simulated: Local/<id>@agent-sim
 CALLBACK_NUMBER = "13900139000"  # the callback's customer, simulated too: answers, talks 2 s
@@ -464,13 +460,7 @@ def prepare_work() -> Path:
 
 
 async def run(args: argparse.Namespace) -> list[Outcome]:
-    stack_task = asyncio.current_task()
-    assert stack_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stack_task.cancel)  # cleans up too
     work = await asyncio.to_thread(prepare_work)
-    asterisk = OwnAsterisk(work.name, free_port(), free_port())
-    postgres = OwnPostgres(work / "pg", free_port())
-    proxy = TcpProxy("127.0.0.1", asterisk.http_port)
     faults: dict[str, Fault] = {
         "ws_cut": ws_cut,
         "ws_cut_30s": ws_cut_30s,
@@ -485,54 +475,18 @@ async def run(args: argparse.Namespace) -> list[Outcome]:
         "second_instance": second_instance,
     }
     chosen = [name for name in faults if not args.only or name in args.only]
-    ari_user = asterisk.settings.ari
-    failed = False
-    try:
-        await asyncio.to_thread(asterisk.install)
-        await asterisk.start()
-        await proxy.start()
-        async with AriClient(
-            asterisk.ari_url, ari_user.username, ari_user.password.get_secret_value()
-        ) as ari:
-            stack = Stack(
-                work,
-                ari,
-                f"drill-{uuid.uuid4().hex[:8]}",
-                free_port(),
-                free_port(),
-                proxy,
-                postgres,
-                asterisk,
-            )
-            stack.env["CTI_ACD_CONFIG_FILE"] = str(work / "acd.toml")
-            try:
-                await postgres.start()
-                await asyncio.to_thread(schema.upgrade, postgres.url)  # as `cti db upgrade` does
-                await stack.start_redis()
-                stack.start_service()
-                await stack.until_ready()
-                if "kpi_burst" in chosen:
-                    await seed(stack, args.kpi_calls)
-                results = []
-                for _ in range(args.rounds):
-                    for name in chosen:
-                        results.append(await drill(stack, name, faults[name]))
-                        print(json.dumps(results[-1].__dict__), file=sys.stderr)
-                return results
-            finally:
-                stack.kill_all()
-                stack.stop_redis()
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        postgres.stop()
-        asterisk.remove()  # its channels go with it
-        await proxy.close()
-        if failed or args.keep:
-            print(f"the drill's logs are in {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    async with own_stack(work, "drill", keep=args.keep) as stack:
+        stack.env["CTI_ACD_CONFIG_FILE"] = str(work / "acd.toml")
+        stack.start_service()
+        await stack.until_ready()
+        if "kpi_burst" in chosen:
+            await seed(stack, args.kpi_calls)
+        results = []
+        for _ in range(args.rounds):
+            for name in chosen:
+                results.append(await drill(stack, name, faults[name]))
+                print(json.dumps(results[-1].__dict__), file=sys.stderr)
+        return results
 
 
 def _count(value: int | None) -> str:

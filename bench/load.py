@@ -34,9 +34,6 @@ import contextlib
 import math
 import random
 import re
-import shutil
-import signal
-import sys
 import tempfile
 import time
 import uuid
@@ -45,17 +42,12 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import uvloop
-from drill_stack import PROJECT, OwnPostgres, Stack
+from drill_stack import PROJECT, Stack, own_stack
 from procstat import CpuWindow
 
-from cti.ari import AriClient
 from cti.ivr import load_flows
 from cti.settings import load_settings
 from cti.sim import place_simulated_call, set_agent_timing
-from cti.sim.drill import free_port
-from cti.sim.own_asterisk import OwnAsterisk
-from cti.sim.relay import TcpProxy
-from cti.store import schema
 from cti.tts import PromptRenderer, flow_prompts
 
 CALLER_PREFIX = "load-"
@@ -249,9 +241,6 @@ async def measure(
 
 async def load(stack: Stack, agents: list[str], args: argparse.Namespace) -> dict[str, float]:
     rng = random.Random(args.seed)
-    await stack.postgres.start()
-    await asyncio.to_thread(schema.upgrade, stack.postgres.url)
-    await stack.start_redis()
     for agent in agents:
         await set_agent_timing(stack.ari, agent, ring_s=rng.uniform(1, 3), talk_s=rng.uniform(20, 40))
     service = stack.start_service()
@@ -272,41 +261,12 @@ async def load(stack: Stack, agents: list[str], args: argparse.Namespace) -> dic
 
 
 async def run(args: argparse.Namespace) -> dict[str, float]:
-    stack_task = asyncio.current_task()
-    assert stack_task is not None
-    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stack_task.cancel)  # cleans up too
     agents = [str(1300 + i) for i in range(args.agents)]
     work = await asyncio.to_thread(prepare_work, agents)
-    asterisk = OwnAsterisk(work.name, free_port(), free_port(), sounds_dir=work / "sounds")
-    proxy = TcpProxy("127.0.0.1", asterisk.http_port)
-    user = asterisk.settings.ari
-    failed = False
-    try:
-        await asyncio.to_thread(asterisk.install)
-        await asterisk.start()
-        await proxy.start()
-        async with AriClient(asterisk.ari_url, user.username, user.password.get_secret_value()) as ari:
-            postgres = OwnPostgres(work / "pg", free_port())
-            app = f"load-{uuid.uuid4().hex[:8]}"
-            stack = Stack(work, ari, app, free_port(), free_port(), proxy, postgres, asterisk)
-            stack.env["CTI_ACD_CONFIG_FILE"] = str(work / "acd.toml")
-            stack.env["CTI_SOUNDS_DIR"] = str(work / "sounds")
-            try:
-                return await load(stack, agents, args)
-            finally:
-                stack.kill_all()
-                stack.stop_redis()
-                postgres.stop()
-    except BaseException:
-        failed = True
-        raise
-    finally:
-        asterisk.remove()  # every channel of the run goes with it
-        await proxy.close()
-        if failed or args.keep:
-            print(f"the bench's logs are in {work}", file=sys.stderr)
-        else:
-            shutil.rmtree(work, ignore_errors=True)
+    async with own_stack(work, "load", keep=args.keep, sounds_dir=work / "sounds") as stack:
+        stack.env["CTI_ACD_CONFIG_FILE"] = str(work / "acd.toml")
+        stack.env["CTI_SOUNDS_DIR"] = str(work / "sounds")
+        return await load(stack, agents, args)
 
 
 def main() -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 import redis
@@ -36,6 +37,7 @@ from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, Settings,
 from cti.sim import acd_entry, place_simulated_call, sim_agent_endpoint
 from cti.sim.drill import free_port
 from cti.sim.own_asterisk import OwnAsterisk
+from cti.sim.relay import TcpProxy
 from cti.store import make_engine, schema
 from cti.tts import Prompts
 from tests.conftest import eventually, in_ci, service_missing
@@ -96,6 +98,29 @@ async def own_asterisk(asterisk: AsteriskStack) -> AsyncIterator[OwnAsterisk]:
         yield own
     finally:
         own.remove()
+
+
+@dataclass(frozen=True)
+class Relayed:
+    """An ARI client whose requests and websocket go through a loopback relay the test cuts."""
+
+    proxy: TcpProxy
+    ari: AriClient
+
+
+@pytest.fixture
+async def relayed(asterisk: AsteriskStack) -> AsyncIterator[Relayed]:
+    url = urlsplit(asterisk.settings.ari.url)
+    proxy = TcpProxy(url.hostname or "127.0.0.1", url.port or 8088)
+    await proxy.start()
+    user = asterisk.settings.ari
+    try:
+        async with AriClient(
+            f"http://127.0.0.1:{proxy.port}/ari", user.username, user.password.get_secret_value()
+        ) as client:
+            yield Relayed(proxy, client)
+    finally:
+        await proxy.close()
 
 
 @pytest.fixture

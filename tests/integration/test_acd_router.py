@@ -4,17 +4,14 @@ import asyncio
 import itertools
 import logging
 import time
-from urllib.parse import urlsplit
 
 import pytest
 
 from cti.acd import AgentState, Command, QueueConfig, Strategy
-from cti.ari import AriClient
 from cti.events import CallEvent, EventKind
 from cti.sim import set_agent_timing
-from cti.sim.relay import TcpProxy
 from tests.conftest import eventually
-from tests.integration.conftest import AGENT_IDS, Acd, AsteriskStack, MakeAcd, sales
+from tests.integration.conftest import AGENT_IDS, Acd, MakeAcd, Relayed, sales
 
 
 def kinds(events: list[CallEvent], call_id: str) -> list[tuple[str, str | None]]:
@@ -91,39 +88,29 @@ async def test_ring_no_answer_rolls_over_and_auto_pauses(make_acd: MakeAcd) -> N
 
 
 async def test_asterisk_out_of_reach_when_an_agent_frees_up_is_no_miss_and_the_caller_is_served_after(
-    make_acd: MakeAcd, asterisk: AsteriskStack
+    make_acd: MakeAcd, relayed: Relayed
 ) -> None:
     """The router's requests go through a relay that refuses connections (its events still
     arrive): ringing cannot start, which is not the agent's miss (no auto-pause), and the
     router pauses between tries instead of spinning; once Asterisk answers the caller is served."""
-    url = urlsplit(asterisk.settings.ari.url)
-    proxy = TcpProxy(url.hostname or "127.0.0.1", url.port or 8088)
-    await proxy.start()
-    user = asterisk.settings.ari
-    try:
-        async with AriClient(
-            f"http://127.0.0.1:{proxy.port}/ari", user.username, user.password.get_secret_value()
-        ) as via_proxy:
-            acd = await make_acd(
-                (sales(auto_pause_after=1),), agent_ids=["1201"], login=False, router_ari=via_proxy
-            )
-            await set_agent_timing(acd.ari, "1201", ring_s=0, talk_s=30)
-            caller = await acd.call(hold_s=30)
-            await acd.wait_for(lambda ev: any(e.kind is EventKind.QUEUE_ENTERED for e in ev))
-            proxy.refuse(True)
-            proxy.drop_connections()
-            await acd.state.transition("1201", Command.LOGIN, time.time())  # free: a pass rings
-            events = await acd.wait_for(lambda ev: given_back(ev) >= 2)  # two tries failed
-            assert agent_states(events).count("ringing") <= 3  # one try per pause, not a spin
-            status, _ = await acd.state.agent("1201")
-            assert status.state is AgentState.READY  # not auto-paused
-            proxy.refuse(False)
-            events = await acd.wait_for(lambda ev: any(e.kind is EventKind.AGENT_ANSWERED for e in ev))
-            assert ("agent_answered", "1201") in kinds(events, caller)
-            assert ("ring_no_answer", "1201") not in kinds(events, caller)
-            await acd.ari.hangup(caller)
-    finally:
-        await proxy.close()
+    acd = await make_acd(
+        (sales(auto_pause_after=1),), agent_ids=["1201"], login=False, router_ari=relayed.ari
+    )
+    await set_agent_timing(acd.ari, "1201", ring_s=0, talk_s=30)
+    caller = await acd.call(hold_s=30)
+    await acd.wait_for(lambda ev: any(e.kind is EventKind.QUEUE_ENTERED for e in ev))
+    relayed.proxy.refuse(True)
+    relayed.proxy.drop_connections()
+    await acd.state.transition("1201", Command.LOGIN, time.time())  # free: a pass rings
+    events = await acd.wait_for(lambda ev: given_back(ev) >= 2)  # two tries failed
+    assert agent_states(events).count("ringing") <= 3  # one try per pause, not a spin
+    status, _ = await acd.state.agent("1201")
+    assert status.state is AgentState.READY  # not auto-paused
+    relayed.proxy.refuse(False)
+    events = await acd.wait_for(lambda ev: any(e.kind is EventKind.AGENT_ANSWERED for e in ev))
+    assert ("agent_answered", "1201") in kinds(events, caller)
+    assert ("ring_no_answer", "1201") not in kinds(events, caller)
+    await acd.ari.hangup(caller)
 
 
 def agent_states(events: list[CallEvent]) -> list[str]:

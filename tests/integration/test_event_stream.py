@@ -1,7 +1,5 @@
 """The supervised events websocket: reconnect and resync, Asterisk restarts, a stolen app name."""
 
-from urllib.parse import urlsplit
-
 import pytest
 
 from cti.ari import AriClient, Backoff, Event, EventStream, Resynced
@@ -9,8 +7,7 @@ from cti.ari.events import StasisEnd, StasisStart
 from cti.errors import ApplicationReplaced
 from cti.sim import place_simulated_call
 from cti.sim.own_asterisk import OwnAsterisk
-from cti.sim.relay import TcpProxy
-from tests.integration.conftest import AsteriskStack, OpenEventLog
+from tests.integration.conftest import OpenEventLog, Relayed
 
 
 def resynced(e: Event) -> bool:
@@ -29,37 +26,25 @@ async def test_first_connect_reports_a_resync_without_restart(
 
 
 async def test_websocket_cut_mid_call_reconnects_and_reports_the_surviving_channel(
-    asterisk: AsteriskStack, ari: AriClient, app_name: str, open_event_log: OpenEventLog
+    ari: AriClient, app_name: str, open_event_log: OpenEventLog, relayed: Relayed
 ) -> None:
-    ari_url = urlsplit(asterisk.settings.ari.url)
-    proxy = TcpProxy(ari_url.hostname or "127.0.0.1", ari_url.port or 8088)
-    await proxy.start()
-    settings = asterisk.settings.ari
-    try:
-        async with AriClient(
-            f"http://127.0.0.1:{proxy.port}/ari", settings.username, settings.password.get_secret_value()
-        ) as via_proxy:
-            events = await open_event_log(
-                EventStream(via_proxy, app_name, backoff=Backoff(base_s=0.2, cap_s=5.0))
-            )
-            caller = await place_simulated_call(ari, hold_s=30, app=app_name)
-            await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id)
+    events = await open_event_log(EventStream(relayed.ari, app_name, backoff=Backoff(base_s=0.2, cap_s=5.0)))
+    caller = await place_simulated_call(ari, hold_s=30, app=app_name)
+    await events.wait_for(lambda e: isinstance(e, StasisStart) and e.channel.id == caller.id)
 
-            seen = len(events.events)
-            assert proxy.drop_connections() > 0
-            # How fast it comes back is bench/drills.py's ws_cut figure; here, that it does.
-            notice = await events.wait_for(resynced, within_s=30, start=seen)
-            assert isinstance(notice, Resynced)
-            assert not notice.first
-            assert not notice.restarted
-            assert caller.id in {c.id for c in notice.channels}  # (its Local far half is listed too)
-            after = len(events.events)
-            await ari.hangup(caller.id)  # the new websocket carries the call's events again
-            await events.wait_for(
-                lambda e: isinstance(e, StasisEnd) and e.channel.id == caller.id, within_s=30, start=after
-            )
-    finally:
-        await proxy.close()
+    seen = len(events.events)
+    assert relayed.proxy.drop_connections() > 0
+    # How fast it comes back is bench/drills.py's ws_cut figure; here, that it does.
+    notice = await events.wait_for(resynced, within_s=30, start=seen)
+    assert isinstance(notice, Resynced)
+    assert not notice.first
+    assert not notice.restarted
+    assert caller.id in {c.id for c in notice.channels}  # (its Local far half is listed too)
+    after = len(events.events)
+    await ari.hangup(caller.id)  # the new websocket carries the call's events again
+    await events.wait_for(
+        lambda e: isinstance(e, StasisEnd) and e.channel.id == caller.id, within_s=30, start=after
+    )
 
 
 async def test_second_client_on_the_same_app_makes_the_first_fail_clearly(
