@@ -194,6 +194,11 @@ class WebSettings(_Section):
     # Lines "<role> <token>" (roles: agent, supervisor, manager, api). Keep it out of the
     # repository in production; the shipped file holds development tokens only.
     tokens_file: Path = Path("config/web-tokens.dev")
+    # Signs the desktop's sign-in tokens (JWT, HS256). Every instance of one center shares it;
+    # the shipped value is for development only.
+    signing_key: SecretStr = SecretStr("cti-dev-signing-key-change-me-0123456789abcdef")
+    session_ttl_s: int = Field(default=900, ge=30, le=86_400)  # a token lives this long; renew before
+    replay_max: int = Field(default=1000, ge=10)  # push events kept per topic for a reconnect's replay
 
 
 class IvrSettings(_Section):

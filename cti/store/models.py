@@ -238,6 +238,40 @@ class CaseRow(Base):
     summary: Mapped[str] = mapped_column(Text, default="")
 
 
+class InsurancePolicyRow(Base):
+    """A vehicle's insurance: when it runs out and where its renewal stands (the screen-pop shows
+    it; the renewal campaigns and the renewal-rate KPI count it)."""
+
+    __tablename__ = "insurance_policies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    vehicle_id: Mapped[int] = mapped_column(ForeignKey("vehicles.id"), index=True)
+    insurer: Mapped[str] = mapped_column(String(64))
+    expires_on: Mapped[date] = mapped_column(Date, index=True)
+    renewal_status: Mapped[str] = mapped_column(String(16), default="due")  # due | quoted | renewed | lost
+
+
+class UserRow(Base):
+    """A person who signs in: an agent (bound to one ACD agent id), a supervisor or a manager.
+
+    Only a password's hash is kept (argon2id, ``cti.desk.users``); a disabled user cannot sign
+    in, and a token issued before ``tokens_valid_after_us`` (a password change, a disable) is
+    refused, so either takes effect at once.
+    """
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(128))
+    role: Mapped[str] = mapped_column(String(16))  # agent | supervisor | manager
+    agent_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(256))
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at_us: Mapped[int] = mapped_column(BigInteger)
+    tokens_valid_after_us: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
 class LeadRow(Base):
     __tablename__ = "leads"
 
