@@ -5,23 +5,16 @@ from __future__ import annotations
 import functools
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
-from enum import StrEnum
 from pathlib import Path
 
 from aiohttp import web
 
 from cti.errors import ConfigError
+from cti.roles import Role as Role  # the web layer's name for it (cti.web.auth.Role)
 from cti.web.problems import ApiError
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TOKENS: web.AppKey[Mapping[str, Role]] = web.AppKey("tokens", Mapping)
-
-
-class Role(StrEnum):
-    AGENT = "agent"
-    SUPERVISOR = "supervisor"
-    MANAGER = "manager"
-    API = "api"
 
 
 def load_tokens(path: Path) -> dict[str, Role]:
