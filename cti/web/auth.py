@@ -1,19 +1,20 @@
-"""Bearer tokens with roles: every endpoint states which roles may call it."""
+"""The roles, and the machine tokens of the tokens file (scripts, scrapers, integrations).
+
+People sign in and carry short-lived tokens instead (``cti.web.sessions``); ``cti.web.principal``
+accepts both and guards the endpoints.
+"""
 
 from __future__ import annotations
 
-import functools
 import hmac
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 
 from aiohttp import web
 
 from cti.errors import ConfigError
 from cti.roles import Role as Role  # the web layer's name for it (cti.web.auth.Role)
-from cti.web.problems import ApiError
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 TOKENS: web.AppKey[Mapping[str, Role]] = web.AppKey("tokens", Mapping)
 
 
@@ -41,29 +42,18 @@ def load_tokens(path: Path) -> dict[str, Role]:
     return tokens
 
 
-def role_of(request: web.Request, tokens: Mapping[str, Role]) -> Role | None:
+def bearer(request: web.Request) -> str | None:
+    """The token of an ``Authorization: Bearer <token>`` header, or None."""
     scheme, _, presented = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented:
         return None
+    return presented
+
+
+def machine_role(tokens: Mapping[str, Role], presented: str) -> Role | None:
+    """The role of a token of the tokens file, or None."""
+    found = None
     for token, role in tokens.items():  # constant-time per comparison: no timing oracle on tokens
         if hmac.compare_digest(token.encode(), presented.encode()):
-            return role
-    return None
-
-
-def require(*roles: Role) -> Callable[[Handler], Handler]:
-    """Guard a handler: 401 without a known token, 403 when its role is not among ``roles``."""
-
-    def wrap(handler: Handler) -> Handler:
-        @functools.wraps(handler)
-        async def guarded(request: web.Request) -> web.StreamResponse:
-            role = role_of(request, request.app[TOKENS])
-            if role is None:
-                raise ApiError(401, "a bearer token is required (Authorization: Bearer <token>)")
-            if role not in roles:
-                raise ApiError(403, f"the {role} role may not call {request.method} {request.path}")
-            return await handler(request)
-
-        return guarded
-
-    return wrap
+            found = role
+    return found

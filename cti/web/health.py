@@ -29,8 +29,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cti.live.lease import InstanceLease
 from cti.live.outbox import dead_letters
-from cti.web.auth import Role, require
+from cti.web.auth import Role
 from cti.web.kpi import ENGINE
+from cti.web.principal import require
 
 PROBE_TIMEOUT_S = 1.0  # a dependency slower than this counts as down for the probe
 

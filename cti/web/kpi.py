@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cti.kpi.report import GROUP_BY, Period, make_period
 from cti.kpi.workers import ReportsBusy, ReportWorkers
 from cti.settings import KpiSettings, Settings
-from cti.web.auth import Role, require
+from cti.web.auth import Role
+from cti.web.principal import require
 from cti.web.problems import ApiError
 
 SETTINGS: web.AppKey[Settings] = web.AppKey("settings", Settings)

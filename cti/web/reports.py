@@ -11,8 +11,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from cti.kpi.publish import published, report_file
-from cti.web.auth import Role, require
+from cti.web.auth import Role
 from cti.web.kpi import SETTINGS
+from cti.web.principal import require
 from cti.web.problems import ApiError
 
 #: A published page needs its inline styles and SVG, nothing else: no script, no fetch, no frame.
