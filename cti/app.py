@@ -21,6 +21,8 @@ from cti.acd.router import QueueRouter
 from cti.acd.sweeper import Sweeper
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
+from cti.desk.demo import announce_demo_users
+from cti.desk.users import agent_names
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
 from cti.ivr import FlowContext, load_flows, load_stations
 from cti.ivr.calendars import public_calendars
@@ -65,6 +67,10 @@ async def run_service(settings: Settings, *, clock: Clock = lambda: datetime.now
         await asyncio.to_thread(ensure_schema, settings.database.url)
     except ServiceUnavailable as exc:  # calls go on; their events wait in the outbox
         log.error("the store is away, starting without it: %s", exc)
+    else:
+        if settings.web.demo_users:
+            site = f"http://{settings.web.host}:{settings.web.port}/"
+            await announce_demo_users(settings.database.url, agent_names(files.acd_config), site)
     redis = connect_redis(settings.redis.url)
     lease = InstanceLease(redis, settings.acd.redis_prefix, settings.ari.app)
     try:

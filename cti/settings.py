@@ -199,6 +199,8 @@ class WebSettings(_Section):
     signing_key: SecretStr = SecretStr("cti-dev-signing-key-change-me-0123456789abcdef")
     session_ttl_s: int = Field(default=900, ge=30, le=86_400)  # a token lives this long; renew before
     replay_max: int = Field(default=1000, ge=10)  # push events kept per topic for a reconnect's replay
+    # Create the demo's users (public passwords, cti.desk.demo) at start, and log them: demo only.
+    demo_users: bool = False
 
 
 class IvrSettings(_Section):
