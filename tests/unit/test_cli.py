@@ -23,6 +23,12 @@ COMMANDS = [
     ["flows", "simulate"],
     ["flows", "graph"],
     ["tts", "build"],
+    ["users", "add"],
+    ["users", "list"],
+    ["users", "disable"],
+    ["users", "enable"],
+    ["users", "set-password"],
+    ["users", "demo"],
 ]
 
 
