@@ -30,9 +30,11 @@ from cti.acd import AcdConfig, AgentConfig, Command, QueueConfig
 from cti.acd.router import QueueRouter
 from cti.app import run_service
 from cti.ari import AriClient, Dispatcher, Event, EventStream, Resynced
+from cti.desk.users import UserStore
 from cti.errors import AriConflict, AriNotFound
 from cti.events import CallEvent, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
+from cti.roles import Role
 from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, Settings, load_settings
 from cti.sim import acd_entry, place_simulated_call, sim_agent_endpoint
 from cti.sim.drill import free_port
@@ -40,6 +42,7 @@ from cti.sim.own_asterisk import OwnAsterisk
 from cti.sim.relay import TcpProxy
 from cti.store import make_engine, schema
 from cti.tts import Prompts
+from cti.web.sessions import SignInTokens
 from tests.conftest import eventually, in_ci, service_missing
 from tests.integration.hotline import FAST_SPEECH, Hotline, until_serving
 
@@ -263,6 +266,44 @@ async def store(migrated_database: str) -> AsyncIterator[AsyncEngine]:
     engine = make_engine(migrated_database)
     yield engine
     await engine.dispose()
+
+
+@dataclass(frozen=True)
+class DeskUser:
+    """A user made by ``desk_user``: its password, and a sign-in token as POST /api/login gives."""
+
+    login: str
+    password: str
+    role: Role
+    agent: str | None
+    token: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+MakeDeskUser = Callable[..., Awaitable[DeskUser]]
+
+
+@pytest.fixture
+async def desk_user(store: AsyncEngine, settings: Settings) -> MakeDeskUser:
+    """Make a user in the test's ``store`` (the app under test must use ``migrated_database``) and
+    sign it in: ``await desk_user("wang.fang", "agent", agent="1001")``. The token is signed with
+    the session's ``[web]`` settings (config/cti.toml's signing key unless a test changes it); an
+    agent id need not be in any ACD configuration here."""
+
+    async def make(login: str, role: str = "agent", *, agent: str | None = None) -> DeskUser:
+        password = f"{login}-test-password"
+        agents = {} if agent is None else {agent: f"Agent {agent}"}
+        user = await UserStore(store).add(login, role, password, agents=agents, agent=agent)
+        web = settings.web
+        token, _ = SignInTokens(web.signing_key.get_secret_value(), web.session_ttl_s).issue(
+            user.login, user.role, user.agent
+        )
+        return DeskUser(user.login, password, user.role, user.agent, token)
+
+    return make
 
 
 # --- the ACD on the real Asterisk, with simulated agents ------------------------------------
