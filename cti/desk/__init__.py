@@ -1,0 +1,1 @@
+"""The agent desktop: who is calling (the CRM card), the screen-pop, and the routes it calls."""
