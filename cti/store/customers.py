@@ -32,10 +32,15 @@ def _query(by: str, value: str) -> Select[Any]:
     return select(CustomerRow).join(PhoneNumberRow).where(PhoneNumberRow.number.in_(number_forms(value)))
 
 
+def national_number(number: str) -> str:
+    """The number without +86 or 0086 (as dialled within China)."""
+    digits = number.removeprefix("+").removeprefix("00")
+    return digits.removeprefix("86") if len(digits) > 11 else digits
+
+
 def number_forms(number: str) -> list[str]:
     """The forms one Chinese number is stored in: as dialled, without +86/0086, with +86."""
-    digits = number.removeprefix("+").removeprefix("00")
-    national = digits.removeprefix("86") if len(digits) > 11 else digits
+    national = national_number(number)
     return sorted({number, national, f"+86{national.lstrip('0')}"})
 
 

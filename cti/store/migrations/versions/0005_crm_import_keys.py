@@ -23,7 +23,9 @@ def upgrade() -> None:
             batch_op.add_column(sa.Column("external_ref", sa.String(length=64), nullable=True))
             batch_op.create_index(batch_op.f(f"ix_{table}_external_ref"), ["external_ref"], unique=True)
     op.create_index("ix_service_history_visit", "service_history", ["vehicle_id", "on", "kind"], unique=True)
-    op.create_index("ix_insurance_policies_term", "insurance_policies", ["vehicle_id", "expires_on"], unique=True)
+    op.create_index(
+        "ix_insurance_policies_term", "insurance_policies", ["vehicle_id", "expires_on"], unique=True
+    )
     op.create_index("ix_call_events_caller", "call_events", ["caller_number", "kind", "at_us"], unique=False)
 
 
