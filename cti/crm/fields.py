@@ -7,8 +7,9 @@ a message that says what is wrong in words a center's staff can act on.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from cti.ivr.model import SUPPORTED_LANGUAGES
@@ -31,6 +32,24 @@ def text(value: str, longest: int) -> str:
     if len(value) > longest:
         raise ValueError(f"{len(value)} characters, at most {longest}")
     return value
+
+
+def name(value: str) -> str:
+    """A customer's name (the store keeps 128 characters)."""
+    return text(value, 128)
+
+
+def model(value: str) -> str:
+    """A vehicle's model (the store keeps 64 characters)."""
+    return text(value, 64)
+
+
+def segment(value: str) -> str:
+    return choice(value, SEGMENTS)
+
+
+def language(value: str) -> str:
+    return choice(value, LANGUAGES)
 
 
 def choice(value: str, choices: Sequence[str]) -> str:
@@ -84,3 +103,26 @@ def moment(value: str, tz: ZoneInfo) -> datetime:
     except ValueError:
         raise ValueError(f"{value!r} is not a date or date and time (YYYY-MM-DD[THH:MM])") from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=tz)
+
+
+class Cells:
+    """A CSV row's cells or a form's fields, parsed one by one: each bad field is noted (field,
+    problem) and none stops the others, so one answer names every problem."""
+
+    def __init__(self, cells: Mapping[str, str]) -> None:
+        self.cells = cells
+        self.problems: list[tuple[str, str]] = []
+
+    def get(
+        self, column: str, parse: Callable[[str], Any], default: Any = None, required: bool = False
+    ) -> Any:
+        value = self.cells.get(column, "").strip()
+        if not value:
+            if required:
+                self.problems.append((column, "missing"))
+            return default
+        try:
+            return parse(value)
+        except ValueError as exc:
+            self.problems.append((column, str(exc)))
+            return default

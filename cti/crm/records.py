@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -114,28 +114,6 @@ class Batch:
         return {form for _, r in self.customers for number in r.phones for form in number_forms(number)}
 
 
-class _Cells:
-    """One row's cells, parsed field by field; each bad field is noted, none stops the others."""
-
-    def __init__(self, cells: Mapping[str, str]) -> None:
-        self.cells = cells
-        self.problems: list[tuple[str, str]] = []
-
-    def get(
-        self, column: str, parse: Callable[[str], Any], default: Any = None, required: bool = False
-    ) -> Any:
-        value = self.cells.get(column, "").strip()
-        if not value:
-            if required:
-                self.problems.append((column, "missing"))
-            return default
-        try:
-            return parse(value)
-        except ValueError as exc:
-            self.problems.append((column, str(exc)))
-            return default
-
-
 def _phones(value: str) -> tuple[str, ...]:
     """Several numbers in one cell, separated by ';'."""
     return tuple(fields.phone(number) for number in value.split(";") if number.strip())
@@ -145,28 +123,28 @@ def _ref(value: str) -> str:
     return fields.text(value, 64)
 
 
-def _customer(row: _Cells, tz: ZoneInfo) -> CustomerRecord:
+def _customer(row: fields.Cells, tz: ZoneInfo) -> CustomerRecord:
     return CustomerRecord(
         ref=row.get("customer_ref", _ref, required=True),
-        name=row.get("name", lambda v: fields.text(v, 128), required=True),
-        segment=row.get("segment", lambda v: fields.choice(v, fields.SEGMENTS), "regular"),
-        language=row.get("language", lambda v: fields.choice(v, fields.LANGUAGES), fields.DEFAULT_LANGUAGE),
+        name=row.get("name", fields.name, required=True),
+        segment=row.get("segment", fields.segment, fields.SEGMENTS[0]),
+        language=row.get("language", fields.language, fields.DEFAULT_LANGUAGE),
         phones=row.get("phones", _phones, (), required=True),
         notes=row.get("notes", str),
     )
 
 
-def _vehicle(row: _Cells, tz: ZoneInfo) -> VehicleRecord:
+def _vehicle(row: fields.Cells, tz: ZoneInfo) -> VehicleRecord:
     return VehicleRecord(
         vin=row.get("vin", fields.vin, required=True),
         customer_ref=row.get("customer_ref", _ref, required=True),
         plate=row.get("plate", fields.plate),
-        model=row.get("model", lambda v: fields.text(v, 64), required=True),
+        model=row.get("model", fields.model, required=True),
         purchased_on=row.get("purchased_on", fields.day),
     )
 
 
-def _visit(row: _Cells, tz: ZoneInfo) -> VisitRecord:
+def _visit(row: fields.Cells, tz: ZoneInfo) -> VisitRecord:
     return VisitRecord(
         vin=row.get("vin", fields.vin, required=True),
         on=row.get("date", fields.day, required=True),
@@ -176,7 +154,7 @@ def _visit(row: _Cells, tz: ZoneInfo) -> VisitRecord:
     )
 
 
-def _policy(row: _Cells, tz: ZoneInfo) -> PolicyRecord:
+def _policy(row: fields.Cells, tz: ZoneInfo) -> PolicyRecord:
     return PolicyRecord(
         vin=row.get("vin", fields.vin, required=True),
         insurer=row.get("insurer", lambda v: fields.text(v, 64), required=True),
@@ -185,7 +163,7 @@ def _policy(row: _Cells, tz: ZoneInfo) -> PolicyRecord:
     )
 
 
-def _case(row: _Cells, tz: ZoneInfo) -> CaseRecord:
+def _case(row: fields.Cells, tz: ZoneInfo) -> CaseRecord:
     return CaseRecord(
         ref=row.get("case_ref", _ref, required=True),
         customer_ref=row.get("customer_ref", _ref, required=True),
@@ -201,7 +179,7 @@ class Kind:
     name: str
     required: tuple[str, ...]
     optional: tuple[str, ...]
-    parse: Callable[[_Cells, ZoneInfo], Record]
+    parse: Callable[[fields.Cells, ZoneInfo], Record]
 
 
 KINDS = (
@@ -234,7 +212,7 @@ def read_csv(name: str, data: bytes, tz: ZoneInfo, batch: Batch) -> list[Problem
         if len(cells) > len(header):
             problems.append(Problem(where, "row", f"{len(cells)} cells, the header names {len(header)}"))
             continue
-        row = _Cells(dict(zip(header, cells, strict=False)))
+        row = fields.Cells(dict(zip(header, cells, strict=False)))
         record = kind.parse(row, tz)
         problems.extend(Problem(where, column, problem) for column, problem in row.problems)
         if not row.problems:
