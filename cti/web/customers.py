@@ -86,7 +86,7 @@ def _new_customer(body: dict[str, Any]) -> NewCustomer:
         if with_vehicle
         else None,
     )
-    problems |= dict(form.problems)
+    problems = dict(form.problems) | problems  # "must be text" says more than "missing"
     if problems:
         said = "; ".join(f"{key}: {problem}" for key, problem in sorted(problems.items()))
         raise ApiError(400, f"the new customer's form has bad fields: {said}", {"fields": problems})
