@@ -122,7 +122,9 @@ def test_the_command_reports_by_line_and_exits_1_or_prints_what_it_wrote(
 ) -> None:
     env = {"CTI_DATABASE_URL": migrated_database}
     bad = tmp_path / "vehicles.csv"
-    bad.write_text("vin,customer_ref,model\nLSVAU2180N21000I1,C001,x\nLSVAU2180N2100099,C404,x\n", encoding="utf-8")
+    bad.write_text(
+        "vin,customer_ref,model\nLSVAU2180N21000I1,C001,x\nLSVAU2180N2100099,C404,x\n", encoding="utf-8"
+    )
     refused = CliRunner().invoke(cli, ["crm", "import", str(bad)], env=env)
     assert refused.exit_code == 1
     assert refused.output.splitlines() == [

@@ -230,7 +230,9 @@ async def test_the_history_of_a_number(store: AsyncEngine) -> None:
 
 
 async def test_the_history_keeps_one_contact_more_than_the_pop_shows(store: AsyncEngine) -> None:
-    await insert_events(store, [e for i in range(10) for e in call(f"c{i}", timedelta(days=i + 1, minutes=1))])
+    await insert_events(
+        store, [e for i in range(10) for e in call(f"c{i}", timedelta(days=i + 1, minutes=1))]
+    )
     history = await caller_history(store, "13800000001", NOW)
     assert [contact.call_id for contact in history.contacts] == [f"c{i}" for i in range(CONTACTS_SHOWN + 1)]
     assert [past.call_id for past in history.calls] == ["c0"]
