@@ -23,8 +23,10 @@ services:
 asterisk:
 	scripts/asterisk.sh up
 
-## make run: the service against the local Asterisk, Redis and SQLite (Ctrl-C stops it).
+## make run: the service against the local Asterisk, Redis and SQLite (Ctrl-C stops it), with the
+## demo CRM loaded (again: the same rows are updated, nothing is added twice).
 run: $(STAMP) services asterisk
+	$(VENV)/bin/cti crm import config/crm-demo/*.csv
 	$(VENV)/bin/cti run
 
 ## make test: the whole suite (ruff, mypy, unit and integration tests on the real stack), on

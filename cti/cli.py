@@ -18,6 +18,7 @@ from rich.table import Table
 from cti.acd import load_acd_config
 from cti.app import ari_client, run_service
 from cti.cli_users import users
+from cti.crm.cli import crm
 from cti.errors import CtiError
 from cti.ivr.calendars import public_calendars, uncovered
 from cti.ivr.commands import flows
@@ -317,6 +318,7 @@ def import_queue_log_command(state: CliState, path: Path) -> None:
 cli.add_command(flows)
 cli.add_command(tts)
 cli.add_command(users)
+cli.add_command(crm)
 
 
 @cli.group()

@@ -29,13 +29,18 @@ def _query(by: str, value: str) -> Select[Any]:
     if by == BY_VIN_LAST6:
         return select(CustomerRow).join(VehicleRow).where(func.upper(VehicleRow.vin).endswith(value.upper()))
     # The caller's number, or any other collected number (a callback number keyed by hand).
-    return select(CustomerRow).join(PhoneNumberRow).where(PhoneNumberRow.number.in_(_number_forms(value)))
+    return select(CustomerRow).join(PhoneNumberRow).where(PhoneNumberRow.number.in_(number_forms(value)))
 
 
-def _number_forms(number: str) -> list[str]:
-    """The forms one Chinese number is stored in: as dialled, without +86/0086, with +86."""
+def national_number(number: str) -> str:
+    """The number without +86 or 0086 (as dialled within China)."""
     digits = number.removeprefix("+").removeprefix("00")
-    national = digits.removeprefix("86") if len(digits) > 11 else digits
+    return digits.removeprefix("86") if len(digits) > 11 else digits
+
+
+def number_forms(number: str) -> list[str]:
+    """The forms one Chinese number is stored in: as dialled, without +86/0086, with +86."""
+    national = national_number(number)
     return sorted({number, national, f"+86{national.lstrip('0')}"})
 
 

@@ -17,7 +17,19 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Date, Double, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Date,
+    Double,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from cti.kpi.facts import Outcome
@@ -58,6 +70,8 @@ class CallEventRow(Base):
         Index("ix_call_events_call", "call_id"),
         Index("ix_call_events_lead", "lead_id"),
         Index("ix_call_events_kind_at", "kind", "at_us"),
+        # The screen-pop's caller history: this number's recent calls and contacts, newest first.
+        Index("ix_call_events_caller", "caller_number", "kind", "at_us"),
     )
 
 
@@ -188,9 +202,13 @@ class AgentStateChangeRow(Base):
 
 
 class CustomerRow(Base):
+    """A customer; ``external_ref`` is the center's own id for it (``cti crm import`` updates the
+    customer with the same reference instead of adding a second one)."""
+
     __tablename__ = "customers"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_ref: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     name: Mapped[str] = mapped_column(String(128))
     segment: Mapped[str] = mapped_column(String(16), default="regular")  # regular | vip
     language: Mapped[str] = mapped_column(String(8), default="zh")
@@ -226,11 +244,17 @@ class ServiceRecordRow(Base):
     dealer: Mapped[str | None] = mapped_column(String(128))
     notes: Mapped[str | None] = mapped_column(Text)
 
+    # One record per vehicle, day and kind: what makes a re-imported service history idempotent.
+    __table_args__ = (Index("ix_service_history_visit", "vehicle_id", "on", "kind", unique=True),)
+
 
 class CaseRow(Base):
+    """A complaint, repair, roadside or inquiry case; ``external_ref`` as for customers."""
+
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    external_ref: Mapped[str | None] = mapped_column(String(64), unique=True, index=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
     kind: Mapped[str] = mapped_column(String(32))  # complaint | repair | roadside | inquiry
     status: Mapped[str] = mapped_column(String(16), default="open")
@@ -249,6 +273,9 @@ class InsurancePolicyRow(Base):
     insurer: Mapped[str] = mapped_column(String(64))
     expires_on: Mapped[date] = mapped_column(Date, index=True)
     renewal_status: Mapped[str] = mapped_column(String(16), default="due")  # due | quoted | renewed | lost
+
+    # One policy per vehicle and expiry: a renewal is a new row, a re-import updates the same one.
+    __table_args__ = (Index("ix_insurance_policies_term", "vehicle_id", "expires_on", unique=True),)
 
 
 class UserRow(Base):

@@ -12,6 +12,7 @@ from cti.live import connect_redis
 from cti.settings import Settings
 from cti.store import make_engine
 from cti.web.auth import TOKENS, load_tokens
+from cti.web.customers import add_customer_routes
 from cti.web.health import VITALS, add_health_routes
 from cti.web.kpi import ENGINE, REPORTS, SETTINGS, get_kpi
 from cti.web.login import THROTTLE, add_login_routes
@@ -65,4 +66,5 @@ def build_web_app(settings: Settings) -> web.Application:
     add_health_routes(app)
     add_report_routes(app)
     add_login_routes(app)
+    add_customer_routes(app)
     return app

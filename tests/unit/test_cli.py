@@ -29,6 +29,7 @@ COMMANDS = [
     ["users", "enable"],
     ["users", "set-password"],
     ["users", "demo"],
+    ["crm", "import"],
 ]
 
 
@@ -139,4 +140,4 @@ def test_report_refuses_a_bad_period(store_env: dict[str, str]) -> None:
 def test_db_upgrade_names_the_revision(store_env: dict[str, str]) -> None:
     result = CliRunner().invoke(cli, ["db", "upgrade"], env=store_env)
     assert result.exit_code == 0, result.output
-    assert result.output.strip().endswith("is at revision 0004")
+    assert result.output.strip().endswith("is at revision 0005")
