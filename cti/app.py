@@ -21,6 +21,7 @@ from cti.acd.router import QueueRouter
 from cti.acd.sweeper import Sweeper
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
+from cti.desk.dispositions import Dispositions, load_dispositions
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
 from cti.ivr import FlowContext, load_flows, load_stations
 from cti.ivr.calendars import public_calendars
@@ -86,15 +87,18 @@ class _Files:
     acd_config: AcdConfig
     flows: Mapping[str, Flow]
     context: FlowContext
+    dispositions: Dispositions
 
 
 def _read_files(settings: Settings) -> _Files:
     """The ACD configuration and the flows, checked together (a flow may route only to a
-    configured queue); ``FlowError`` lists every flow problem as ``file:line: ...``."""
+    configured queue); ``FlowError`` lists every flow problem as ``file:line: ...``. The
+    dispositions too: a wrong code stops the start, not an agent's wrap-up."""
     acd_config = load_acd_config(settings.acd.config_file)
     flows = load_flows(settings.ivr.flows_dir, {queue.name for queue in acd_config.queues})
     stations = load_stations(settings.ivr.stations_file)
-    return _Files(acd_config, flows, FlowContext(stations=stations, calendars=public_calendars()))
+    context = FlowContext(stations=stations, calendars=public_calendars())
+    return _Files(acd_config, flows, context, load_dispositions(settings.acd.dispositions_file))
 
 
 async def _run_leased(

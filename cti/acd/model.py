@@ -8,15 +8,14 @@ strategies read; the live state in Redis (``cti.live``) produces them.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cti.errors import ConfigError
+from cti.config_files import load_toml_model
 
 
 class Strategy(StrEnum):
@@ -189,19 +188,7 @@ class AcdConfig(_Config):
 
 def load_acd_config(path: Path) -> AcdConfig:
     """Read agents and queues from a TOML file; ``ConfigError`` names the key and the reason."""
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-        return AcdConfig.model_validate(data)
-    except FileNotFoundError as exc:
-        raise ConfigError(str(path), "(file)", "no such file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), "(syntax)", str(exc)) from exc
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        reason = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        raise ConfigError(str(path), key, reason) from exc
+    return load_toml_model(path, AcdConfig)
 
 
 @dataclass(frozen=True)
