@@ -21,6 +21,8 @@ from cti.acd.router import QueueRouter
 from cti.acd.sweeper import Sweeper
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
+from cti.desk.agent_control import AgentControl
+from cti.desk.disposing import DispositionDesk
 from cti.desk.dispositions import Dispositions, load_dispositions
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
 from cti.ivr import FlowContext, load_flows, load_stations
@@ -36,6 +38,7 @@ from cti.store.acd_history import recall_acd
 from cti.store.customers import find_customer
 from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
+from cti.web.desk import Desk
 from cti.web.health import VITALS, AcdFigures, Vitals
 
 log = logging.getLogger(__name__)
@@ -105,7 +108,12 @@ async def _run_leased(
     settings: Settings, files: _Files, redis: Redis, clock: Clock, lease: InstanceLease
 ) -> None:
     """The service, once this instance holds its app name's heartbeat (``InstanceLease``)."""
-    web_app = build_web_app(settings)
+    engine = make_engine(settings.database.url)
+    outbox = EventOutbox(redis, settings.redis.outbox_stream)
+    acd_state = AcdState(redis, settings.acd.redis_prefix)
+    control = AgentControl(files.acd_config, acd_state, outbox)
+    desk = Desk(control, files.dispositions, DispositionDesk(control, files.dispositions, engine, time.time))
+    web_app = build_web_app(settings, desk)
     vitals = web_app[VITALS]
     vitals.redis, vitals.lease, vitals.outbox_stream = redis, lease, settings.redis.outbox_stream
     web_runner = web.AppRunner(web_app, access_log=None)
@@ -114,10 +122,10 @@ async def _run_leased(
         await web.TCPSite(web_runner, settings.web.host, settings.web.port).start()
     except OSError as exc:
         await web_runner.cleanup()
+        await engine.dispose()
         where = f"{settings.web.host}:{settings.web.port}"
         raise ConfigError("[web]", "web.port", f"cannot listen on {where}: {exc.strerror}") from exc
     log.info("HTTP API listening", extra={"url": f"http://{settings.web.host}:{settings.web.port}/api/"})
-    engine = make_engine(settings.database.url)
     drainer = OutboxDrainer(
         redis, engine, f"{settings.ari.app}@{socket.gethostname()}", stream=settings.redis.outbox_stream
     )
@@ -126,11 +134,8 @@ async def _run_leased(
     drain_task = asyncio.create_task(_drain(settings.database.url, drainer, drained), name="outbox-drainer")
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
-    outbox = EventOutbox(redis, settings.redis.outbox_stream)
     try:
-        await _serve(
-            settings, files, outbox, AcdState(redis, settings.acd.redis_prefix), engine, clock, vitals
-        )
+        await _serve(settings, files, outbox, acd_state, engine, clock, vitals)
     finally:
         await outbox.aclose()  # what it held while Redis was away, before the last drain
         drained.set()

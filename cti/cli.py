@@ -17,6 +17,7 @@ from rich.table import Table
 
 from cti.acd import load_acd_config
 from cti.app import ari_client, run_service
+from cti.desk.agent_cli import agent
 from cti.errors import CtiError
 from cti.ivr.calendars import public_calendars, uncovered
 from cti.ivr.commands import flows
@@ -315,6 +316,7 @@ def import_queue_log_command(state: CliState, path: Path) -> None:
 
 cli.add_command(flows)
 cli.add_command(tts)
+cli.add_command(agent)
 
 
 @cli.group()

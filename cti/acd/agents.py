@@ -193,3 +193,15 @@ def agent_state_event(change: StateChange) -> CallEvent:
         agent=change.agent,
         data={"state": change.state.value, "reason": change.reason, "by": change.by},
     )
+
+
+def wrapup_ended_event(agent: str, call_id: str, at: float, wrapup_s: float, **data: object) -> CallEvent:
+    """``wrapup_ended`` of a wrap-up ended by anyone but the call's own router (a sweeper, the
+    agent ending it early, the disposition it waited for): the KPIs read its ``wrapup_s``."""
+    return CallEvent(
+        EventKind.WRAPUP_ENDED,
+        datetime.fromtimestamp(at, UTC),
+        call_id,
+        agent=agent,
+        data={"wrapup_s": round(wrapup_s, 3), **data},
+    )

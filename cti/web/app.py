@@ -9,11 +9,14 @@ from aiohttp import web
 from cti.kpi.workers import ReportWorkers
 from cti.settings import Settings
 from cti.store import make_engine
+from cti.web.agents import add_agent_routes
 from cti.web.auth import TOKENS, load_tokens
+from cti.web.desk import Desk
 from cti.web.health import VITALS, add_health_routes
 from cti.web.kpi import ENGINE, REPORTS, SETTINGS, get_kpi
 from cti.web.problems import problems
 from cti.web.reports import add_report_routes
+from cti.web.wallboard import add_wallboard_route
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
@@ -32,7 +35,8 @@ async def _store(app: web.Application) -> AsyncIterator[None]:
     await app[ENGINE].dispose()
 
 
-def build_web_app(settings: Settings) -> web.Application:
+def build_web_app(settings: Settings, desk: Desk | None = None) -> web.Application:
+    """The API; with ``desk`` (the live state's), the agent desktop's routes too."""
     app = web.Application(middlewares=[problems])
     app[SETTINGS] = settings
     app[TOKENS] = load_tokens(settings.web.tokens_file)
@@ -40,4 +44,7 @@ def build_web_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/kpi", get_kpi)
     add_health_routes(app)
     add_report_routes(app)
+    if desk is not None:
+        add_agent_routes(app, desk)
+        add_wallboard_route(app, desk)
     return app
