@@ -6,9 +6,10 @@ the call or in its wrap-up names it), then the store's events of the call (``age
 which also give its queue, caller and lead for the events (``cti.desk.dispositions``). A store
 that does not answer leaves those unknown rather than refusing an agent in wrap-up.
 
-One disposition per call and agent: the first is kept in Redis (``SET NX``, a week: nobody
-disposes a call later than that), an identical retry is answered as the first was, and a
-different one is refused. The events are recorded again on a retry: their ids are the first
+One disposition per call and agent: the first is kept in Redis (a hash per call, agent ->
+code and note, ``HSETNX``, a week: nobody disposes a call later than that), an identical retry
+is answered as the first was (its agent is known from there, ready or not), and a different one
+is refused. The events are recorded again on a retry: their ids are the first
 ones' (``disposition_events``), so the store keeps them once, and a first try cut short between
 its mark and its events is completed.
 """
@@ -81,14 +82,19 @@ class DispositionDesk:
         statuses = await state.agents([agent.id for agent in self.control.config.agents])
         busy = (AgentState.ON_CALL, AgentState.WRAP_UP)
         live = [s.agent for s, _ in statuses if s.call_id == call_id and s.state in busy]
+        disposed = sorted(str(agent) for agent in await state.redis.hkeys(self._key(call_id)))
         events = await self._stored(call_id)
         answered = [e.agent for e in reversed(events) if e.kind is EventKind.AGENT_ANSWERED and e.agent]
         return CallTakers(
-            tuple(dict.fromkeys([*live, *answered])),
+            tuple(dict.fromkeys([*live, *disposed, *answered])),
             next((e.queue for e in reversed(events) if e.queue), None),
             next((e.lead_id for e in events if e.lead_id), None),
             next((e.caller_number for e in events if e.caller_number), None),
         )
+
+    def _key(self, call_id: str) -> str:
+        """The call's dispositions so far: agent -> its code and note."""
+        return f"{self.control.state.prefix}:disposed:{call_id}"
 
     async def _stored(self, call_id: str) -> list[CallEvent]:
         try:
@@ -108,14 +114,14 @@ class DispositionDesk:
             raise InvalidChoice(
                 f"the note has {len(note)} characters; at most {NOTE_MAX}", {"note_max": NOTE_MAX}
             )
-        redis, key = (
-            self.control.state.redis,
-            f"{self.control.state.prefix}:disposed:{call.call_id}:{call.agent}",
-        )
+        redis, key = self.control.state.redis, self._key(call.call_id)
         mark = json.dumps({"code": code, "note": note}, ensure_ascii=False, sort_keys=True)
-        first = bool(await redis.set(key, mark, nx=True, ex=DISPOSED_TTL_S))
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.hsetnx(key, call.agent, mark)
+            pipe.expire(key, DISPOSED_TTL_S)
+            first = bool((await pipe.execute())[0])
         if not first:
-            kept = await redis.get(key)
+            kept = await redis.hget(key, call.agent)
             if kept != mark:
                 earlier = json.loads(kept or "{}").get("code")
                 raise AlreadyDisposed(

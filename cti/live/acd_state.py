@@ -92,7 +92,7 @@ def _status(agent_id: str, fields: dict[str, str]) -> tuple[AgentStatus, int]:
         missed_in_row=int(fields.get("missed", 0)),
         owner=fields.get("owner", ""),
         until=float(fields.get("until") or 0),
-        queues=tuple(sorted(_split_queues(fields.get("queues", "")))),
+        queues=tuple(q for q in fields.get("queues", "").split(",") if q),
         undisposed=fields.get("undisposed", ""),
     )
     return status, int(fields.get("version", 0))
