@@ -21,7 +21,10 @@ from cti.acd.router import QueueRouter
 from cti.acd.sweeper import Sweeper
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
+from cti.desk.agent_control import AgentControl
 from cti.desk.demo import announce_demo_users
+from cti.desk.disposing import DispositionDesk
+from cti.desk.dispositions import Dispositions, load_dispositions
 from cti.desk.users import agent_names
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
 from cti.ivr import FlowContext, load_flows, load_stations
@@ -37,6 +40,7 @@ from cti.store.acd_history import recall_acd
 from cti.store.customers import find_customer
 from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
+from cti.web.desk import Desk
 from cti.web.health import VITALS, AcdFigures, Vitals
 
 log = logging.getLogger(__name__)
@@ -92,22 +96,30 @@ class _Files:
     acd_config: AcdConfig
     flows: Mapping[str, Flow]
     context: FlowContext
+    dispositions: Dispositions
 
 
 def _read_files(settings: Settings) -> _Files:
     """The ACD configuration and the flows, checked together (a flow may route only to a
-    configured queue); ``FlowError`` lists every flow problem as ``file:line: ...``."""
+    configured queue); ``FlowError`` lists every flow problem as ``file:line: ...``. The
+    dispositions too: a wrong code stops the start, not an agent's wrap-up."""
     acd_config = load_acd_config(settings.acd.config_file)
     flows = load_flows(settings.ivr.flows_dir, {queue.name for queue in acd_config.queues})
     stations = load_stations(settings.ivr.stations_file)
-    return _Files(acd_config, flows, FlowContext(stations=stations, calendars=public_calendars()))
+    context = FlowContext(stations=stations, calendars=public_calendars())
+    return _Files(acd_config, flows, context, load_dispositions(settings.acd.dispositions_file))
 
 
 async def _run_leased(
     settings: Settings, files: _Files, redis: Redis, clock: Clock, lease: InstanceLease
 ) -> None:
     """The service, once this instance holds its app name's heartbeat (``InstanceLease``)."""
-    web_app = build_web_app(settings)
+    engine = make_engine(settings.database.url)
+    outbox = EventOutbox(redis, settings.redis.outbox_stream)
+    acd_state = AcdState(redis, settings.acd.redis_prefix)
+    control = AgentControl(files.acd_config, acd_state, outbox)
+    desk = Desk(control, files.dispositions, DispositionDesk(control, files.dispositions, engine, time.time))
+    web_app = build_web_app(settings, desk)
     vitals = web_app[VITALS]
     vitals.redis, vitals.lease, vitals.outbox_stream = redis, lease, settings.redis.outbox_stream
     web_runner = web.AppRunner(web_app, access_log=None)
@@ -116,10 +128,10 @@ async def _run_leased(
         await web.TCPSite(web_runner, settings.web.host, settings.web.port).start()
     except OSError as exc:
         await web_runner.cleanup()
+        await engine.dispose()
         where = f"{settings.web.host}:{settings.web.port}"
         raise ConfigError("[web]", "web.port", f"cannot listen on {where}: {exc.strerror}") from exc
     log.info("HTTP API listening", extra={"url": f"http://{settings.web.host}:{settings.web.port}/api/"})
-    engine = make_engine(settings.database.url)
     drainer = OutboxDrainer(
         redis, engine, f"{settings.ari.app}@{socket.gethostname()}", stream=settings.redis.outbox_stream
     )
@@ -128,11 +140,8 @@ async def _run_leased(
     drain_task = asyncio.create_task(_drain(settings.database.url, drainer, drained), name="outbox-drainer")
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
-    outbox = EventOutbox(redis, settings.redis.outbox_stream)
     try:
-        await _serve(
-            settings, files, outbox, AcdState(redis, settings.acd.redis_prefix), engine, clock, vitals
-        )
+        await _serve(settings, files, outbox, acd_state, engine, clock, vitals)
     finally:
         await outbox.aclose()  # what it held while Redis was away, before the last drain
         drained.set()

@@ -19,6 +19,7 @@ from cti.acd import load_acd_config
 from cti.app import ari_client, run_service
 from cti.cli_users import users
 from cti.crm.cli import crm
+from cti.desk.agent_cli import agent
 from cti.errors import CtiError
 from cti.ivr.calendars import public_calendars, uncovered
 from cti.ivr.commands import flows
@@ -319,6 +320,7 @@ cli.add_command(flows)
 cli.add_command(tts)
 cli.add_command(users)
 cli.add_command(crm)
+cli.add_command(agent)
 
 
 @cli.group()

@@ -217,6 +217,8 @@ class AcdSettings(_Section):
     config_file: Path = Path("config/acd.toml")
     auto_login: bool = False  # log every configured agent in at start (demo; agents log in themselves)
     redis_prefix: str = "cti:acd"  # keys of the live agent and queue state (one per center)
+    # The codes an agent records a call with at wrap-up (cti.desk.dispositions).
+    dispositions_file: Path = Path("config/dispositions.toml")
 
 
 class Settings(_Section):

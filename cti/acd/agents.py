@@ -5,6 +5,13 @@ each with its reason, or raises ``AgentStateError`` for a command that makes no 
 current state (the router never sends one; an agent desktop might). An agent who lets
 ``auto_pause_after`` offers in a row ring out is paused with reason ``auto:no-answer``, so
 callers stop waiting on an empty seat.
+
+Who asked for a change (``by``: "auto" for the ACD's own, "agent:<login>", "supervisor:<login>",
+"api", "cli"...) rides along unread, so the recorded event says it. An agent may sign in for some
+of its queues only (``queues``: empty means every queue its skills serve). A queue may require a
+disposition before ready: the call is then ``undisposed`` from the hang-up, ending the wrap-up is
+refused until ``DISPOSED`` clears it, and a disposition after the wrap-up's deadline makes the
+agent ready at once.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ class Command(StrEnum):
     CANCEL = "cancel"  # ringing stopped: the caller left, or another agent answered (ringall)
     HANG_UP = "hang_up"  # the conversation ended: wrap-up starts
     WRAPUP_DONE = "wrapup_done"
+    DISPOSED = "disposed"  # the call's required disposition is recorded
 
 
 @dataclass(frozen=True)
@@ -48,6 +56,10 @@ class AgentStatus:
     #: When ringing or wrap-up is over at the latest (epoch seconds; 0: no deadline). It lives
     #: with the agent so that any instance can end it if the owner dies (``cti.acd.sweeper``).
     until: float = 0.0
+    #: The queues the agent signed in for (empty: every queue its skills serve).
+    queues: tuple[str, ...] = ()
+    #: The call whose disposition its queue requires before the agent is ready again ('' : none).
+    undisposed: str = ""
 
 
 @dataclass(frozen=True)
@@ -57,6 +69,7 @@ class StateChange:
     reason: str
     at: float
     call_id: str | None = None
+    by: str = "auto"
 
 
 _ALLOWED: dict[Command, frozenset[AgentState]] = {
@@ -70,12 +83,17 @@ _ALLOWED: dict[Command, frozenset[AgentState]] = {
     Command.CANCEL: frozenset({AgentState.RINGING}),
     Command.HANG_UP: frozenset({AgentState.ON_CALL}),
     Command.WRAPUP_DONE: frozenset({AgentState.WRAP_UP}),
+    Command.DISPOSED: frozenset({AgentState.WRAP_UP}),
 }
 
 
-def _target(status: AgentStatus, command: Command, auto_pause_after: int) -> tuple[AgentState, str]:
+def _target(
+    status: AgentStatus, command: Command, now: float, auto_pause_after: int
+) -> tuple[AgentState, str]:
     if command is Command.RING_NO_ANSWER and 0 < auto_pause_after <= status.missed_in_row + 1:
         return AgentState.PAUSED, "auto:no-answer"
+    if command is Command.DISPOSED and now < status.until:  # the wrap-up goes on to its deadline
+        return AgentState.WRAP_UP, "disposed"
     return {
         Command.LOGIN: (AgentState.READY, "login"),
         Command.LOGOUT: (AgentState.LOGGED_OUT, "logout"),
@@ -87,7 +105,42 @@ def _target(status: AgentStatus, command: Command, auto_pause_after: int) -> tup
         Command.CANCEL: (AgentState.READY, "offer-canceled"),
         Command.HANG_UP: (AgentState.WRAP_UP, "call-ended"),
         Command.WRAPUP_DONE: (AgentState.READY, "wrap-up-done"),
+        Command.DISPOSED: (AgentState.READY, "wrap-up-done"),
     }[command]
+
+
+def _refusal(status: AgentStatus, command: Command, reason: str) -> str | None:
+    """Why ``command`` cannot apply now, beyond the states it starts from."""
+    if status.state not in _ALLOWED[command]:
+        return f"cannot {command} while {status.state}"
+    if command is Command.PAUSE and not reason:
+        return "a pause needs a reason code"
+    if command in (Command.WRAPUP_DONE, Command.PAUSE) and status.undisposed:
+        return f"call {status.undisposed} needs a disposition before the wrap-up ends"
+    if command is Command.DISPOSED and not status.undisposed:
+        return "no call waits for a disposition"
+    return None
+
+
+def _queues(
+    status: AgentStatus, command: Command, state: AgentState, chosen: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A login chooses the queues; they hold until the logout."""
+    if command is Command.LOGIN:
+        return chosen
+    return () if state is AgentState.LOGGED_OUT else status.queues
+
+
+def _undisposed(
+    status: AgentStatus, command: Command, state: AgentState, call_id: str | None, required: bool
+) -> str:
+    """A hang-up in a queue that requires a disposition marks the call; the disposition, or
+    leaving the wrap-up otherwise (a logout), clears it."""
+    if command is Command.HANG_UP:
+        return (call_id or status.call_id or "") if required else ""
+    if command is Command.DISPOSED or state is not AgentState.WRAP_UP:
+        return ""
+    return status.undisposed
 
 
 def apply(
@@ -99,29 +152,36 @@ def apply(
     call_id: str | None = None,
     auto_pause_after: int = 0,
     until: float = 0.0,
+    by: str = "auto",
+    queues: tuple[str, ...] = (),
+    disposition_required: bool = False,
 ) -> tuple[AgentStatus, StateChange]:
-    """The agent's status after ``command`` and the change to record (with its reason);
-    ``until`` is the new state's deadline (wrap-up's end), none by default."""
-    if status.state not in _ALLOWED[command]:
-        raise AgentStateError(f"agent {status.agent}: cannot {command} while {status.state}")
-    state, default_reason = _target(status, command, auto_pause_after)
-    if command is Command.PAUSE and not reason:
-        raise AgentStateError(f"agent {status.agent}: a pause needs a reason code")
+    """The agent's status after ``command`` and the change to record (with its reason and
+    ``by``); ``until`` is the new state's deadline (wrap-up's end), none by default; ``queues``
+    the ones a login chooses; ``disposition_required``: a hang-up's call needs a disposition
+    before ready."""
+    refusal = _refusal(status, command, reason)
+    if refusal is not None:
+        raise AgentStateError(f"agent {status.agent}: {refusal}")
+    state, default_reason = _target(status, command, now, auto_pause_after)
     missed = status.missed_in_row + 1 if command is Command.RING_NO_ANSWER else status.missed_in_row
     if command in (Command.ANSWER, Command.LOGIN, Command.UNPAUSE) or state is AgentState.PAUSED:
         missed = 0
     keeps_call = state in (AgentState.RINGING, AgentState.ON_CALL, AgentState.WRAP_UP)
+    staying = state is status.state  # disposed before the wrap-up's deadline: it keeps its times
     new = replace(
         status,
         state=state,
-        since=now,
+        since=status.since if staying else now,
         reason=reason or default_reason,
         call_id=(call_id or status.call_id) if keeps_call else None,
         missed_in_row=missed,
         owner=status.owner if keeps_call else "",
-        until=until,
+        until=status.until if staying else until,
+        queues=_queues(status, command, state, queues),
+        undisposed=_undisposed(status, command, state, call_id, disposition_required),
     )
-    return new, StateChange(status.agent, state, new.reason, now, new.call_id)
+    return new, StateChange(status.agent, state, new.reason, now, new.call_id, by)
 
 
 def agent_state_event(change: StateChange) -> CallEvent:
@@ -131,5 +191,17 @@ def agent_state_event(change: StateChange) -> CallEvent:
         datetime.fromtimestamp(change.at, UTC),
         change.call_id or "",
         agent=change.agent,
-        data={"state": change.state.value, "reason": change.reason},
+        data={"state": change.state.value, "reason": change.reason, "by": change.by},
+    )
+
+
+def wrapup_ended_event(agent: str, call_id: str, at: float, wrapup_s: float, **data: object) -> CallEvent:
+    """``wrapup_ended`` of a wrap-up ended by anyone but the call's own router (a sweeper, the
+    agent ending it early, the disposition it waited for): the KPIs read its ``wrapup_s``."""
+    return CallEvent(
+        EventKind.WRAPUP_ENDED,
+        datetime.fromtimestamp(at, UTC),
+        call_id,
+        agent=agent,
+        data={"wrapup_s": round(wrapup_s, 3), **data},
     )

@@ -8,7 +8,8 @@ Redis with the agent (``AgentStatus.until``) and each instance's heartbeat is a 
 (``cti.live.lease``). Any live instance's sweeper reads the shared state and Asterisk's
 channels and asks this module what to end:
 
-- a wrap-up past its deadline ends (whoever owns it: a live owner's own timer fires first);
+- a wrap-up past its deadline ends (whoever owns it: a live owner's own timer fires first),
+  unless its call still waits for the disposition its queue requires;
 - a ring past its deadline is cancelled (the owner would have timed it out long before);
 - an agent on a call of a dead owner whose channels Asterisk no longer has is freed (a
   conversation still up is left alone: the owner's next start adopts it);
@@ -121,7 +122,11 @@ def _agent_fix(
     now: float,
 ) -> AgentFix | None:
     status = seen.status
-    if status.state is AgentState.WRAP_UP and now >= _deadline(status, limits.wrapup_s) + WRAPUP_GRACE_S:
+    if (
+        status.state is AgentState.WRAP_UP
+        and not status.undisposed  # the disposition ends it, whichever instance records it
+        and now >= _deadline(status, limits.wrapup_s) + WRAPUP_GRACE_S
+    ):
         return AgentFix(status.agent, seen.version, (Command.WRAPUP_DONE,), "wrap-up past its deadline")
     if status.state is AgentState.RINGING and now >= _deadline(status, limits.ring_s) + RING_GRACE_S:
         return AgentFix(status.agent, seen.version, (Command.CANCEL,), "ringing past its deadline")

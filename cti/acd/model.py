@@ -8,15 +8,14 @@ strategies read; the live state in Redis (``cti.live``) produces them.
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Self
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from cti.errors import ConfigError
+from cti.config_files import load_toml_model
 
 
 class Strategy(StrEnum):
@@ -71,6 +70,34 @@ class AgentConfig(_Config):
         return value
 
 
+class Labels(_Config):
+    """What a person reads for a code, in the desktop's two languages."""
+
+    zh: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class PauseReason(_Config):
+    """A reason an agent may pause with. Codes are the center's own; ``auto:...`` are the ACD's."""
+
+    code: str = Field(pattern=r"^[a-z][a-z0-9_-]*$")
+    label: Labels
+
+
+#: The pause the ACD makes itself after unanswered rings: not chosen, but shown and explained.
+AUTO_NO_ANSWER = PauseReason.model_construct(
+    code="auto:no-answer",
+    label=Labels(zh="未接听自动暂停, 可取消暂停", en="Paused after unanswered calls; unpause when back"),
+)
+DEFAULT_PAUSE_REASONS = (
+    PauseReason(code="break", label=Labels(zh="休息", en="Break")),
+    PauseReason(code="lunch", label=Labels(zh="午餐", en="Lunch")),
+    PauseReason(code="training", label=Labels(zh="培训", en="Training")),
+    PauseReason(code="meeting", label=Labels(zh="会议", en="Meeting")),
+    PauseReason(code="after-call-work", label=Labels(zh="话后处理", en="After-call work")),
+)
+
+
 class QueueConfig(_Config):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     strategy: Strategy = Strategy.LONGEST_IDLE
@@ -90,6 +117,8 @@ class QueueConfig(_Config):
     # The key a waiting caller presses to be called back instead, keeping the place in line
     # (the periodic announcement offers it); None: no callback offer.
     callback_key: str | None = Field(default=None, pattern=r"^[0-9*#]$")
+    # The agent stays in wrap-up, past wrapup_s if need be, until the call's disposition is in.
+    wrapup_requires_disposition: bool = False
 
     @property
     def required_skill(self) -> str:
@@ -113,10 +142,18 @@ class AcdConfig(_Config):
     # How long the customer's phone rings before the callback is given up as not answered
     # (ARI's dial timeout, whole seconds); the agent who answered waits that long at most.
     callback_ring_s: int = Field(default=40, ge=5, le=300)
+    # The reasons an agent may pause with (the desktop's menu).
+    pause_reasons: tuple[PauseReason, ...] = Field(default=DEFAULT_PAUSE_REASONS, min_length=1)
+    # May an agent sign in for some of the queues its skills serve only?
+    agents_choose_queues: bool = True
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
-        for kind, names in (("agent", [a.id for a in self.agents]), ("queue", [q.name for q in self.queues])):
+        for kind, names in (
+            ("agent", [a.id for a in self.agents]),
+            ("queue", [q.name for q in self.queues]),
+            ("pause reason", [r.code for r in self.pause_reasons]),
+        ):
             duplicates = sorted({n for n in names if names.count(n) > 1})
             if duplicates:
                 raise ValueError(f"duplicate {kind} ids: {duplicates}")
@@ -136,22 +173,22 @@ class AcdConfig(_Config):
     def queue(self, name: str) -> QueueConfig:
         return next(q for q in self.queues if q.name == name)
 
+    def agent(self, agent_id: str) -> AgentConfig | None:
+        return next((a for a in self.agents if a.id == agent_id), None)
+
+    def queues_of(self, agent: AgentConfig) -> list[str]:
+        """The queues an agent's skills serve (level 1 or more in the queue's skill)."""
+        return [q.name for q in self.queues if agent.skills.get(q.required_skill, 0) >= 1]
+
+    def pause_reason(self, code: str) -> PauseReason | None:
+        """A configured reason, or the ACD's own automatic one; None for an unknown code."""
+        known = [*self.pause_reasons, AUTO_NO_ANSWER]
+        return next((r for r in known if r.code == code), None)
+
 
 def load_acd_config(path: Path) -> AcdConfig:
     """Read agents and queues from a TOML file; ``ConfigError`` names the key and the reason."""
-    try:
-        with path.open("rb") as handle:
-            data = tomllib.load(handle)
-        return AcdConfig.model_validate(data)
-    except FileNotFoundError as exc:
-        raise ConfigError(str(path), "(file)", "no such file") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), "(syntax)", str(exc)) from exc
-    except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "(top level)"
-        reason = "unknown key" if error["type"] == "extra_forbidden" else error["msg"]
-        raise ConfigError(str(path), key, reason) from exc
+    return load_toml_model(path, AcdConfig)
 
 
 @dataclass(frozen=True)
@@ -165,9 +202,15 @@ class AgentSnapshot:
     idle_since: float = 0.0  # monotonic seconds: when the agent last became ready
     calls_taken: int = 0
     talk_time_s: float = 0.0
+    #: The queues the agent signed in for; empty: every queue its skills serve.
+    queues: frozenset[str] = frozenset()
 
     def level(self, skill: str) -> int:
         return self.skills.get(skill, 0)
+
+    def takes(self, queue: str) -> bool:
+        """Did the agent sign in for ``queue`` (or for every queue it serves)?"""
+        return not self.queues or queue in self.queues
 
 
 @dataclass(frozen=True)

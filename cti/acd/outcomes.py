@@ -6,7 +6,8 @@
   caller is offered to the next agent;
 - the caller hangs up while waiting: ``abandoned`` (wait, position); ringing legs are cancelled;
 - the conversation ends from either side: ``completed`` (by, talk), the agent goes to wrap-up
-  and, ``wrapup_s`` later, back to ready (``wrapup_ended``).
+  and, ``wrapup_s`` later, back to ready (``wrapup_ended``), unless its queue requires a
+  disposition that is not in yet (then the disposition ends the wrap-up).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from cti.acd.agents import Command
 from cti.acd.books import Books
 from cti.acd.callbacks import CallbackDesk
 from cti.acd.lobby import Lobby
+from cti.acd.model import AgentState
 from cti.acd.session import Waiting
 from cti.errors import AriBadRequest, AriNotFound
 from cti.events import EventKind
@@ -149,17 +151,35 @@ class Outcomes:
                 await books.ari.destroy_bridge(session.bridge_id)
         await books.forget(session)
         if session.agent:
-            wrapup_s = books.queues[session.entry.queue].wrapup_s
-            await books.agent(session.agent, Command.HANG_UP, now, until=now + wrapup_s)
+            queue = books.queues[session.entry.queue]
+            await books.agent(
+                session.agent,
+                Command.HANG_UP,
+                now,
+                until=now + queue.wrapup_s,
+                disposition_required=queue.wrapup_requires_disposition,
+            )
             await books.state.record_call(session.agent, talk_s)
-            books.spawn(self._wrap_up(session, session.agent, wrapup_s))
+            books.spawn(self._wrap_up(session, session.agent, queue.wrapup_s))
 
     async def _wrap_up(self, session: Waiting, agent_id: str, wrapup_s: float) -> None:
         """End the wrap-up on time. The deadline is also in Redis with the agent: if this
         instance dies first, another one's sweeper ends it (``cti.acd.sweeper``); whichever
-        applies ``wrapup_done`` records the end, once."""
+        applies ``wrapup_done`` records the end, once.
+
+        Only this call's wrap-up: the agent may have ended it early (``cti.desk.agent_control``)
+        and be in another call's by now. A call still waiting for its required disposition
+        is left in wrap-up: the disposition makes the agent ready (the deadline has passed)."""
         await asyncio.sleep(wrapup_s)
-        if await self.books.agent(agent_id, Command.WRAPUP_DONE, self.books.clock()):
+        status, version = await self.books.state.agent(agent_id)
+        if (
+            status.state is AgentState.WRAP_UP
+            and status.call_id == session.entry.call_id
+            and not status.undisposed
+            and await self.books.agent(
+                agent_id, Command.WRAPUP_DONE, self.books.clock(), expect_version=version
+            )
+        ):
             await self.books.record(
                 EventKind.WRAPUP_ENDED, session, agent=agent_id, data={"wrapup_s": wrapup_s}
             )

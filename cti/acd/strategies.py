@@ -32,9 +32,14 @@ def required_level(queue: QueueConfig, wait_s: float) -> int:
 def eligible(
     queue: QueueConfig, agents: Iterable[AgentSnapshot], entry: Entry, now: float
 ) -> list[AgentSnapshot]:
-    """Ready agents skilled enough for ``entry`` now, in configuration order."""
+    """Ready agents skilled enough for ``entry`` now and signed in for its queue, in
+    configuration order."""
     level = required_level(queue, entry.wait_s(now))
-    found = [a for a in agents if a.state is AgentState.READY and a.level(queue.required_skill) >= level]
+    found = [
+        a
+        for a in agents
+        if a.state is AgentState.READY and a.level(queue.required_skill) >= level and a.takes(queue.name)
+    ]
     return sorted(found, key=lambda a: a.order)
 
 
@@ -121,9 +126,11 @@ def match(
 
 
 def staffed(queue: QueueConfig, agents: Iterable[AgentSnapshot]) -> bool:
-    """Someone could take this queue's calls: logged in, not paused, with its skill."""
+    """Someone could take this queue's calls: logged in for it, not paused, with its skill."""
     present = (AgentState.LOGGED_OUT, AgentState.PAUSED)
-    return any(a.state not in present and a.level(queue.required_skill) >= 1 for a in agents)
+    return any(
+        a.state not in present and a.level(queue.required_skill) >= 1 and a.takes(queue.name) for a in agents
+    )
 
 
 def refusal(queue: QueueConfig, agents: Sequence[AgentSnapshot], waiting_in_queue: int) -> str | None:

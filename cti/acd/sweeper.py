@@ -12,17 +12,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Collection
-from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 
-from cti.acd.agents import AgentStateError, Command, agent_state_event
+from cti.acd.agents import AgentStateError, Command, agent_state_event, wrapup_ended_event
 from cti.acd.leftovers import AgentFix, AgentSeen, Limits, LineSeen, Sweep, sweep
 from cti.acd.model import AcdConfig, Entry
 from cti.ari import AriClient
 from cti.cancellation import raise_if_cancelling
 from cti.errors import AriError
-from cti.events import CallEvent, EventKind
 from cti.live.acd_state import AcdState, StaleAgentState
 from cti.live.lease import lease_key
 from cti.live.outbox import EventOutbox
@@ -143,13 +141,8 @@ class Sweeper:
             version += 1
             await self.outbox.try_record(agent_state_event(change))
             if command is Command.WRAPUP_DONE and fix.commands == (Command.WRAPUP_DONE,):
+                status = seen.status
                 await self.outbox.try_record(
-                    CallEvent(
-                        EventKind.WRAPUP_ENDED,
-                        datetime.fromtimestamp(now, UTC),
-                        seen.status.call_id or "",
-                        agent=fix.agent,
-                        data={"wrapup_s": round(now - seen.status.since, 3), "swept": True},
-                    )
+                    wrapup_ended_event(fix.agent, status.call_id or "", now, now - status.since, swept=True)
                 )
         log.warning("acd sweep: agent %s freed: %s", fix.agent, fix.why, extra={"agent": fix.agent})

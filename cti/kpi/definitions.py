@@ -35,9 +35,14 @@ from typing import Any
 from cti.kpi.facts import AgentOffer, Contact, InboundCall, Lead, Outcome, QueueStay
 
 _US = timedelta(microseconds=1)
-DEFINITIONS_VERSION = "kpi-defs/2026-12-05.1"
+DEFINITIONS_VERSION = "kpi-defs/2026-12-20.1"
 #: What each version changed in meaning (newest first); docs/kpi.md shows the same list.
 CHANGES: tuple[tuple[str, str], ...] = (
+    (
+        "kpi-defs/2026-12-20.1",
+        "FCR counts the handled calls that were disposed: a call with no disposition is neither "
+        "resolved nor unresolved (no dispositions at all: FCR has no data, not 0 %)",
+    ),
     (
         "kpi-defs/2026-12-05.1",
         "an unknown wait is a miss, not a 0 s wait (waits_unknown); agent offers and queue stays "
@@ -251,8 +256,10 @@ def repeat_call_counts(flags: Sequence[bool]) -> dict[str, Any]:
 
 
 def fcr_flags(stays: Iterable[QueueStay], history: CallHistory, cfg: KpiConfig) -> list[bool | None]:
-    """Per stay: ``None`` unless a handled call (answered, talk known); else whether it was resolved
-    at first contact (resolved, and no call from the number within 7 days after).
+    """Per stay: ``None`` unless a handled call (answered, talk known) that was disposed; else
+    whether it was resolved at first contact (resolved, and no call from the number within 7 days
+    after). A call nobody disposed says nothing of its resolution: counting it unresolved made
+    FCR read 0 % wherever agents record no dispositions.
 
     Worked out once per report; the overall row and every group's count them (``fcr_counts``).
     """
@@ -260,8 +267,8 @@ def fcr_flags(stays: Iterable[QueueStay], history: CallHistory, cfg: KpiConfig) 
     called = history.called
     return [
         None
-        if s.outcome is not Outcome.ANSWERED or s.talk_s is None
-        else bool(s.resolved)
+        if s.outcome is not Outcome.ANSWERED or s.talk_s is None or s.resolved is None
+        else s.resolved
         and not called(s.caller_number, s.entered_us, s.entered_us + window, besides=s.call_id)
         for s in stays
     ]

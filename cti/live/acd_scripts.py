@@ -21,13 +21,14 @@ end
 return claimed
 """
 
-# KEYS: agent hashes. Returns, flat, state|since|calls|talk_s of each ('' when unset): what the
-# strategies read, in one reply instead of one hash per agent to parse.
+# KEYS: agent hashes. Returns, flat, state|since|calls|talk_s|queues of each ('' when unset):
+# what the strategies read, in one reply instead of one hash per agent to parse.
+SNAPSHOT_FIELDS = 5
 SNAPSHOT = """
 local out = {}
 for _, key in ipairs(KEYS) do
-  local values = redis.call('HMGET', key, 'state', 'since', 'calls', 'talk_s')
-  for j = 1, 4 do out[#out + 1] = values[j] or '' end
+  local values = redis.call('HMGET', key, 'state', 'since', 'calls', 'talk_s', 'queues')
+  for j = 1, 5 do out[#out + 1] = values[j] or '' end
 end
 return out
 """

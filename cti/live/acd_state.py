@@ -56,11 +56,23 @@ def _snapshots(agents: Sequence[AgentConfig], flat: Sequence[str]) -> list[Agent
             idle_since=float(since or 0),
             calls_taken=int(calls or 0),
             talk_time_s=float(talk or 0),
+            queues=_split_queues(queues),
         )
-        for order, (agent, (state, since, calls, talk)) in enumerate(
-            zip(agents, zip(*[iter(flat)] * 4, strict=True), strict=True)
+        for order, (agent, (state, since, calls, talk, queues)) in enumerate(
+            zip(agents, zip(*[iter(flat)] * lua.SNAPSHOT_FIELDS, strict=True), strict=True)
         )
     ]
+
+
+def _split_queues(text: str) -> frozenset[str]:
+    """The queues an agent signed in for, as the hash keeps them (comma-separated; '' : all)."""
+    return frozenset(text.split(",")) if text else frozenset()
+
+
+def _entered_at(score: float) -> float:
+    """When an entry joined its line, from its score (``_line_score``): arrival times are far
+    below 1e10 s, so the priority's multiple of 1e10 is what the remainder drops."""
+    return score % 1e10
 
 
 def _positions(replies: list[Any], entries: int) -> tuple[list[int], list[Any]]:
@@ -80,8 +92,25 @@ def _status(agent_id: str, fields: dict[str, str]) -> tuple[AgentStatus, int]:
         missed_in_row=int(fields.get("missed", 0)),
         owner=fields.get("owner", ""),
         until=float(fields.get("until") or 0),
+        queues=tuple(q for q in fields.get("queues", "").split(",") if q),
+        undisposed=fields.get("undisposed", ""),
     )
     return status, int(fields.get("version", 0))
+
+
+def _fields(status: AgentStatus) -> dict[str, str]:
+    """The hash fields of an agent's status (its counters and version are kept apart)."""
+    return {
+        "state": status.state.value,
+        "since": repr(status.since),
+        "reason": status.reason,
+        "call_id": status.call_id or "",
+        "missed": str(status.missed_in_row),
+        "owner": status.owner,
+        "until": repr(status.until) if status.until else "",
+        "queues": ",".join(status.queues),
+        "undisposed": status.undisposed,
+    }
 
 
 class AcdState(AcdCallbacks):
@@ -151,16 +180,7 @@ class AcdState(AcdCallbacks):
         if expect_version is not None and version != expect_version:
             raise StaleAgentState(f"agent {agent_id} changed since it was read for {command}")
         new, change = apply(status, command, now, **options)
-        fields = {
-            "state": new.state.value,
-            "since": repr(new.since),
-            "reason": new.reason,
-            "call_id": new.call_id or "",
-            "missed": str(new.missed_in_row),
-            "owner": new.owner,
-            "until": repr(new.until) if new.until else "",
-        }
-        flat = [item for pair in fields.items() for item in pair]
+        flat = [item for pair in _fields(new).items() for item in pair]
         notice = _notice(new.state, agent_id)
         args = [str(version), self.changes_channel, notice, *flat]
         if not await self._cas(keys=[self.agent_key(agent_id)], args=args):
@@ -247,6 +267,19 @@ class AcdState(AcdCallbacks):
             lengths = await pipe.execute()
         return {queue: int(length) for queue, length in zip(queues, lengths, strict=True)}
 
+    async def lines(self, queues: Sequence[str], now: float) -> dict[str, tuple[int, float]]:
+        """Per queue, the callers waiting and the longest wait so far (s), across every instance,
+        in one round trip (the wallboard's figures)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for queue in queues:
+                pipe.zrange(self.queue_key(queue), 0, -1, withscores=True)
+            replies = await pipe.execute()
+        lines = {}
+        for queue, members in zip(queues, replies, strict=True):
+            oldest = min((_entered_at(float(score)) for _, score in members), default=now)
+            lines[queue] = (len(members), max(0.0, now - oldest))
+        return lines
+
     async def dequeue(self, entry: Entry) -> None:
         async with self.redis.pipeline(transaction=True) as pipe:
             pipe.zrem(self.queue_key(entry.queue), entry.call_id)
@@ -293,19 +326,7 @@ class AcdState(AcdCallbacks):
             for status in statuses:
                 key = self.agent_key(status.agent)
                 pipe.delete(key)
-                pipe.hset(
-                    key,
-                    mapping={
-                        "state": status.state.value,
-                        "since": repr(status.since),
-                        "reason": status.reason,
-                        "call_id": status.call_id or "",
-                        "missed": status.missed_in_row,
-                        "owner": status.owner,
-                        "until": repr(status.until) if status.until else "",
-                        "version": 1,
-                    },
-                )
+                pipe.hset(key, mapping={**_fields(status), "version": "1"})  # type: ignore[dict-item]
                 pipe.publish(self.changes_channel, _notice(status.state, status.agent))
             await pipe.execute()
 

@@ -77,6 +77,12 @@ async def events_of_leads(engine: AsyncEngine, lead_ids: Iterable[str]) -> list[
     return events
 
 
+async def events_of_call(engine: AsyncEngine, call_id: str) -> list[CallEvent]:
+    """Every stored event of one call, in time order (who answered it, its queue and lead)."""
+    query = select(*EVENT_COLUMNS).where(CallEventRow.call_id == call_id)
+    return await _load(engine, query.order_by(CallEventRow.at_us, CallEventRow.id))
+
+
 async def call_starts_between(
     engine: AsyncEngine, start: datetime | None, end: datetime | None
 ) -> list[CallEvent]:

@@ -11,8 +11,10 @@ from cti.kpi.workers import ReportWorkers
 from cti.live import connect_redis
 from cti.settings import Settings
 from cti.store import make_engine
+from cti.web.agents import add_agent_routes
 from cti.web.auth import TOKENS, load_tokens
 from cti.web.customers import add_customer_routes
+from cti.web.desk import Desk
 from cti.web.health import VITALS, add_health_routes
 from cti.web.kpi import ENGINE, REPORTS, SETTINGS, get_kpi
 from cti.web.login import THROTTLE, add_login_routes
@@ -21,6 +23,7 @@ from cti.web.problems import problems
 from cti.web.reports import add_report_routes
 from cti.web.sessions import SignInTokens
 from cti.web.throttle import LoginThrottle
+from cti.web.wallboard import add_wallboard_route
 
 
 async def _store(app: web.Application) -> AsyncIterator[None]:
@@ -55,7 +58,8 @@ def _sign_in(tokens: SignInTokens) -> Callable[[web.Application], AsyncIterator[
     return context
 
 
-def build_web_app(settings: Settings) -> web.Application:
+def build_web_app(settings: Settings, desk: Desk | None = None) -> web.Application:
+    """The API; with ``desk`` (the live state's), the agent desktop's routes too."""
     app = web.Application(middlewares=[problems])
     app[SETTINGS] = settings
     app[TOKENS] = load_tokens(settings.web.tokens_file)
@@ -67,4 +71,7 @@ def build_web_app(settings: Settings) -> web.Application:
     add_report_routes(app)
     add_login_routes(app)
     add_customer_routes(app)
+    if desk is not None:
+        add_agent_routes(app, desk)
+        add_wallboard_route(app, desk)
     return app

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
 
 import pytest
 
@@ -112,3 +113,9 @@ def test_every_fix_is_a_valid_sequence_of_commands_from_the_state_seen() -> None
             for command in fix.commands:  # raises AgentStateError for a command out of place
                 status, _ = apply(status, command, NOW)
             assert status.state is AgentState.READY, (state, owner, until)
+
+
+def test_a_wrap_up_waiting_for_its_required_disposition_is_left_alone_past_its_deadline() -> None:
+    seen = agent(AgentState.WRAP_UP, until=NOW - WRAPUP_GRACE_S - 60)
+    waiting = AgentSeen(replace(seen.status, undisposed="c1"), seen.version)
+    assert fixes(waiting) == []

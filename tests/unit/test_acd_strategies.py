@@ -247,3 +247,18 @@ def test_callers_leave_a_leave_empty_queue_when_nobody_is_left() -> None:
     nobody = [agent(0, state=AgentState.LOGGED_OUT)]
     assert [e.call_id for e in leaving_empty(queues, nobody, waiting)] == ["c1"]
     assert leaving_empty(queues, AGENTS, waiting) == []
+
+
+def test_an_agent_signed_in_for_some_queues_is_offered_and_counted_for_those_only() -> None:
+    queues = {q.name: q for q in (QueueConfig(name="sales"), QueueConfig(name="service", leave_empty=True))}
+    skills = {"sales": 3, "service": 3}
+    sales_only = AgentSnapshot("a1", READY, skills, order=1, queues=frozenset({"sales"}))
+    both = AgentSnapshot("a2", READY, skills, order=2)
+    service_call = Entry("c1", "service", 0.0)
+    assert match(queues, [sales_only], [service_call], 1.0, RoundRobinMemory(), random.Random(1)) == []
+    assert leaving_empty(queues, [sales_only], [service_call]) == [service_call]
+    sales_call = Entry("c2", "sales", 0.0)
+    offers = match(
+        queues, [sales_only, both], [service_call, sales_call], 1.0, RoundRobinMemory(), random.Random(1)
+    )
+    assert {(o.entry.call_id, o.agents) for o in offers} == {("c1", ("a2",)), ("c2", ("a1",))}

@@ -143,6 +143,7 @@ def test_first_contact_resolution_needs_resolved_and_no_call_back_within_7_days(
     day = 24 * 3600
     events = answered_call("a", 3) + answered_call("b", 3, start=100) + answered_call("c", 3, start=200)
     events += [ev(EventKind.DISPOSITION, 500, cid, data={"resolved": True}) for cid in ("a", "b")]
+    events.append(ev(EventKind.DISPOSITION, 500, "c", data={"resolved": False}))
     number_of_b = events[5].caller_number
     events.append(ev(EventKind.CALL_STARTED, 6 * day, "b-again", caller_number=number_of_b))
     result = row(events)
@@ -151,11 +152,19 @@ def test_first_contact_resolution_needs_resolved_and_no_call_back_within_7_days(
     assert result["fcr_rate"] == pytest.approx(1 / 3)
 
 
+def test_fcr_counts_disposed_calls_only_and_has_no_data_without_dispositions() -> None:
+    events = answered_call("a", 3) + answered_call("b", 3, start=100)
+    assert (row(events)["first_contact_resolved"], row(events)["fcr_rate"]) == (0, None)
+    events.append(ev(EventKind.DISPOSITION, 500, "a", data={"resolved": True}))
+    assert row(events)["fcr_rate"] == 1.0  # b, not disposed, is neither resolved nor unresolved
+
+
 def test_each_group_counts_the_repeat_calls_and_fcr_of_its_own_calls() -> None:
     # Looked up once per report, the flags must follow their calls into the groups.
     events = answered_call("a", 3) + answered_call("b", 3, queue="service", start=100)
     events += answered_call("c", 3, start=200)
     events += [ev(EventKind.DISPOSITION, 500, cid, data={"resolved": True}) for cid in ("a", "b")]
+    events.append(ev(EventKind.DISPOSITION, 500, "c", data={"resolved": False}))
     number_of_b, number_of_c = events[5].caller_number, events[10].caller_number
     events.append(ev(EventKind.CALL_STARTED, 6 * 24 * 3600, "b-again", caller_number=number_of_b))
     events.append(ev(EventKind.CALL_STARTED, 3600, "d", caller_number=number_of_c))  # a repeat of c

@@ -1,0 +1,67 @@
+"""The supervisor's wallboard: per queue, callers waiting, the longest wait, agents by state and
+today's answered-within-three-rings rate, service level and abandon rate; every agent's state.
+Pure: live state and today's KPI report in, the wallboard body out (``GET /api/wallboard``,
+the push channel's ``wallboard`` topic). A rate with no calls is null ("no data"), as in every
+KPI report (``cti.kpi.definitions.rate``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from cti.acd.agents import AgentStatus
+from cti.acd.model import AcdConfig, AgentConfig, AgentState, QueueConfig
+from cti.desk.agent_view import iso
+
+#: What the wallboard shows of today's KPI report, per queue.
+TODAY_KEYS = ("offered", "answered", "three_ring_rate", "service_level", "abandon_rate")
+_NO_CALLS: Mapping[str, Any] = {
+    "offered": 0,
+    "answered": 0,
+    "three_ring_rate": None,
+    "service_level": None,
+    "abandon_rate": None,
+}
+
+
+def serves(agent: AgentConfig, status: AgentStatus, queue: QueueConfig) -> bool:
+    """The agent has the queue's skill and signed in for it (or for all its queues)."""
+    skilled = agent.skills.get(queue.required_skill, 0) >= 1
+    return skilled and (not status.queues or queue.name in status.queues)
+
+
+def wallboard_body(
+    at: datetime,
+    config: AcdConfig,
+    statuses: Sequence[AgentStatus],
+    lines: Mapping[str, tuple[int, float]],
+    today: Mapping[str, Mapping[str, Any]],
+) -> dict[str, Any]:
+    """``statuses`` in the configuration's agent order; ``lines``: per queue, callers waiting
+    and the longest wait (s); ``today``: per queue, its row of today's KPI report (a queue
+    without a row had no calls today)."""
+    pairs = list(zip(config.agents, statuses, strict=True))
+    queues = []
+    for queue in config.queues:
+        by_state = dict.fromkeys((state.value for state in AgentState), 0)
+        for agent, status in pairs:
+            if serves(agent, status, queue):
+                by_state[status.state.value] += 1
+        waiting, longest = lines.get(queue.name, (0, 0.0))
+        row = today.get(queue.name)
+        queues.append(
+            {
+                "name": queue.name,
+                "waiting": waiting,
+                "longest_wait_s": round(longest, 1),
+                "agents": by_state,
+                "today": {key: row.get(key) for key in TODAY_KEYS} if row is not None else dict(_NO_CALLS),
+            }
+        )
+    agents = [
+        {"id": a.id, "name": a.name, "state": s.state.value, "reason": s.reason, "since": iso(s.since)}
+        for a, s in pairs
+    ]
+    return {"at": at.isoformat(), "queues": queues, "agents": agents}

@@ -1,0 +1,34 @@
+"""``GET /api/wallboard`` (supervisor, manager): the wallboard body (``cti.desk.wallboard``), read
+now; today's KPIs in it are at most a few seconds old (``cti.desk.wallboard_feed``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from aiohttp import web
+
+from cti.desk.wallboard_feed import TodayKpis, WallboardSource
+from cti.web.auth import Role
+from cti.web.desk import Desk
+from cti.web.kpi import REPORTS, SETTINGS
+from cti.web.principal import require
+
+WALLBOARD: web.AppKey[WallboardSource] = web.AppKey("wallboard", WallboardSource)
+
+
+@require(Role.SUPERVISOR, Role.MANAGER)
+async def get_wallboard(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[WALLBOARD].body(datetime.now(UTC)))
+
+
+def add_wallboard_route(app: web.Application, desk: Desk) -> None:
+    """The route, and the wallboard's source: today's KPIs come from the app's report workers
+    by queue, with the center's rules and timezone."""
+    kpi = app[SETTINGS].kpi
+    rules, tz = kpi.config(), ZoneInfo(kpi.timezone)
+    today = TodayKpis(
+        lambda period: app[REPORTS].report(rules, period=period, queue=None, by="queue", tz=tz), tz
+    )
+    app[WALLBOARD] = WallboardSource(desk.control.config, desk.control.state, today)
+    app.router.add_get("/api/wallboard", get_wallboard)
