@@ -10,6 +10,7 @@ from cti.kpi.workers import ReportWorkers
 from cti.settings import Settings
 from cti.store import make_engine
 from cti.web.auth import TOKENS, load_tokens
+from cti.web.desktop import add_desktop_routes
 from cti.web.health import VITALS, add_health_routes
 from cti.web.kpi import ENGINE, REPORTS, SETTINGS, get_kpi
 from cti.web.problems import problems
@@ -40,4 +41,5 @@ def build_web_app(settings: Settings) -> web.Application:
     app.router.add_get("/api/kpi", get_kpi)
     add_health_routes(app)
     add_report_routes(app)
+    add_desktop_routes(app)
     return app
