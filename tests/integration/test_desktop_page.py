@@ -95,7 +95,7 @@ class FakeBackEnd:
             "role": role,
             "agent": agent,
         }
-        self.bodies: dict[str, Any] = {}
+        self.bodies: dict[str, Any] = {}  # by path: JSON, or a str served as HTML
         self.posts: list[tuple[str, Any]] = []
         self.hellos: list[dict[str, Any]] = []
         self.socket: WebSocketRoute | None = None
@@ -111,7 +111,10 @@ class FakeBackEnd:
         if request.method == "POST":
             self.posts.append((f"/{path}", request.post_data_json))
         body = self.session if path in ("api/login", "api/session/renew") else self.bodies.get(path, {})
-        await route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
+        if isinstance(body, str):  # a page: the KPI report
+            await route.fulfill(status=200, content_type="text/html", body=body)
+        else:
+            await route.fulfill(status=200, content_type="application/json", body=json.dumps(body))
 
     def _connected(self, socket: WebSocketRoute) -> None:
         self.socket = socket
@@ -394,9 +397,16 @@ async def test_the_wallboard_reads_from_across_the_room(
     await eventually(lambda: back_end.hellos, what="the wallboard's hello")
     assert back_end.hellos[0]["topics"] == ["wallboard"]
     await page.screenshot(path=str(shots / "desk-wallboard.png"))
+    back_end.bodies["api/kpi"] = "<!doctype html><h1>KPI 日报 service</h1>"
+    await service.locator("a").click()
+    await page.locator("#report-dialog[open]").wait_for()
+    report = page.frame_locator("#report-frame").locator("h1")
+    assert await report.inner_text() == "KPI 日报 service"
+    await page.keyboard.press("Escape")
+    await page.locator("#report-dialog").wait_for(state="hidden")
     await page.click("#wb-agents tr:nth-child(2) button:has-text('签出')")
-    await eventually(lambda: back_end.posts[-1][0] != "/api/login", what="the sign-out command")
-    assert back_end.posts[1:] == [("/api/agents/1002/logout", None)]
+    await eventually(lambda: back_end.posts[-1][0].endswith("/logout"), what="the sign-out command")
+    assert [post for post in back_end.posts if post[0] != "/api/login"] == [("/api/agents/1002/logout", None)]
     assert opened.errors == []
 
 

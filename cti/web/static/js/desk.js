@@ -36,7 +36,10 @@ export function startDesk() {
       const chosen = agent.chosen_queues?.length ? agent.chosen_queues : agent.queues;
       const items = agent.queues.map((q) => ({ value: q, text: q, checked: chosen.includes(q) }));
       const answer = await ask(byId("queues-dialog"), ...choices("queue", "checkbox", items));
-      if (answer) return post("login", { queues: answer.getAll("queue") });
+      if (!answer) return;
+      const queues = answer.getAll("queue");
+      if (!queues.length) throw new Error(t("desk.no_queues"));
+      return post("login", { queues });
     },
     async pause() {
       const items = store.get().model.agent.pause_reasons.map((r) => ({ value: r.code, text: label(r.label) }));
