@@ -30,12 +30,16 @@ class ReportsBusy(CtiError):
     """Every report worker is busy and the waiting line is full: ask again shortly."""
 
 
+Report = tuple[dict[str, Any], list[dict[str, Any]]]  # the report, and its per-agent rows for a page
+
+
 def _report_in_worker(
-    database_url: str, cfg: KpiConfig, period: Period, queue: str | None, by: str | None, tz: str
-) -> dict[str, Any]:
+    database_url: str, cfg: KpiConfig, period: Period, queue: str | None, by: str | None, tz: str, page: bool
+) -> Report:
     """One report, in a worker process, with its own event loop and database engine."""
-    report, _ = asyncio.run(kpi_report(database_url, cfg, period=period, queue=queue, by=by, tz=ZoneInfo(tz)))
-    return report
+    return asyncio.run(
+        kpi_report(database_url, cfg, period=period, queue=queue, by=by, tz=ZoneInfo(tz), for_page=page)
+    )
 
 
 class ReportWorkers:
@@ -64,9 +68,17 @@ class ReportWorkers:
         return self._pending
 
     async def report(
-        self, cfg: KpiConfig, *, period: Period, queue: str | None, by: str | None, tz: ZoneInfo
-    ) -> dict[str, Any]:
-        """The report, computed in a worker; ``ReportsBusy`` if too many are under way."""
+        self,
+        cfg: KpiConfig,
+        *,
+        period: Period,
+        queue: str | None,
+        by: str | None,
+        tz: ZoneInfo,
+        for_page: bool = False,
+    ) -> Report:
+        """The report (with its per-agent rows when ``for_page``: the HTML page shows them),
+        computed in a worker; ``ReportsBusy`` if too many are under way."""
         if self._pending >= self.workers + self.queue_max:
             raise ReportsBusy(f"{self._pending} KPI reports are under way or waiting; try again shortly")
         self._pending += 1
@@ -76,7 +88,15 @@ class ReportWorkers:
                 loop = asyncio.get_running_loop()
                 try:
                     report = await loop.run_in_executor(
-                        self._pool, _report_in_worker, self.database_url, cfg, period, queue, by, tz.key
+                        self._pool,
+                        _report_in_worker,
+                        self.database_url,
+                        cfg,
+                        period,
+                        queue,
+                        by,
+                        tz.key,
+                        for_page,
                     )
                 except BrokenProcessPool:  # a worker died (OOM killer): the next report gets a new pool
                     broken, self._pool = self._pool, self._new_pool()

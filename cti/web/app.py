@@ -15,6 +15,7 @@ from cti.web.agents import add_agent_routes
 from cti.web.auth import TOKENS, load_tokens
 from cti.web.customers import add_customer_routes
 from cti.web.desk import Desk
+from cti.web.desktop import add_desktop_routes
 from cti.web.health import VITALS, add_health_routes
 from cti.web.kpi import ENGINE, REPORTS, SETTINGS, get_kpi
 from cti.web.login import THROTTLE, add_login_routes
@@ -74,4 +75,5 @@ def build_web_app(settings: Settings, desk: Desk | None = None) -> web.Applicati
     if desk is not None:
         add_agent_routes(app, desk)
         add_wallboard_route(app, desk)
+    add_desktop_routes(app)
     return app

@@ -12,12 +12,9 @@ from aiohttp import web
 
 from cti.kpi.publish import published, report_file
 from cti.web.auth import Role
-from cti.web.kpi import SETTINGS
+from cti.web.kpi import PAGE_POLICY, SETTINGS
 from cti.web.principal import require
 from cti.web.problems import ApiError
-
-#: A published page needs its inline styles and SVG, nothing else: no script, no fetch, no frame.
-PAGE_POLICY = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; frame-ancestors 'none'"
 
 
 @require(Role.MANAGER, Role.SUPERVISOR)

@@ -4,11 +4,13 @@ now; today's KPIs in it are at most a few seconds old (``cti.desk.wallboard_feed
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
 from cti.desk.wallboard_feed import TodayKpis, WallboardSource
+from cti.kpi.report import Period
 from cti.web.auth import Role
 from cti.web.desk import Desk
 from cti.web.kpi import REPORTS, SETTINGS
@@ -27,8 +29,11 @@ def add_wallboard_route(app: web.Application, desk: Desk) -> None:
     by queue, with the center's rules and timezone."""
     kpi = app[SETTINGS].kpi
     rules, tz = kpi.config(), ZoneInfo(kpi.timezone)
-    today = TodayKpis(
-        lambda period: app[REPORTS].report(rules, period=period, queue=None, by="queue", tz=tz), tz
-    )
+
+    async def by_queue(period: Period) -> dict[str, Any]:
+        report, _ = await app[REPORTS].report(rules, period=period, queue=None, by="queue", tz=tz)
+        return report
+
+    today = TodayKpis(by_queue, tz)
     app[WALLBOARD] = WallboardSource(desk.control.config, desk.control.state, today)
     app.router.add_get("/api/wallboard", get_wallboard)

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import os
 import random
+import shutil
 import subprocess
 import time
 import uuid
@@ -213,6 +214,23 @@ async def open_event_log() -> AsyncIterator[OpenEventLog]:
     yield open_log
     for log in logs:
         await log.close()
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Debian's chromium and the CJK fonts, installed once by ``scripts/services.sh up chromium``
+    (idempotent; Playwright's own browser download is not used)."""
+    done = subprocess.run(
+        [str(PROJECT / "scripts" / "services.sh"), "up", "chromium"],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    found = shutil.which("chromium")
+    if done.returncode != 0 or found is None:
+        service_missing(f"chromium could not be installed: {done.stderr.strip()[-800:]}")
+    return found
 
 
 @pytest.fixture(scope="session")

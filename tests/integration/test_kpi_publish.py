@@ -6,8 +6,6 @@ The screenshot in the README is this test's: ``CTI_SCREENSHOT_DIR=docs`` keeps i
 """
 
 import os
-import shutil
-import subprocess
 from collections.abc import AsyncIterator
 from datetime import date
 from pathlib import Path
@@ -22,7 +20,6 @@ from cti.kpi.service import publish_reports
 from cti.kpi.targets import Targets
 from cti.settings import KpiSettings
 from cti.store import insert_events, make_engine, schema
-from tests.conftest import service_missing
 from tests.integration.test_web_api import serve
 from tests.kpi_month import TZ, Month
 
@@ -141,23 +138,6 @@ async def test_what_is_not_a_published_report_for_you_is_refused(
     response = await reports_app.get(path, headers=headers)
     assert response.status == status
     assert set(await response.json()) == {"error_id", "message", "details"}
-
-
-@pytest.fixture(scope="session")
-def chromium() -> str:
-    """Debian's chromium and the CJK fonts, installed once by ``scripts/services.sh up chromium``
-    (idempotent; Playwright's own browser download is not used)."""
-    done = subprocess.run(
-        [str(PROJECT / "scripts" / "services.sh"), "up", "chromium"],
-        capture_output=True,
-        text=True,
-        timeout=900,
-        check=False,
-    )
-    found = shutil.which("chromium")
-    if done.returncode != 0 or found is None:
-        service_missing(f"chromium could not be installed: {done.stderr.strip()[-800:]}")
-    return found
 
 
 async def test_a_manager_sees_the_month_in_a_browser(

@@ -94,6 +94,8 @@ async def test_no_token_is_401_and_a_wrong_role_is_403(client: TestClient) -> No
         ({"from": "last tuesday"}, "not an ISO date"),
         ({"from": "2026-11-30", "to": "2026-11-01"}, "the period is empty"),
         ({"by": "year"}, "by must be one of"),
+        ({"format": "pdf"}, "format must be one of ['json', 'html']"),
+        ({"format": "html", "language": "fr"}, "language must be one of ['zh', 'en']"),
         ({"ring_cycle": "0"}, "ring_cycle must be positive"),
         ({"threshold": "soon"}, "threshold must be a number"),
         ({"from": "2024-01-01", "to": "2026-01-01"}, "a report covers at most 400"),
@@ -105,6 +107,21 @@ async def test_bad_parameters_are_400_with_what_and_where(
     response = await client.get("/api/kpi", params=params, headers=MANAGER)
     assert response.status == 400
     assert says in (await response.json())["message"]
+
+
+async def test_the_report_as_the_html_page_in_the_language_asked(
+    client: TestClient,  # type: ignore[type-arg]
+) -> None:
+    """What a wallboard's queue links to: the day's page, which runs no script."""
+    params = {"from": "2026-11-01", "to": "2026-11-30", "queue": "sales", "format": "html", "language": "zh"}
+    response = await client.get("/api/kpi", params=params, headers=MANAGER)
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/html; charset=utf-8"
+    assert "default-src 'none'" in response.headers["Content-Security-Policy"]
+    page = await response.text()
+    assert '<html lang="zh-CN">' in page
+    assert "sales" in page
+    assert page.count("<script") == page.count('<script type="application/json"') == 1  # data, no code
 
 
 async def test_a_report_without_a_start_covers_the_longest_period_allowed_and_says_so(
