@@ -100,9 +100,8 @@ class Outcomes:
             queue = books.queues[session.entry.queue]
             now = books.clock()
             await books.agent(agent_id, Command.RING_NO_ANSWER, now, auto_pause_after=queue.auto_pause_after)
-            await books.record(
-                EventKind.RING_NO_ANSWER, session, agent=agent_id, data={"dialstatus": status, "offer": channel_id}
-            )
+            missed = {"dialstatus": status, "offer": channel_id}
+            await books.record(EventKind.RING_NO_ANSWER, session, agent=agent_id, data=missed)
             if session.serving_callback and not session.ringing and session.agent is None:
                 await self.callbacks.give_back(session)
         books.spawn(self.route())

@@ -24,5 +24,5 @@ def test_a_record_without_context_is_read_as_none() -> None:
 
 def test_a_context_that_is_no_mapping_is_refused_by_name() -> None:
     record = {**Waiting(Entry("c1", "sales", 10.0), None, 0).record(), "context": ["x"]}
-    with pytest.raises(ValueError, match="call c1: .*context is list"):
+    with pytest.raises(ValueError, match=r"call c1: .*context is list"):
         Waiting.from_record("c1", record)
