@@ -21,6 +21,9 @@ from cti.acd.router import QueueRouter
 from cti.acd.sweeper import Sweeper
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
+from cti.desk.hub import PushHub
+from cti.desk.publisher import DeskPublisher, pop_from_journey
+from cti.desk.push import PushTopics
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
 from cti.ivr import FlowContext, load_flows, load_stations
 from cti.ivr.calendars import public_calendars
@@ -36,6 +39,7 @@ from cti.store.customers import find_customer
 from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
 from cti.web.health import VITALS, AcdFigures, Vitals
+from cti.web.ws import add_push_routes
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +106,9 @@ async def _run_leased(
 ) -> None:
     """The service, once this instance holds its app name's heartbeat (``InstanceLease``)."""
     web_app = build_web_app(settings)
+    topics = PushTopics(redis, settings.acd.redis_prefix, settings.web.replay_max)
+    agent_names = {agent.id: agent.name for agent in files.acd_config.agents}
+    add_push_routes(web_app, PushHub(topics, AcdState(redis, settings.acd.redis_prefix), agent_names))
     vitals = web_app[VITALS]
     vitals.redis, vitals.lease, vitals.outbox_stream = redis, lease, settings.redis.outbox_stream
     web_runner = web.AppRunner(web_app, access_log=None)
@@ -117,9 +124,13 @@ async def _run_leased(
     drainer = OutboxDrainer(
         redis, engine, f"{settings.ari.app}@{socket.gethostname()}", stream=settings.redis.outbox_stream
     )
-    drained = asyncio.Event()
+    stopping = asyncio.Event()  # the drain and the publisher end
     vitals.drained = lambda: drainer.drained
-    drain_task = asyncio.create_task(_drain(settings.database.url, drainer, drained), name="outbox-drainer")
+    drain_task = asyncio.create_task(_drain(settings.database.url, drainer, stopping), name="outbox-drainer")
+    publisher = DeskPublisher(
+        redis, topics, settings.redis.outbox_stream, drainer.reader.consumer, pop_from_journey
+    )
+    publish_task = asyncio.create_task(publisher.run(stopping), name="desk-publisher")
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
     outbox = EventOutbox(redis, settings.redis.outbox_stream)
@@ -129,8 +140,8 @@ async def _run_leased(
         )
     finally:
         await outbox.aclose()  # what it held while Redis was away, before the last drain
-        drained.set()
-        await drain_task
+        stopping.set()
+        await asyncio.gather(drain_task, publish_task)
         heartbeat.cancel()
         lag.cancel()
         await asyncio.gather(heartbeat, lag, return_exceptions=True)
