@@ -104,7 +104,8 @@ Connect = Callable[..., Awaitable[DeskClient]]
 @pytest.fixture
 async def connect() -> AsyncIterator[Connect]:
     """Open desktop websockets: ``await connect(url, token, topics=..., resume=...)`` returns once
-    the hello is sent (``hello=None``: send nothing, ``raw``: send that text instead)."""
+    the hello is sent (``token=None``: a hello without one, ``raw``: send that text instead;
+    ``read=False``: a client that reads nothing until the test starts its ``_read``)."""
     http = aiohttp.ClientSession()
     clients: list[DeskClient] = []
 
@@ -114,6 +115,7 @@ async def connect() -> AsyncIterator[Connect]:
         topics: list[str] | None = None,
         resume: dict[str, int] | None = None,
         raw: str | None = None,
+        read: bool = True,
     ) -> DeskClient:
         client = DeskClient(await http.ws_connect(url))
         hello: dict[str, Any] = {"type": "hello", "topics": topics or ["agent"]}
@@ -125,7 +127,8 @@ async def connect() -> AsyncIterator[Connect]:
             await client.ws.send_str(raw)
         else:
             await client.ws.send_json(hello)
-        client.task = asyncio.create_task(client._read())
+        if read:
+            client.task = asyncio.create_task(client._read())
         clients.append(client)
         return client
 
