@@ -5,61 +5,28 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
-import jwt
 import pytest
 from aiohttp import web
-from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 
 from cti.desk.hub import PushHub
 from cti.desk.publisher import DeskPublisher, pop_from_journey
 from cti.desk.push import PushTopics
 from cti.events import CallEvent, EventKind, event_from_json
 from cti.settings import DatabaseSettings, Settings
+from cti.sim.desktop import add_agent_users, sign_in_token
 from cti.sim.drill import free_port
-from cti.store import schema
-from cti.store.models import UserRow
 from cti.web import build_web_app
 from cti.web.ws import add_push_routes
 from tests.conftest import eventually
 
 if TYPE_CHECKING:
     from tests.integration.conftest import Acd
-
-
-def sign_in_token(settings: Settings, agent: str, *, ttl_s: float = 900, role: str = "agent") -> str:
-    """A sign-in token of the agent's user (``agent-<id>``), as ``POST /api/login`` issues."""
-    now = time.time()
-    claims = {"sub": f"agent-{agent}", "role": role, "agent": agent, "iat": int(now) - 1, "exp": now + ttl_s}
-    key = settings.web.signing_key.get_secret_value()
-    return jwt.encode({**claims, "jti": uuid.uuid4().hex}, key, algorithm="HS256")
-
-
-def add_agent_users(database_url: str, agents: list[str]) -> None:
-    """The agents' users in the store (a sign-in token is only good for a user the store has)."""
-    schema.upgrade(database_url)
-    engine = create_engine(schema.sync_url(database_url))
-    with Session(engine) as session, session.begin():
-        for agent in agents:
-            session.add(
-                UserRow(
-                    login=f"agent-{agent}",
-                    display_name=f"Agent {agent}",
-                    role="agent",
-                    agent_id=agent,
-                    password_hash="-",
-                    created_at_us=0,
-                )
-            )
-    engine.dispose()
 
 
 @dataclass

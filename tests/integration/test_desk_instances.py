@@ -9,8 +9,9 @@ from cti.acd import load_acd_config
 from cti.ari import AriClient
 from cti.events import EventKind
 from cti.settings import Settings
+from cti.sim.desktop import add_agent_users, sign_in_token
 from cti.sim.drill import free_port
-from tests.integration.desk import Connect, add_agent_users, sign_in_token
+from tests.integration.desk import Connect
 from tests.integration.hotline import Hotline
 from tests.integration.processes import PROJECT, ServiceProcesses, until_resynced
 

@@ -13,8 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cti.desk.hub import SEND_QUEUE_MAX
+from cti.sim.desktop import sign_in_token
 from tests.integration.conftest import Acd, MakeAcd, sales
-from tests.integration.desk import Connect, Desk, DeskClient, StartDesk, sign_in_token
+from tests.integration.desk import Connect, Desk, DeskClient, StartDesk
 
 A = "1293"
 
