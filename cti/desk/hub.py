@@ -33,6 +33,9 @@ SEND_QUEUE_MAX = 256  # frames a socket may be behind before it is closed (1013)
 TOO_SLOW = 1013
 SERVER_ERROR = 1011
 LISTEN_CHECK_S = 0.5  # how often the listener looks whether the hub is closing
+#: Sockets catching up at once (50 desktops reconnecting after a restart): each holds a Redis
+#: connection of the instance's pool, which the call path shares.
+CONCURRENT_CATCH_UPS = 16
 EMPTY_WALLBOARD: Mapping[str, Any] = {"at": None, "queues": [], "agents": []}
 
 Send = Callable[[Mapping[str, Any]], Awaitable[None]]
@@ -81,10 +84,12 @@ class Subscriber:
                 await self._send_event(item)
 
     async def _catch_up(self, topic: str) -> None:
-        last = self.last[topic]
-        missed = None if last is None else await self.hub.topics.replay(topic, last)
+        async with self.hub.catching_up:
+            last = self.last[topic]
+            missed = None if last is None else await self.hub.topics.replay(topic, last)
+            if missed is None:
+                seq, state = await self.hub.snapshot(topic, self.agent)
         if missed is None:
-            seq, state = await self.hub.snapshot(topic, self.agent)
             self.last[topic] = seq
             await self.send({"type": "snapshot", "topic": topic, "seq": seq, "state": state})
             return
@@ -108,6 +113,7 @@ class PushHub:
         self._closing = False
         self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
+        self.catching_up = asyncio.Semaphore(CONCURRENT_CATCH_UPS)
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)

@@ -33,6 +33,10 @@ log = logging.getLogger(__name__)
 
 GROUP = "desk"
 JOURNEY_TTL_S = 4 * 3600  # a call's journey is kept this long after its last event
+#: Calls whose events are handled at once: each holds a Redis connection (and, for a pop, the
+#: CRM's), and the instance's Redis pool is shared with the call path (redis-py refuses, not
+#: waits, past its size).
+CONCURRENT_CALLS = 16
 
 #: Builds an offer's pop body from the offer (``agent_offered``) and the call's journey before it.
 PopBuilder = Callable[[CallEvent, Sequence[CallEvent]], Awaitable[Mapping[str, Any]]]
@@ -64,6 +68,7 @@ class DeskPublisher:
             claim_idle_ms=claim_idle_ms,
         )
         self.published = 0  # push events this publisher published, for /metrics and tests
+        self._calls = asyncio.Semaphore(CONCURRENT_CALLS)
 
     def journey_key(self, call_id: str) -> str:
         return f"{self.topics.prefix}:journey:{call_id}"
@@ -78,14 +83,13 @@ class DeskPublisher:
             subject = f"agent:{event.agent}" if event.kind is EventKind.AGENT_STATE_CHANGED else event.call_id
             by_subject.setdefault(subject, []).append(event)
         await asyncio.gather(*(self._in_order(events) for events in by_subject.values()))
-        async with self.redis.pipeline(transaction=True) as pipe:
-            await self.reader.acknowledge(pipe, [entry_id for entry_id, _ in entries])
-            await pipe.execute()
+        await self.reader.acknowledge([entry_id for entry_id, _ in entries])
         return len(entries)
 
     async def _in_order(self, events: list[CallEvent]) -> None:
-        for event in events:
-            await self.handle(event)
+        async with self._calls:
+            for event in events:
+                await self.handle(event)
 
     async def handle(self, event: CallEvent) -> None:
         """Publish what ``event`` makes, with the call's journey before it."""

@@ -179,13 +179,14 @@ class OutboxDrainer:
         refused = await self._store(events)
         ids = [entry_id for entry_id, _ in entries]
         raw = dict(entries)
-        async with self.redis.pipeline(transaction=True) as pipe:  # all or nothing: no entry is
-            for entry_id, reason in unreadable:  # acknowledged without being stored or kept
+
+        def keep_refused(pipe: Any) -> None:  # with the acknowledgement, all or nothing: no
+            for entry_id, reason in unreadable:  # entry is acknowledged without being stored or kept
                 self._dead_letter(pipe, str(raw[entry_id].get("e", "")), reason)
             for event, reason in refused:
                 self._dead_letter(pipe, event_to_json(event), reason)
-            await self.reader.acknowledge(pipe, ids)
-            await pipe.execute()
+
+        await self.reader.acknowledge(ids, keep_refused)
         self.drained += len(entries)
         for entry_id, reason in unreadable:
             log.error("outbox entry %s is not an event (%s): dead-lettered", entry_id, reason)

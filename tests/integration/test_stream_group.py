@@ -27,9 +27,7 @@ async def add(client: aioredis.Redis, stream: str, count: int) -> list[str]:
 
 
 async def ack(reader: GroupReader, entries: list[tuple[str, dict[str, str]]]) -> None:
-    async with reader.redis.pipeline(transaction=True) as pipe:
-        await reader.acknowledge(pipe, [entry_id for entry_id, _ in entries])
-        await pipe.execute()
+    await reader.acknowledge([entry_id for entry_id, _ in entries])
 
 
 async def test_an_entry_stays_until_every_group_acknowledged_it(stream: tuple[aioredis.Redis, str]) -> None:
