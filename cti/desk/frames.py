@@ -13,10 +13,9 @@ the agent's channel id, data "offer" of the ACD's events), names its pop everywh
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
-from cti.desk.push import PopChange, agent_topic
+from cti.desk.push import PopChange, Push, agent_topic
 from cti.events import CallEvent, EventKind
 
 #: Why a pop is withdrawn (``pop_withdrawn`` "reason").
@@ -32,18 +31,6 @@ _CALL_STATES = {
     EventKind.HOLD_ENDED: "talking",
     EventKind.COMPLETED: "ended",
 }
-
-
-@dataclass(frozen=True)
-class Push:
-    """Tell ``topic`` ``event`` (None: tell nothing), changing the agent's pop ``offer`` so."""
-
-    topic: str
-    event: Mapping[str, Any] | None
-    change: PopChange = PopChange.NONE
-    agent: str = ""
-    offer: str = ""
-    pop: Mapping[str, Any] = field(default_factory=dict)
 
 
 def offer_key(event: CallEvent) -> str | None:

@@ -10,8 +10,6 @@ end: a pop for a call of before is of no use.
 
 Per call, the publisher keeps the journey (the call's events, ``<prefix>:journey:<call_id>``,
 for a few hours): a pop tells the IVR path and the wait, an offer's withdrawal why it ended.
-Events of different calls are handled concurrently (one slow pop, its CRM read, holds up no
-other call's), each call's in stream order.
 """
 
 from __future__ import annotations
@@ -33,10 +31,9 @@ log = logging.getLogger(__name__)
 
 GROUP = "desk"
 JOURNEY_TTL_S = 4 * 3600  # a call's journey is kept this long after its last event
-#: Calls whose events are handled at once: each holds a Redis connection (and, for a pop, the
-#: CRM's), and the instance's Redis pool is shared with the call path (redis-py refuses, not
-#: waits, past its size).
-CONCURRENT_CALLS = 16
+#: Pops built at once: each may hold a database connection (the CRM's card and history), and
+#: the pool is shared with the rest of the service.
+CONCURRENT_POPS = 16
 
 #: Builds an offer's pop body from the offer (``agent_offered``) and the call's journey before it.
 PopBuilder = Callable[[CallEvent, Sequence[CallEvent]], Awaitable[Mapping[str, Any]]]
@@ -68,67 +65,64 @@ class DeskPublisher:
             claim_idle_ms=claim_idle_ms,
         )
         self.published = 0  # push events this publisher published, for /metrics and tests
-        self._calls = asyncio.Semaphore(CONCURRENT_CALLS)
+        self._building = asyncio.Semaphore(CONCURRENT_POPS)
 
     def journey_key(self, call_id: str) -> str:
         return f"{self.topics.prefix}:journey:{call_id}"
 
     async def publish_once(self) -> int:
-        """Handle one batch of call events; how many entries it held (0: none came)."""
+        """Handle one batch of call events; how many entries it held (0: none came).
+
+        A batch costs two round trips whatever its size (a burst of fifty calls is one or two
+        batches): the journeys in one, the publishing with the acknowledgement in the other
+        (and the pops' CRM reads, at once, in between). Every round trip counts: in a burst the
+        event loop is busy with the calls, and each wait for a reply is a wait for the loop.
+        Events are published in stream order.
+        """
         entries = await self.reader.read()
         if not entries:
             return 0
-        by_subject: dict[str, list[CallEvent]] = {}
-        for event in _decode(entries):
-            subject = f"agent:{event.agent}" if event.kind is EventKind.AGENT_STATE_CHANGED else event.call_id
-            by_subject.setdefault(subject, []).append(event)
-        await asyncio.gather(*(self._in_order(events) for events in by_subject.values()))
-        await self.reader.acknowledge([entry_id for entry_id, _ in entries])
+        events = _decode(entries)
+        journeys = await self._journeys(events)
+        befores = [_before(event, journeys[event.call_id]) if in_journey(event) else [] for event in events]
+        offers = [i for i, event in enumerate(events) if event.kind is EventKind.AGENT_OFFERED]
+        built = await asyncio.gather(*(self._pop(events[i], befores[i]) for i in offers)) if offers else []
+        pops = dict(zip(offers, built, strict=True))
+        planned = [
+            push
+            for i, (event, before) in enumerate(zip(events, befores, strict=True))
+            for push in pushes(event, before, pops.get(i))
+        ]
+        ids = [entry_id for entry_id, _ in entries]
+        seqs = await self.reader.acknowledge(ids, lambda pipe: self.topics.queue_all(pipe, planned))
+        self.published += sum(int(seq) > 0 for seq in seqs)
         return len(entries)
 
-    async def _in_order(self, events: list[CallEvent]) -> None:
-        async with self._calls:
-            for event in events:
-                await self.handle(event)
-
-    async def handle(self, event: CallEvent) -> None:
-        """Publish what ``event`` makes, with the call's journey before it."""
-        journey = await self._journey_before(event) if in_journey(event) else []
-        pop = await self._pop(event, journey) if event.kind is EventKind.AGENT_OFFERED else None
-        for push in pushes(event, journey, pop):
-            seq = await self.topics.publish(
-                push.topic,
-                push.event or {},
-                change=push.change,
-                agent=push.agent,
-                offer=push.offer,
-                pop=push.pop,
-            )
-            self.published += seq > 0
-
-    async def _journey_before(self, event: CallEvent) -> list[CallEvent]:
-        """Add ``event`` to its call's journey; the events before it (once each: an event
-        handled again after a crash is in the journey already)."""
-        key = self.journey_key(event.call_id)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.rpush(key, event_to_json(event))
-            pipe.expire(key, JOURNEY_TTL_S)
-            pipe.lrange(key, 0, -1)
-            *_, kept = await pipe.execute()
-        before: dict[str, CallEvent] = {}
-        for earlier in _decode_texts(kept):
-            if earlier.event_id == event.event_id:
-                break
-            before.setdefault(earlier.event_id, earlier)
-        return list(before.values())
+    async def _journeys(self, events: list[CallEvent]) -> dict[str, list[CallEvent]]:
+        """Add the events to their calls' journeys; each call's journey as it now stands."""
+        kept = [event for event in events if in_journey(event)]
+        calls = list(dict.fromkeys(event.call_id for event in kept))
+        if not calls:
+            return {}
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for event in kept:
+                pipe.rpush(self.journey_key(event.call_id), event_to_json(event))
+            for call_id in calls:
+                pipe.expire(self.journey_key(call_id), JOURNEY_TTL_S)
+                pipe.lrange(self.journey_key(call_id), 0, -1)
+            replies = await pipe.execute()
+        lists = replies[len(kept) + 1 :: 2]
+        return {call_id: _decode_texts(texts) for call_id, texts in zip(calls, lists, strict=True)}
 
     async def _pop(self, offer: CallEvent, journey: list[CallEvent]) -> Mapping[str, Any] | None:
-        """The offer's pop; built from the journey alone when the full builder fails (the CRM
-        away): the agent still sees who calls and what the IVR learned."""
+        """An offer's pop (None when it names no offer); built from the journey alone when the
+        full builder fails (the CRM away): the agent still sees who calls and what the IVR
+        learned."""
         if offer_key(offer) is None:
             return None
         try:
-            return await self.build_pop(offer, journey)
+            async with self._building:
+                return await self.build_pop(offer, journey)
         except Exception:
             log.exception("desk: pop built without the CRM", extra={"channel": offer.call_id})
             return journey_pop(offer, journey)
@@ -170,3 +164,14 @@ def _decode_texts(texts: Any) -> list[CallEvent]:
         except (KeyError, ValueError, TypeError):
             log.debug("desk: an outbox entry that is no event skipped")
     return events
+
+
+def _before(event: CallEvent, journey: list[CallEvent]) -> list[CallEvent]:
+    """The call's events before ``event``, once each (an event handled again after a crash is
+    in the journey twice)."""
+    before: dict[str, CallEvent] = {}
+    for earlier in journey:
+        if earlier.event_id == event.event_id:
+            break
+        before.setdefault(earlier.event_id, earlier)
+    return list(before.values())

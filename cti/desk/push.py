@@ -19,8 +19,8 @@ withdrawal handled before its pop (two instances' publishers racing) leaves no p
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -61,6 +61,18 @@ return seq
 """
 
 
+@dataclass(frozen=True)
+class Push:
+    """Tell ``topic`` ``event`` (None: tell nothing), changing the agent's pop ``offer`` so."""
+
+    topic: str
+    event: Mapping[str, Any] | None
+    change: PopChange = PopChange.NONE
+    agent: str = ""
+    offer: str = ""
+    pop: Mapping[str, Any] = field(default_factory=dict)
+
+
 def agent_topic(agent_id: str) -> str:
     return f"agent:{agent_id}"
 
@@ -82,7 +94,6 @@ class PushTopics:
         self.prefix = prefix
         self.replay_max = replay_max
         self.channel = f"{prefix}:push"
-        self._publish = redis.register_script(_PUBLISH)
 
     def stream(self, topic: str) -> str:
         return f"{self.prefix}:push:{topic}"
@@ -90,35 +101,41 @@ class PushTopics:
     def pops_key(self, agent_id: str) -> str:
         return f"{self.prefix}:pops:{agent_id}"
 
-    async def publish(
-        self,
-        topic: str,
-        event: Mapping[str, Any],
-        *,
-        change: PopChange = PopChange.NONE,
-        agent: str = "",
-        offer: str = "",
-        pop: Mapping[str, Any] | None = None,
-    ) -> int:
-        """Number, keep and publish ``event`` on ``topic``; its seq, or 0 when ``change`` says
-        there is nothing to publish (a pop already opened or closed, a withdrawal of no open pop)."""
-        keys = [
-            self.stream(topic),
-            f"{self.stream(topic)}:seq",
-            self.pops_key(agent),
-            f"{self.prefix}:offer:{offer}",
-        ]
-        args: list[str | int] = [
+    async def publish(self, topic: str, event: Mapping[str, Any]) -> int:
+        """Number, keep and publish ``event`` on ``topic``; its seq."""
+        return (await self.publish_all([Push(topic, event)]))[0]
+
+    async def publish_all(self, pushes: Sequence[Push]) -> list[int]:
+        """Carry out ``pushes`` in order, in one round trip; each one's seq, 0 where its pop
+        change leaves nothing to publish (a pop opened or closed already, a withdrawal of no
+        open pop, a pop dropped)."""
+        async with self.redis.pipeline(transaction=False) as pipe:
+            self.queue_all(pipe, pushes)
+            return [int(seq) for seq in await pipe.execute()]
+
+    def queue_all(self, pipe: Any, pushes: Sequence[Push]) -> None:
+        """Queue ``pushes`` on ``pipe`` (``publish_all``'s, or a caller's with more in it). EVAL,
+        not a registered script: redis-py asks SCRIPT EXISTS before every pipeline holding one
+        (a round trip more); Redis caches the compiled script either way."""
+        for push in pushes:
+            keys = self._keys(push)
+            pipe.eval(_PUBLISH, len(keys), *keys, *self._args(push))
+
+    def _keys(self, push: Push) -> list[str]:
+        stream = self.stream(push.topic)
+        return [stream, f"{stream}:seq", self.pops_key(push.agent), f"{self.prefix}:offer:{push.offer}"]
+
+    def _args(self, push: Push) -> list[str | int]:
+        return [
             self.channel,
-            topic,
-            json.dumps(event, ensure_ascii=False),
+            push.topic,
+            json.dumps(push.event or {}, ensure_ascii=False),
             self.replay_max,
-            change.value,
-            offer,
-            json.dumps(pop or {}, ensure_ascii=False),
+            push.change.value,
+            push.offer,
+            json.dumps(push.pop, ensure_ascii=False),
             POP_TTL_S,
         ]
-        return int(await self._publish(keys=keys, args=args))
 
     async def seq(self, topic: str) -> int:
         """The topic's last number (0: nothing published yet)."""

@@ -88,7 +88,6 @@ class GroupReader:
         self.block_ms = block_ms
         self.claim_idle_ms = claim_idle_ms
         self._ready = False
-        self._trim = redis.register_script(_TRIM_ACKNOWLEDGED)
         self._unacknowledged = True  # it may hold pending entries of its own (at the start: a crash)
         self._reading: set[str] = set()  # the ids it read last and has not acknowledged
         self._claimed_at = -math.inf  # monotonic: when it last looked for a dead consumer's
@@ -145,17 +144,21 @@ class GroupReader:
         self._unacknowledged = bool(entries)
         return entries
 
-    async def acknowledge(self, ids: list[str], along: Callable[[Any], None] | None = None) -> None:
+    async def acknowledge(self, ids: list[str], along: Callable[[Any], None] | None = None) -> list[Any]:
         """Acknowledge ``ids`` and trim what every group is done with, in one transaction with
-        what ``along`` queues on its pipeline (the drainer's dead letters)."""
+        what ``along`` queues first on its pipeline (the drainer's dead letters, the desk's
+        pushes: one round trip in all); the replies to what ``along`` queued."""
         async with self.redis.pipeline(transaction=True) as pipe:
             if along is not None:
                 along(pipe)
             pipe.xack(self.stream, self.group, *ids)
-            await self._trim(keys=[self.stream], client=pipe)
-            await pipe.execute()
+            # EVAL, not a registered script: redis-py asks SCRIPT EXISTS before every pipeline
+            # holding one (a round trip more); Redis caches the compiled script either way.
+            pipe.eval(_TRIM_ACKNOWLEDGED, 1, self.stream)
+            replies: list[Any] = await pipe.execute()
         self._reading -= set(ids)
         self._unacknowledged = bool(self._reading)
+        return replies[:-2]
 
 
 def _stream_entries(reply: Any) -> list[Entry]:

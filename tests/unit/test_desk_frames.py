@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from cti.desk.frames import Push, in_journey, offer_key, pushes
+from cti.desk.frames import in_journey, offer_key, pushes
 from cti.desk.journey import journey_pop
-from cti.desk.push import PopChange
+from cti.desk.push import PopChange, Push
 from cti.events import CallEvent, EventKind
 
 T0 = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
