@@ -8,7 +8,10 @@ floor share. Asterisk sends only the two events the bench reads (``eventfilter``
 
 Protocol, one JSON object per line: the child prints ``{"ready": true}`` once logged in; then
 for each request ``{"callers": [uniqueid, ...], "within_s": 20}`` on its stdin it waits until
-every caller's agent is ringing (or the time is up) and prints ``{"latencies": {uniqueid: ms}}``.
+every caller's agent is ringing (or the time is up) and prints ``{"latencies": {uniqueid: ms}}``;
+for ``{"ringing": [uniqueid, ...], "within_s": 20}`` it prints when each caller's agent started
+ringing, ``{"ringing": {uniqueid: epoch seconds}}`` (``bench/screenpop_latency.py``). The AMI
+port is the first argument (default 5038, the project's Asterisk).
 """
 
 from __future__ import annotations
@@ -61,20 +64,26 @@ class Ami:
         ):
             self.changed.set()
 
-    async def latencies_ms(self, callers: set[str], within_s: float) -> dict[str, float]:
-        """Caller uniqueid -> ms from entering the queue to its agent's channel ringing, once all
-        ring or ``within_s`` has passed (the callers that did not ring are left out)."""
+    async def ringing_at(self, callers: set[str], within_s: float) -> dict[str, float]:
+        """Caller uniqueid -> when its agent's channel started ringing, once all ring or
+        ``within_s`` has passed (the callers that did not ring are left out)."""
         deadline = time.monotonic() + within_s
         while not callers <= self.ringing.keys() and (left := deadline - time.monotonic()) > 0:
             self.changed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.changed.wait(), left)
+        return {caller: self.ringing[caller] for caller in callers & self.ringing.keys()}
+
+    async def latencies_ms(self, callers: set[str], within_s: float) -> dict[str, float]:
+        """Caller uniqueid -> ms from entering the queue to its agent's channel ringing (see
+        ``ringing_at``)."""
+        await self.ringing_at(callers, within_s)
         both = callers & self.entered.keys() & self.ringing.keys()
         return {caller: (self.ringing[caller] - self.entered[caller]) * 1000 for caller in both}
 
 
-async def serve() -> None:
-    reader, writer = await asyncio.open_connection("127.0.0.1", 5038)
+async def serve(port: int) -> None:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
     await reader.readline()  # banner
     writer.write(
         f"Action: Login\r\nUsername: {AMI_USER}\r\nSecret: {AMI_SECRET}\r\nEvents: on\r\n\r\n".encode()
@@ -88,8 +97,12 @@ async def serve() -> None:
     print(json.dumps({"ready": True}), flush=True)
     while line := await requests.readline():
         request = json.loads(line)
-        latencies = await ami.latencies_ms(set(request["callers"]), request["within_s"])
-        print(json.dumps({"latencies": latencies}), flush=True)
+        if "ringing" in request:
+            ringing = await ami.ringing_at(set(request["ringing"]), request["within_s"])
+            print(json.dumps({"ringing": ringing}), flush=True)
+        else:
+            latencies = await ami.latencies_ms(set(request["callers"]), request["within_s"])
+            print(json.dumps({"latencies": latencies}), flush=True)
     reading.cancel()
     writer.close()
 
@@ -97,9 +110,13 @@ async def serve() -> None:
 class AmiClock:
     """The bench's side: starts the child, asks it for latencies."""
 
-    async def start(self) -> None:
+    async def start(self, port: int = 5038) -> None:
         self._child = await asyncio.create_subprocess_exec(
-            sys.executable, str(Path(__file__)), stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE
+            sys.executable,
+            str(Path(__file__)),
+            str(port),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
         )
         if self._child.stdin is None or self._child.stdout is None:
             raise RuntimeError("the AMI clock has no pipes")
@@ -113,6 +130,11 @@ class AmiClock:
         await self._requests.drain()
         return dict(json.loads(await self._answer())["latencies"])
 
+    async def ringing_at(self, callers: set[str], within_s: float = 20) -> dict[str, float]:
+        self._requests.write(json.dumps({"ringing": sorted(callers), "within_s": within_s}).encode() + b"\n")
+        await self._requests.drain()
+        return dict(json.loads(await self._answer())["ringing"])
+
     async def _answer(self) -> bytes:
         line = await self._answers.readline()
         if not line:
@@ -125,4 +147,4 @@ class AmiClock:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve())
+    asyncio.run(serve(int(sys.argv[1]) if len(sys.argv) > 1 else 5038))

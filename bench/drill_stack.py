@@ -235,16 +235,17 @@ class Stack:
 
 @contextlib.asynccontextmanager
 async def own_stack(
-    work: Path, app_prefix: str, *, keep: bool, sounds_dir: Path | None = None
+    work: Path, app_prefix: str, *, keep: bool, sounds_dir: Path | None = None, ami_port: int | None = None
 ) -> AsyncIterator[Stack]:
     """Everything one drill or load run owns, set up and always taken down (a SIGTERM to the
     run takes it down too): its own Asterisk behind a relay, its PostgreSQL (migrated, as
-    ``cti db upgrade`` does) and Redis. The run starts its services; they are killed at the
-    end. ``work`` is removed unless the run failed or ``keep`` says to keep its logs."""
+    ``cti db upgrade`` does) and Redis; AMI on ``ami_port`` if given (a bench's clock). The run
+    starts its services; they are killed at the end. ``work`` is removed unless the run failed
+    or ``keep`` says to keep its logs."""
     run = asyncio.current_task()
     assert run is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, run.cancel)
-    asterisk = OwnAsterisk(work.name, free_port(), free_port(), sounds_dir=sounds_dir)
+    asterisk = OwnAsterisk(work.name, free_port(), free_port(), sounds_dir=sounds_dir, ami_port=ami_port)
     postgres = OwnPostgres(work / "pg", free_port())
     proxy = TcpProxy("127.0.0.1", asterisk.http_port)
     user = asterisk.settings.ari

@@ -25,6 +25,9 @@ from cti.desk.agent_control import AgentControl
 from cti.desk.demo import announce_demo_users
 from cti.desk.disposing import DispositionDesk
 from cti.desk.dispositions import Dispositions, load_dispositions
+from cti.desk.hub import PushHub
+from cti.desk.publisher import DeskPublisher, pop_from_journey
+from cti.desk.push import PushTopics
 from cti.desk.users import agent_names
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
 from cti.ivr import FlowContext, load_flows, load_stations
@@ -42,6 +45,7 @@ from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
 from cti.web.desk import Desk
 from cti.web.health import VITALS, AcdFigures, Vitals
+from cti.web.ws import add_push_routes
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +124,9 @@ async def _run_leased(
     control = AgentControl(files.acd_config, acd_state, outbox)
     desk = Desk(control, files.dispositions, DispositionDesk(control, files.dispositions, engine, time.time))
     web_app = build_web_app(settings, desk)
+    topics = PushTopics(redis, settings.acd.redis_prefix, settings.web.replay_max)
+    names = {agent.id: agent.name for agent in files.acd_config.agents}
+    add_push_routes(web_app, PushHub(topics, acd_state, names))
     vitals = web_app[VITALS]
     vitals.redis, vitals.lease, vitals.outbox_stream = redis, lease, settings.redis.outbox_stream
     web_runner = web.AppRunner(web_app, access_log=None)
@@ -135,17 +142,21 @@ async def _run_leased(
     drainer = OutboxDrainer(
         redis, engine, f"{settings.ari.app}@{socket.gethostname()}", stream=settings.redis.outbox_stream
     )
-    drained = asyncio.Event()
+    stopping = asyncio.Event()  # the drain and the publisher end
     vitals.drained = lambda: drainer.drained
-    drain_task = asyncio.create_task(_drain(settings.database.url, drainer, drained), name="outbox-drainer")
+    drain_task = asyncio.create_task(_drain(settings.database.url, drainer, stopping), name="outbox-drainer")
+    publisher = DeskPublisher(
+        redis, topics, settings.redis.outbox_stream, drainer.reader.consumer, pop_from_journey
+    )
+    publish_task = asyncio.create_task(publisher.run(stopping), name="desk-publisher")
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
     try:
         await _serve(settings, files, outbox, acd_state, engine, clock, vitals)
     finally:
         await outbox.aclose()  # what it held while Redis was away, before the last drain
-        drained.set()
-        await drain_task
+        stopping.set()
+        await asyncio.gather(drain_task, publish_task)
         heartbeat.cancel()
         lag.cancel()
         await asyncio.gather(heartbeat, lag, return_exceptions=True)

@@ -103,7 +103,7 @@ class Books:
             self.legs.pop(channel_id, None)
             await self.ari.hangup(channel_id, missing_ok=True)
             await self.agent(agent_id, Command.CANCEL, self.clock())
-            await self.record(EventKind.OFFER_CANCELED, session, agent=agent_id)
+            await self.record(EventKind.OFFER_CANCELED, session, agent=agent_id, data={"offer": channel_id})
 
     async def leave_queue(self, session: Waiting, keep_timer: bool = False) -> None:
         await self.state.dequeue(session.entry)
@@ -168,7 +168,9 @@ class Books:
             return
         await self.outbox.try_record(*events)  # held in the process while Redis is away
         for event in events:
-            details = {k: round(v, 3) if isinstance(v, float) else v for k, v in event.data.items()}
+            details = {  # not the IVR's collected values (a customer's name, say): the log is no CRM
+                k: round(v, 3) if isinstance(v, float) else v for k, v in event.data.items() if k != "ivr"
+            }
             log.info(
                 "acd: %s",
                 event.kind.value,

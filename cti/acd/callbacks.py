@@ -118,7 +118,7 @@ class CallbackDesk:
         books.legs.pop(channel_id, None)
         await books.ari.hangup(channel_id, missing_ok=True)
         await books.agent(agent_id, Command.CANCEL, now)
-        await books.record(EventKind.OFFER_CANCELED, session, agent=agent_id)
+        await books.record(EventKind.OFFER_CANCELED, session, agent=agent_id, data={"offer": channel_id})
         await books.cancel_ringing(session)
 
     async def give_back(self, session: Waiting) -> None:

@@ -62,7 +62,7 @@ class Outcomes:
             await books.agent(agent_id, Command.ANSWER, now, call_id=session.entry.call_id)
             # Stamped at ``now``, the instant its wait was measured at: the agent's ring time
             # (offered -> answered stamps) ends where the caller's wait does.
-            wait = {"wait_s": session.entry.wait_s(now)}
+            wait = {"wait_s": session.entry.wait_s(now), "offer": channel_id}
             await books.record_events(
                 [books.event(EventKind.AGENT_ANSWERED, session, agent=agent_id, data=wait, at=now)]
             )
@@ -102,7 +102,8 @@ class Outcomes:
             queue = books.queues[session.entry.queue]
             now = books.clock()
             await books.agent(agent_id, Command.RING_NO_ANSWER, now, auto_pause_after=queue.auto_pause_after)
-            await books.record(EventKind.RING_NO_ANSWER, session, agent=agent_id, data={"dialstatus": status})
+            missed = {"dialstatus": status, "offer": channel_id}
+            await books.record(EventKind.RING_NO_ANSWER, session, agent=agent_id, data=missed)
             if session.serving_callback and not session.ringing and session.agent is None:
                 await self.callbacks.give_back(session)
         books.spawn(self.route())

@@ -25,7 +25,8 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -110,10 +111,16 @@ class QueueRouter:
 
     # --- entry points ---------------------------------------------------------------------
     async def enqueue(
-        self, caller: Channel, queue_name: str, priority: int = 0, language: str = "zh"
+        self,
+        caller: Channel,
+        queue_name: str,
+        priority: int = 0,
+        language: str = "zh",
+        context: Mapping[str, Any] | None = None,
     ) -> None:
         """Put a caller (already in our Stasis app) in line for ``queue_name``; announcements
-        are spoken in ``language``."""
+        are spoken in ``language``. ``context``: what the IVR collected ({"flow", "values"}),
+        carried by ``queue_entered`` to the agent's screen-pop."""
         queue = self.queues.get(queue_name)
         if queue is None:
             raise ValueError(f"no queue {queue_name!r}; configured: {sorted(self.queues)}")
@@ -122,6 +129,7 @@ class QueueRouter:
             fit_caller_number(caller.caller.number) or None,
             0,
             language,
+            context=context,
         )
         self.calls[caller.id] = session
         await self.line.join(session, queue)

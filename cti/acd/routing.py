@@ -233,7 +233,9 @@ class Routing:
         entered = []
         for session, position in zip(joining, positions, strict=True):
             session.position, session.in_line = position, True
-            data = {"position": position, "priority": session.entry.priority}
+            data: dict[str, object] = {"position": position, "priority": session.entry.priority}
+            if session.context is not None:  # what the IVR collected, for the agent's screen-pop
+                data["ivr"] = dict(session.context)
             entered.append(
                 self.books.event(EventKind.QUEUE_ENTERED, session, data=data, at=session.entry.entered_at)
             )
@@ -327,4 +329,4 @@ class Routing:
         if started is not None:
             self.observe_routing(time.monotonic() - started)
         if channel_id in session.ringing:  # not cancelled while dialling (ringall: another answered)
-            await books.record(EventKind.AGENT_OFFERED, session, agent=agent_id)
+            await books.record(EventKind.AGENT_OFFERED, session, agent=agent_id, data={"offer": channel_id})

@@ -42,6 +42,9 @@ class Waiting:
     timer: asyncio.Task[None] | None = None  # the maximum wait
     escalation: asyncio.Task[None] | None = None  # wakes the matcher at each escalation step
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    #: What the IVR handed over with the caller ({"flow", "values"}): ``queue_entered`` carries
+    #: it to the agent's screen-pop, and a restart's adoption keeps it.
+    context: Mapping[str, Any] | None = None
 
     @property
     def waiting(self) -> bool:
@@ -76,6 +79,7 @@ class Waiting:
             "serving_callback": self.serving_callback,
             "customer_channel": self.customer_channel,
             "customer_answered": self.customer_answered,
+            "context": None if self.context is None else dict(self.context),
         }
 
     @classmethod
@@ -101,6 +105,7 @@ class Waiting:
                 serving_callback=bool(record.get("serving_callback")),
                 customer_channel=_text(record.get("customer_channel")),
                 customer_answered=bool(record.get("customer_answered")),
+                context=_mapping(record.get("context")),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise ValueError(f"call {call_id}: unreadable ACD record: {exc!r}") from exc
@@ -108,3 +113,12 @@ class Waiting:
 
 def _text(value: object) -> str | None:
     return None if value is None or value == "" else str(value)
+
+
+def _mapping(value: object) -> Mapping[str, Any] | None:
+    """A record's IVR context: a mapping, or none (older records have no such key)."""
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise ValueError(f"context is {type(value).__name__}, not a mapping")
+    return value

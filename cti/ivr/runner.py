@@ -26,6 +26,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from redis.exceptions import RedisError
 
@@ -75,7 +76,8 @@ FLOW_DEFECTS = frozenset({"loop", "step_limit", "unknown_node"})
 
 
 CustomerLookup = Callable[[str, str], Awaitable[Mapping[str, str] | None]]
-RouteToQueue = Callable[[Channel, str, int, str], Awaitable[None]]  # queue, priority, language
+#: queue, priority, language, and the hand-over context {"flow", "values"} for the screen-pop
+RouteToQueue = Callable[[Channel, str, int, str, Mapping[str, Any]], Awaitable[None]]
 
 
 @dataclass
@@ -338,7 +340,8 @@ class IvrRunner:
         extra = {"channel": channel.id, "flow": call.flow.name, "node": call.state.node}
         if isinstance(action, Route):
             log.info("ivr: to queue %s", action.queue, extra={**extra, "priority": action.priority})
-            await self.route(channel, action.queue, action.priority, call.state.language)
+            context = {"flow": call.flow.name, "values": dict(call.state.variables)}
+            await self.route(channel, action.queue, action.priority, call.state.language, context)
         elif isinstance(action, OfferCallback):
             await self._callback_requested(call, action.queue)
             await self.ari.hangup(channel.id, missing_ok=True)

@@ -2,12 +2,13 @@
 
 A producer's ``record`` returns once Redis holds the event (well under a millisecond on
 loopback), so call handling never waits for SQL. A drainer moves events into the store in
-batches, one transaction each, and acknowledges (XACK, XDEL) only after the commit. If the
-process is killed at any point, nothing is lost: entries read but not acknowledged stay
-pending in the stream's consumer group and are read again on restart (this consumer's own
-first, then other consumers' after ``claim_idle_ms``); an event stored just before a kill is
-stored again harmlessly, because ``event_id`` is unique. Durability across a *Redis* restart
-is Redis's: run it with appendonly in production (``scripts/services.sh`` does).
+batches, one transaction each, and acknowledges only after the commit (an entry leaves the
+stream once every reader, the desk's publisher too, has acknowledged it). If the process is
+killed at any point, nothing is lost: entries read but not acknowledged stay pending in the
+stream's consumer group and are read again on restart (``cti.live.stream_group``); an event
+stored just before a kill is stored again harmlessly, because ``event_id`` is unique.
+Durability across a *Redis* restart is Redis's: run it with appendonly in production
+(``scripts/services.sh`` does).
 
 Nothing stops the drain for good. A Redis that restarted without its data has lost the
 consumer group: it is created again (``NOGROUP``). A batch the database refuses is split
@@ -29,11 +30,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import redis.asyncio as aioredis
-from redis.exceptions import RedisError, ResponseError
+from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, StatementError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.events import CallEvent, event_from_json, event_to_json
+from cti.live.stream_group import GroupReader
 from cti.store.events import insert_events
 
 log = logging.getLogger(__name__)
@@ -162,65 +164,29 @@ class OutboxDrainer:
     ) -> None:
         self.redis = redis
         self.engine = engine
-        self.consumer = consumer
         self.stream = stream
-        self.batch = batch
-        self.block_ms = block_ms
-        self.claim_idle_ms = claim_idle_ms
-        self._group_ready = False
+        self.reader = GroupReader(
+            redis, stream, GROUP, consumer, batch=batch, block_ms=block_ms, claim_idle_ms=claim_idle_ms
+        )
         self.drained = 0  # entries this drainer stored or dead-lettered, for /metrics
-
-    async def _ensure_group(self) -> None:
-        """Create the consumer group once; again after Redis lost it (``drain_once``)."""
-        if self._group_ready:
-            return
-        try:
-            await self.redis.xgroup_create(self.stream, GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
-        self._group_ready = True
-
-    async def _read(self) -> Sequence[tuple[str, dict[str, str]]]:
-        """This consumer's unacknowledged entries first, then a dead consumer's, then new ones."""
-        own: Any = await self.redis.xreadgroup(GROUP, self.consumer, {self.stream: "0"}, count=self.batch)
-        if entries := _stream_entries(own):
-            return entries
-        claim: Any = await self.redis.xautoclaim(
-            self.stream, GROUP, self.consumer, self.claim_idle_ms, "0-0", count=self.batch
-        )
-        if entries := [entry for entry in claim[1] if entry[1] is not None]:
-            return entries
-        fresh: Any = await self.redis.xreadgroup(
-            GROUP, self.consumer, {self.stream: ">"}, count=self.batch, block=self.block_ms
-        )
-        return _stream_entries(fresh)
 
     async def drain_once(self) -> int:
         """Store one batch; return how many entries it held (0: nothing to do)."""
-        await self._ensure_group()
-        try:
-            entries = await self._read()
-        except ResponseError as exc:
-            if "NOGROUP" not in str(exc):
-                raise
-            log.warning("outbox: the consumer group is gone (Redis restarted?); creating it again")
-            self._group_ready = False
-            return 0
+        entries = await self.reader.read()
         if not entries:
             return 0
         events, unreadable = _decode(entries)
         refused = await self._store(events)
         ids = [entry_id for entry_id, _ in entries]
         raw = dict(entries)
-        async with self.redis.pipeline(transaction=True) as pipe:  # all or nothing: no entry is
-            for entry_id, reason in unreadable:  # acknowledged without being stored or kept
+
+        def keep_refused(pipe: Any) -> None:  # with the acknowledgement, all or nothing: no
+            for entry_id, reason in unreadable:  # entry is acknowledged without being stored or kept
                 self._dead_letter(pipe, str(raw[entry_id].get("e", "")), reason)
             for event, reason in refused:
                 self._dead_letter(pipe, event_to_json(event), reason)
-            pipe.xack(self.stream, GROUP, *ids)
-            pipe.xdel(self.stream, *ids)
-            await pipe.execute()
+
+        await self.reader.acknowledge(ids, keep_refused)
         self.drained += len(entries)
         for entry_id, reason in unreadable:
             log.error("outbox entry %s is not an event (%s): dead-lettered", entry_id, reason)
@@ -279,13 +245,6 @@ class OutboxDrainer:
                     pass
         except (TimeoutError, RedisError, OSError, DBAPIError) as exc:
             log.warning("outbox: not all flushed at the stop (%r); the next start stores the rest", exc)
-
-
-def _stream_entries(reply: Any) -> list[tuple[str, dict[str, str]]]:
-    """The entries of a one-stream XREADGROUP reply (RESP2: [[stream, entries]])."""
-    if not reply:
-        return []
-    return [entry for entry in reply[0][1] if entry[1] is not None]
 
 
 def _decode(

@@ -25,7 +25,7 @@ from cti.settings import load_settings
 PROJECT = Path(__file__).resolve().parents[2]
 
 #: What an own Asterisk changes in the project's config: its own directories, ARI and SIP ports,
-#: no AMI, no DUNDi (it would fight the shared Asterisk for UDP 4520).
+#: AMI on a port of its own or none, no DUNDi (it would fight the shared Asterisk for UDP 4520).
 _ASTERISK_DIRS = ("astetcdir", "astrundir", "astspooldir", "astlogdir", "astdbdir")
 
 
@@ -39,6 +39,7 @@ class OwnAsterisk:
     http_port: int
     sip_port: int
     sounds_dir: Path | None = None  # the prompts it plays; default: the settings' [sounds] dir
+    ami_port: int | None = None  # AMI (a bench's clock, ``bench/ami_clock.py``) on this port; None: off
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
@@ -80,7 +81,11 @@ class OwnAsterisk:
             pjsip.replace("bind = 127.0.0.1:5060", f"bind = 127.0.0.1:{self.sip_port}")
         )
         manager = (etc / "manager.conf").read_text()
-        (etc / "manager.conf").write_text(manager.replace("enabled = yes", "enabled = no", 1))
+        if self.ami_port is None:
+            manager = manager.replace("enabled = yes", "enabled = no", 1)
+        else:
+            manager = re.sub(r"^port = .*$", f"port = {self.ami_port}", manager, count=1, flags=re.M)
+        (etc / "manager.conf").write_text(manager)
         with (etc / "modules.conf").open("a") as modules:
             modules.write("noload => pbx_dundi.so\n")
 

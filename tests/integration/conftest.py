@@ -522,4 +522,6 @@ async def start_hotline(
 
 # The service as its own processes (kill -9, SIGTERM, a second instance): fixtures shared by
 # the fault and sweeper tests.
+# The agent desktop's push channel beside a test's ACD (tests.integration.desk).
+from tests.integration.desk import connect, start_desk  # noqa: E402, F401
 from tests.integration.processes import hotline_of, service_processes, straight_flows  # noqa: E402, F401
