@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 from redis.asyncio import Redis
@@ -26,7 +27,8 @@ from cti.desk.demo import announce_demo_users
 from cti.desk.disposing import DispositionDesk
 from cti.desk.dispositions import Dispositions, load_dispositions
 from cti.desk.hub import PushHub
-from cti.desk.publisher import DeskPublisher, pop_from_journey
+from cti.desk.pops import CrmPops
+from cti.desk.publisher import DeskPublisher
 from cti.desk.push import PushTopics
 from cti.desk.users import agent_names
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
@@ -146,7 +148,11 @@ async def _run_leased(
     vitals.drained = lambda: drainer.drained
     drain_task = asyncio.create_task(_drain(settings.database.url, drainer, stopping), name="outbox-drainer")
     publisher = DeskPublisher(
-        redis, topics, settings.redis.outbox_stream, drainer.reader.consumer, pop_from_journey
+        redis,
+        topics,
+        settings.redis.outbox_stream,
+        drainer.reader.consumer,
+        CrmPops(engine, ZoneInfo(settings.kpi.timezone)),
     )
     publish_task = asyncio.create_task(publisher.run(stopping), name="desk-publisher")
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")

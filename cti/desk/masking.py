@@ -7,7 +7,7 @@ ever shown by its last six characters, the part a customer reads out to identify
 
 from __future__ import annotations
 
-from cti.web.auth import Role
+from cti.roles import Role
 
 MASK = "*"
 

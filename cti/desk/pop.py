@@ -17,7 +17,7 @@ from cti.desk.crm import CONTACTS_SHOWN, CallerHistory, Case, CustomerCard, Vehi
 from cti.desk.maintenance import next_due
 from cti.desk.masking import shown_number, vin_last6
 from cti.events import CallEvent, EventKind
-from cti.web.auth import Role
+from cti.roles import Role
 
 
 def build_pop(
@@ -28,8 +28,11 @@ def build_pop(
     *,
     viewer: Role,
     now: datetime,
+    crm_reached: bool = True,
 ) -> dict[str, Any]:
-    """The pop of ``offer`` as ``viewer`` may see it (``cti.desk.masking``)."""
+    """The pop of ``offer`` as ``viewer`` may see it (``cti.desk.masking``). Without the CRM
+    (``crm_reached`` false: the store away or slow) the pop still tells who calls and what the IVR
+    learned, and says the card is missing rather than offering to create a customer."""
     events = sorted(journey, key=lambda event: event.at)
     offer_id = str(offer.data.get("offer", ""))
     entered = next((e.at for e in events if e.kind is EventKind.QUEUE_ENTERED), None)
@@ -54,7 +57,8 @@ def build_pop(
             "language": _ivr_language(events) or (card.language if card else None),
         },
         "customer": customer,
-        "new_customer": card is None,
+        "new_customer": card is None and crm_reached,
+        "crm_reached": crm_reached,
         "ivr": _ivr(events),
         "entered_at": entered.isoformat() if entered else None,
         "wait_s": round(max((offer.at - entered).total_seconds(), 0.0), 1) if entered else None,

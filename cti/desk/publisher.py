@@ -22,7 +22,7 @@ from typing import Any
 import redis.asyncio as aioredis
 
 from cti.desk.frames import in_journey, offer_key, pushes
-from cti.desk.journey import journey_pop
+from cti.desk.pops import journey_only
 from cti.desk.push import PushTopics
 from cti.events import CallEvent, EventKind, event_from_json, event_to_json
 from cti.live.stream_group import Entry, GroupReader
@@ -125,7 +125,7 @@ class DeskPublisher:
                 return await self.build_pop(offer, journey)
         except Exception:
             log.exception("desk: pop built without the CRM", extra={"channel": offer.call_id})
-            return journey_pop(offer, journey)
+            return journey_only(offer, journey)
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Publish until ``stopping`` is set; Redis trouble is retried every second, logged when
@@ -143,11 +143,6 @@ class DeskPublisher:
             if failing:
                 log.warning("desk publisher publishing again")
                 failing = False
-
-
-async def pop_from_journey(offer: CallEvent, journey: Sequence[CallEvent]) -> Mapping[str, Any]:
-    """The pop builder that needs nothing beyond the call's events (``cti.desk.journey``)."""
-    return journey_pop(offer, journey)
 
 
 def _decode(entries: Sequence[Entry]) -> list[CallEvent]:

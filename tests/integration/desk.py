@@ -9,18 +9,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 import aiohttp
 import pytest
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.desk.hub import PushHub
-from cti.desk.publisher import DeskPublisher, pop_from_journey
+from cti.desk.pops import CrmPops
+from cti.desk.publisher import DeskPublisher
 from cti.desk.push import PushTopics
 from cti.events import CallEvent, EventKind, event_from_json
 from cti.settings import DatabaseSettings, Settings
 from cti.sim.desktop import add_agent_users, sign_in_token
 from cti.sim.drill import free_port
+from cti.store import make_engine
 from cti.web import build_web_app
 from cti.web.ws import add_push_routes
 from tests.conftest import eventually
@@ -134,6 +138,7 @@ async def start_desk(settings: Settings, tmp_path: Path) -> AsyncIterator[StartD
     """The desk beside a test's ACD: its publisher on the ACD's outbox stream, ``/api/ws`` on a
     port of its own, the ACD's agents as users."""
     runners: list[web.AppRunner] = []
+    engines: list[AsyncEngine] = []
     tasks: list[asyncio.Task[None]] = []
     stopping = asyncio.Event()
 
@@ -148,9 +153,10 @@ async def start_desk(settings: Settings, tmp_path: Path) -> AsyncIterator[StartD
             }
         )
         topics = PushTopics(acd.state.redis, acd.state.prefix, desk_settings.web.replay_max)
-        publisher = DeskPublisher(
-            acd.state.redis, topics, acd.outbox.stream, "test", pop_from_journey, block_ms=50
-        )
+        engine = make_engine(database_url)
+        engines.append(engine)
+        pops = CrmPops(engine, ZoneInfo(desk_settings.kpi.timezone))
+        publisher = DeskPublisher(acd.state.redis, topics, acd.outbox.stream, "test", pops, block_ms=50)
         await publisher.reader.ensure_group()  # from now on every call event reaches the desk
         tasks.append(asyncio.create_task(publisher.run(stopping)))
         app = build_web_app(desk_settings)
@@ -167,3 +173,5 @@ async def start_desk(settings: Settings, tmp_path: Path) -> AsyncIterator[StartD
     await asyncio.gather(*tasks)
     for runner in runners:
         await runner.cleanup()
+    for engine in engines:
+        await engine.dispose()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from cti.desk.frames import in_journey, offer_key, pushes
-from cti.desk.journey import journey_pop
+from cti.desk.pops import journey_only
 from cti.desk.push import PopChange, Push
 from cti.events import CallEvent, EventKind
 
@@ -201,26 +201,28 @@ def test_the_pop_tells_the_ivr_journey_the_queue_and_the_wait() -> None:
             ivr={"flow": "hotline", "values": {"area_code": "021", "station": "Pudong"}},
         ),
     ]
-    assert journey_pop(offered("1001", "leg-a", s=7.5), journey) == {
+    pop = journey_only(offered("1001", "leg-a", s=7.5), journey)
+    assert {key: pop[key] for key in ("offer", "call_id", "offer_id", "agent", "queue", "rang_at")} == {
         "offer": f"{CALL}:leg-a",
         "call_id": CALL,
         "offer_id": "leg-a",
         "agent": "1001",
         "queue": "sales",
         "rang_at": (T0 + timedelta(seconds=7.5)).isoformat(),
-        "caller": {"number": "13800138000"},
-        "ivr": {
-            "flow": "hotline",
-            "path": ["welcome", "roadside"],
-            "keys": ["2", "0"],
-            "values": {"area_code": "021", "station": "Pudong"},
-        },
-        "entered_at": (T0 + timedelta(seconds=6)).isoformat(),
-        "wait_s": 1.5,
     }
+    assert pop["caller"]["number"] == "13800138000"  # the agent's own pop: in full
+    assert pop["ivr"] == {
+        "flow": "hotline",
+        "path": ["welcome", "roadside"],
+        "keys": ["2", "0"],
+        "values": {"area_code": "021", "station": "Pudong"},
+    }
+    assert (pop["entered_at"], pop["wait_s"]) == ((T0 + timedelta(seconds=6)).isoformat(), 1.5)
+    # Without the CRM the pop says so, rather than offering to create a customer who may exist.
+    assert (pop["crm_reached"], pop["new_customer"], pop["customer"]) == (False, False, None)
 
 
 def test_a_pop_of_a_caller_who_came_straight_to_the_queue() -> None:
-    pop = journey_pop(offered("1001", "leg-a"), [])
+    pop = journey_only(offered("1001", "leg-a"), [])
     assert pop["ivr"] == {"flow": None, "path": [], "keys": [], "values": {}}
     assert (pop["entered_at"], pop["wait_s"]) == (None, None)
