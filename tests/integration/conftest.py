@@ -496,8 +496,9 @@ async def start_hotline(
                 "redis": RedisSettings(url=redis_url, outbox_stream=f"test:{app_name}:events"),
                 "database": DatabaseSettings(url=database_url),
                 "ivr": IvrSettings(flows_dir=flows_dir),
-                # its own web port: a `make run` or another suite's service may hold 8080
-                "web": asterisk.settings.web.model_copy(update={"port": free_port()}),
+                # its own web port: a `make run` or another suite's service may hold 8080; no demo
+                # users (each costs an argon2 hash; tests that sign in make their own)
+                "web": asterisk.settings.web.model_copy(update={"port": free_port(), "demo_users": False}),
                 "sounds": FAST_SPEECH,
                 "acd": asterisk.settings.acd.model_copy(
                     update={

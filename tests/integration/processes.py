@@ -72,6 +72,7 @@ def service_processes(
         "CTI_IVR_FLOWS_DIR": str(straight_flows),
         "CTI_ACD_REDIS_PREFIX": f"test:{app_name}:acd",
         "CTI_WEB_PORT": str(free_port()),
+        "CTI_WEB_DEMO_USERS": "false",  # each costs an argon2 hash; tests that sign in make their own
     }
     processes = ServiceProcesses(env, tmp_path, [])
     try:
