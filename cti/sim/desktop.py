@@ -3,30 +3,27 @@ agent, and the sign-in token its desktop would have after ``POST /api/login``.""
 
 from __future__ import annotations
 
-import time
-import uuid
 from collections.abc import Iterable
 
-import jwt
 from sqlalchemy import create_engine
 from sqlalchemy.orm import Session
 
+from cti.roles import Role
 from cti.settings import Settings
 from cti.store import schema
 from cti.store.models import UserRow
+from cti.web.sessions import SignInTokens
 
 
 def agent_login(agent: str) -> str:
     return f"agent-{agent}"
 
 
-def sign_in_token(settings: Settings, agent: str, *, ttl_s: float = 900, role: str = "agent") -> str:
-    """A sign-in token of the agent's user, signed with the settings' key (HS256), as the
-    sign-in issues it: claims sub, role, agent, iat, exp, jti."""
-    now = time.time()
-    claims = {"sub": agent_login(agent), "role": role, "agent": agent, "iat": int(now) - 1}
-    claims |= {"exp": now + ttl_s, "jti": uuid.uuid4().hex}
-    return jwt.encode(claims, settings.web.signing_key.get_secret_value(), algorithm="HS256")
+def sign_in_token(settings: Settings, agent: str, *, ttl_s: int = 900) -> str:
+    """The token the agent's user gets from ``POST /api/login``, lasting ``ttl_s`` seconds
+    (negative: already expired)."""
+    tokens = SignInTokens(settings.web.signing_key.get_secret_value(), ttl_s)
+    return tokens.issue(agent_login(agent), Role.AGENT, agent)[0]
 
 
 def add_agent_users(database_url: str, agents: Iterable[str]) -> None:
