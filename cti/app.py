@@ -17,7 +17,7 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cti.acd import AcdConfig, AgentState, Command, agent_state_event, load_acd_config
+from cti.acd import AcdConfig, AgentState, AgentStateError, Command, agent_state_event, load_acd_config
 from cti.acd.router import QueueRouter
 from cti.acd.sweeper import Sweeper
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
@@ -37,6 +37,7 @@ from cti.ivr.calendars import public_calendars
 from cti.ivr.model import Flow
 from cti.ivr.runner import IvrRunner
 from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedCalls, connect_redis
+from cti.live.acd_state import StaleAgentState
 from cti.loop_lag import watch_loop_lag
 from cti.settings import Settings
 from cti.stop_watch import pending_stacks, watch_stop
@@ -186,13 +187,17 @@ async def _drain(database_url: str, drainer: OutboxDrainer, stopping: asyncio.Ev
 
 
 async def _login_all(config: AcdConfig, state: AcdState, outbox: EventOutbox) -> None:
-    """The demo's agents log in by themselves (``[acd] auto_login``)."""
+    """The demo's agents log in by themselves (``[acd] auto_login``). Another instance starting
+    at the same moment may log one in first: that one is left as it is."""
     for agent in config.agents:
         status, _ = await state.agent(agent.id)
-        if status.state is AgentState.LOGGED_OUT:
-            await outbox.record(
-                agent_state_event(await state.transition(agent.id, Command.LOGIN, time.time()))
-            )
+        if status.state is not AgentState.LOGGED_OUT:
+            continue
+        try:
+            change = await state.transition(agent.id, Command.LOGIN, time.time())
+        except (AgentStateError, StaleAgentState):  # logged in meanwhile, by the other instance
+            continue
+        await outbox.record(agent_state_event(change))
 
 
 async def _serve(

@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from cti.acd import AgentConfig, AgentState, AgentStatus, Command, Entry
+from cti.acd import AcdConfig, AgentConfig, AgentState, AgentStatus, Command, Entry
+from cti.app import _login_all
 from cti.live import AcdState, StaleAgentState, connect_redis
+from cti.live.outbox import EventOutbox
 
 AGENTS = [
     AgentConfig(id=f"{1100 + i}", name=f"A{i}", endpoint=f"Local/{1100 + i}@agent-sim", skills={"sales": 3})
@@ -156,3 +158,20 @@ async def test_one_round_trip_claims_agents_and_puts_new_callers_in_line(
     ]
     assert callback_ids == []
     assert await one.claim_and_join([], 16.0, [], "app") == ([], [])
+
+
+async def test_two_instances_logging_the_demo_agents_in_at_once_both_start(
+    instances: tuple[AcdState, AcdState],
+) -> None:
+    """``[acd] auto_login`` on two instances started together: each agent is logged in once, and
+    neither start fails on an agent the other logged in between its read and its write."""
+    first, second = instances
+    config = AcdConfig(
+        agents=tuple(AgentConfig(id=f"a{n}", name=f"A{n}", endpoint=f"Local/{n}@x") for n in range(30))
+    )
+    outbox = EventOutbox(first.redis, f"{first.prefix}:events")
+    await asyncio.gather(_login_all(config, first, outbox), _login_all(config, second, outbox))
+    states = await first.agents([agent.id for agent in config.agents])
+    assert {status.state for status, _ in states} == {AgentState.READY}
+    logins = await first.redis.xlen(f"{first.prefix}:events")
+    assert logins == len(config.agents)
