@@ -25,6 +25,7 @@ from cti.desk.frames import in_journey, offer_key, pushes
 from cti.desk.pops import journey_only
 from cti.desk.push import PushTopics
 from cti.events import CallEvent, EventKind, event_from_json, event_to_json
+from cti.live.outbox import GROUP as STORE_GROUP
 from cti.live.stream_group import Entry, GroupReader
 
 log = logging.getLogger(__name__)
@@ -59,6 +60,7 @@ class DeskPublisher:
             stream,
             GROUP,
             consumer,
+            keeper=STORE_GROUP,
             start_id="$",
             batch=200,
             block_ms=block_ms,

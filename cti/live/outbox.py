@@ -166,7 +166,14 @@ class OutboxDrainer:
         self.engine = engine
         self.stream = stream
         self.reader = GroupReader(
-            redis, stream, GROUP, consumer, batch=batch, block_ms=block_ms, claim_idle_ms=claim_idle_ms
+            redis,
+            stream,
+            GROUP,
+            consumer,
+            keeper=GROUP,
+            batch=batch,
+            block_ms=block_ms,
+            claim_idle_ms=claim_idle_ms,
         )
         self.drained = 0  # entries this drainer stored or dead-lettered, for /metrics
 

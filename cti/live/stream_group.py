@@ -14,7 +14,9 @@ deleted what it acknowledged (XDEL) would take it from the others before they re
 ``acknowledge`` therefore trims instead (one Lua script, atomic): up to the oldest entry some
 group still needs, its oldest pending one or, with none pending, the first it has not read.
 A group whose consumers are all gone holds the stream back; the stream's own cap (the
-producer's MAXLEN) still bounds it.
+producer's MAXLEN) still bounds it. One group, the ``keeper`` (the store's), must read every
+entry: while it does not exist (the store was away when the service started, or Redis lost the
+groups) nothing is trimmed, so another group's acknowledgements cannot take events it never read.
 """
 
 from __future__ import annotations
@@ -39,9 +41,11 @@ local function parse(id)
   return tonumber(ms), tonumber(seq)
 end
 local oldest_ms, oldest_seq = nil, nil
+local keeper_found = false
 for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
   local fields = {}
   for i = 1, #group, 2 do fields[group[i]] = group[i + 1] end
+  if fields['name'] == ARGV[1] then keeper_found = true end
   local ms, seq
   if tonumber(fields['pending']) > 0 then
     ms, seq = parse(redis.call('XPENDING', KEYS[1], fields['name'])[2])
@@ -53,7 +57,7 @@ for _, group in ipairs(redis.call('XINFO', 'GROUPS', KEYS[1])) do
     oldest_ms, oldest_seq = ms, seq
   end
 end
-if oldest_ms == nil then return 0 end
+if oldest_ms == nil or not keeper_found then return 0 end
 return redis.call('XTRIM', KEYS[1], 'MINID', string.format('%d-%d', oldest_ms, oldest_seq))
 """
 
@@ -64,7 +68,8 @@ class GroupReader:
     ``start_id`` is where a created group starts: ``0`` for a reader that must see everything
     still in the stream (the store), ``$`` for one to which old events are of no use (a screen
     pop of a call long over). The group is created again, there, when Redis lost it (a restart
-    without its data: ``NOGROUP``).
+    without its data: ``NOGROUP``). ``keeper``: the group that must read every entry (nothing is
+    trimmed while it does not exist).
     """
 
     def __init__(
@@ -74,6 +79,7 @@ class GroupReader:
         group: str,
         consumer: str,
         *,
+        keeper: str,
         start_id: str = "0",
         batch: int = 500,
         block_ms: int = 200,
@@ -83,6 +89,7 @@ class GroupReader:
         self.stream = stream
         self.group = group
         self.consumer = consumer
+        self.keeper = keeper
         self.start_id = start_id
         self.batch = batch
         self.block_ms = block_ms
@@ -154,7 +161,7 @@ class GroupReader:
             pipe.xack(self.stream, self.group, *ids)
             # EVAL, not a registered script: redis-py asks SCRIPT EXISTS before every pipeline
             # holding one (a round trip more); Redis caches the compiled script either way.
-            pipe.eval(_TRIM_ACKNOWLEDGED, 1, self.stream)
+            pipe.eval(_TRIM_ACKNOWLEDGED, 1, self.stream, self.keeper)
             replies: list[Any] = await pipe.execute()
         self._reading -= set(ids)
         self._unacknowledged = bool(self._reading)
