@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cti.crm.store import import_files
 from cti.events import EventKind
 from cti.sim import Softphone
+from cti.web.throttle import LOGIN_FREE_FAILURES
 from tests.conftest import eventually
 from tests.integration.conftest import PROJECT, DeskUser, MakeDeskUser, StartHotline
 from tests.integration.hotline import Caller, Hotline
@@ -323,6 +324,10 @@ async def test_ringall_pops_on_both_desktops_and_withdraws_it_where_the_call_was
     assert await rows.count() == 2
     assert [await rows.nth(i).locator("td .badge").inner_text() for i in range(2)] == ["振铃中", "振铃中"]
     await board.page.screenshot(path=str(shots / "desktop-wallboard.png"))
+    await roadside.locator("a").click()  # the queue's KPI report for the day, from the service
+    await board.page.locator("#report-dialog[open]").wait_for()
+    assert "roadside" in await board.page.frame_locator("#report-frame").locator("body").inner_text()
+    await board.page.keyboard.press("Escape")
 
     await phones["1001"].accept()
     await phones["1001"].wait_event("CALL_ESTABLISHED", within_s=10)
@@ -406,3 +411,37 @@ async def test_a_websocket_cut_while_the_phone_rings_still_shows_the_pop_once(
     await hotline.ari.hangup(caller.id)
     await desktop.until_state("Wrap-up")
     assert desktop.errors == []
+
+
+async def test_a_wrong_password_is_said_plainly_and_repeated_failures_are_slowed_down(
+    service: Service, browser: Browser, desk_user: MakeDeskUser
+) -> None:
+    """The sign-in page against the service's own sign-in: nothing typed is said before any
+    request; a wrong password gets the service's words, the form stays; past the free failures
+    the service asks to wait (429), and the page says for how long."""
+    agent = await desk_user("wang.fang", "agent", agent="1001")
+    hotline = await service()
+    page = await (await browser.new_context(locale="en-US", viewport=DESK)).new_page()  # type: ignore[arg-type]
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    await page.goto(f"{hotline.web}/")
+    error = page.locator("#signin-error")
+    await page.keyboard.press("Enter")
+    await error.wait_for()
+    assert await error.inner_text() == "Enter your login and password."
+    await page.fill("#login", agent.login)
+    for _ in range(LOGIN_FREE_FAILURES):
+        await page.fill("#password", "not-the-password")
+        await page.press("#password", "Enter")
+        await page.locator("#signin-error", has_text="wrong login or password").wait_for()
+        await page.locator("#signin-form button[type=submit]:enabled").wait_for()
+        await page.evaluate("document.getElementById('signin-error').hidden = true")
+    assert await error.inner_text() == "Sign-in failed: wrong login or password"
+    await page.fill("#password", agent.password)  # right, but too late: the throttle answers first
+    await page.press("#password", "Enter")
+    await page.locator("#signin-error", has_text="too many failed sign-ins").wait_for()
+    assert (await error.inner_text()).startswith("Sign-in failed: too many failed sign-ins: try again in ")
+    assert await page.locator("#signin-form").is_visible()
+    assert await page.locator("#desk").is_hidden()
+    assert errors == []
+    await page.context.close()
