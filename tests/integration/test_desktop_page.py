@@ -185,6 +185,30 @@ async def test_the_desk_model_shows_a_pop_once_and_withdraws_it_with_the_reason(
     }
 
 
+async def test_a_timer_counts_from_an_iso_time_or_epoch_seconds_alike(
+    browser: Browser,
+    site: TestClient,  # type: ignore[type-arg]
+) -> None:
+    """A ``data-since`` holds text: epoch seconds in it are seconds, not a date to parse."""
+    page = (await open_page(browser, site)).page
+    shown = await page.evaluate(
+        """async () => {
+            const base = document.querySelector("script[type=module]").src.replace(/main\\.js$/, "");
+            const { instant, tick } = await import(base + "time.js");
+            const node = document.createElement("p");
+            const now = Date.parse("2026-12-06T01:00:00Z");
+            const texts = [];
+            for (const since of ["1796518725.5", "2026-12-06T00:58:45+00:00", String(1796518725)]) {
+                node.innerHTML = `<time data-since="${since}"></time>`;
+                tick(node, now);
+                texts.push(node.textContent);
+            }
+            return [...texts, instant(1796518725), instant("")];
+        }"""
+    )
+    assert shown == ["1:14", "1:15", "1:15", 1796518725000, None]
+
+
 async def test_the_page_and_its_files_are_served_without_a_token_and_cached_by_version(
     site: TestClient,  # type: ignore[type-arg]
 ) -> None:
