@@ -23,6 +23,7 @@ from cti.acd.sweeper import Sweeper
 from cti.ari import AriClient, Backoff, Dispatcher, EventStream
 from cti.calls import CallTracker, DialplanLocation
 from cti.desk.agent_control import AgentControl
+from cti.desk.agent_view import agent_views
 from cti.desk.demo import announce_demo_users
 from cti.desk.disposing import DispositionDesk
 from cti.desk.dispositions import Dispositions, load_dispositions
@@ -128,8 +129,7 @@ async def _run_leased(
     desk = Desk(control, files.dispositions, DispositionDesk(control, files.dispositions, engine, time.time))
     web_app = build_web_app(settings, desk)
     topics = PushTopics(redis, settings.acd.redis_prefix, settings.web.replay_max)
-    names = {agent.id: agent.name for agent in files.acd_config.agents}
-    add_push_routes(web_app, PushHub(topics, acd_state, names))
+    add_push_routes(web_app, PushHub(topics, acd_state, agent_views(files.acd_config, files.dispositions)))
     vitals = web_app[VITALS]
     vitals.redis, vitals.lease, vitals.outbox_stream = redis, lease, settings.redis.outbox_stream
     web_runner = web.AppRunner(web_app, access_log=None)

@@ -70,6 +70,10 @@ class StateChange:
     at: float
     call_id: str | None = None
     by: str = "auto"
+    #: The new state's deadline (epoch seconds; 0: none), e.g. the end of the wrap-up.
+    until: float = 0.0
+    #: The new state waits for this call's disposition before ready ('': for none).
+    undisposed: str = ""
 
 
 _ALLOWED: dict[Command, frozenset[AgentState]] = {
@@ -181,17 +185,24 @@ def apply(
         queues=_queues(status, command, state, queues),
         undisposed=_undisposed(status, command, state, call_id, disposition_required),
     )
-    return new, StateChange(status.agent, state, new.reason, now, new.call_id, by)
+    return new, StateChange(status.agent, state, new.reason, now, new.call_id, by, new.until, new.undisposed)
 
 
 def agent_state_event(change: StateChange) -> CallEvent:
-    """The call event of a state change (agent state history, occupancy, and rebuilding Redis)."""
+    """The call event of a state change (agent state history, occupancy, and rebuilding Redis);
+    with the state's deadline (``until``, epoch seconds) and ``disposition_required`` when it
+    has them, so a desktop shows the wrap-up's countdown and why Ready waits."""
+    data: dict[str, object] = {"state": change.state.value, "reason": change.reason, "by": change.by}
+    if change.until:
+        data["until"] = change.until
+    if change.undisposed:
+        data["disposition_required"] = True
     return CallEvent(
         EventKind.AGENT_STATE_CHANGED,
         datetime.fromtimestamp(change.at, UTC),
         change.call_id or "",
         agent=change.agent,
-        data={"state": change.state.value, "reason": change.reason, "by": change.by},
+        data=data,
     )
 
 

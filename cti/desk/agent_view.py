@@ -3,6 +3,7 @@ channel's agent snapshot). Pure: the configuration and the agent's status in, JS
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,11 +17,19 @@ def iso(epoch_s: float) -> str | None:
     return datetime.fromtimestamp(epoch_s, UTC).isoformat() if epoch_s else None
 
 
+#: An agent's own view (``agent_body``) by its id and status: the push channel's agent snapshot.
+AgentView = Callable[[str, AgentStatus], dict[str, Any]]
+
+
 def agent_summary(agent: AgentConfig, status: AgentStatus) -> dict[str, Any]:
     """An agent's state, as a supervisor's list shows it."""
+    return _summary(agent.id, agent.name, status)
+
+
+def _summary(agent_id: str, name: str, status: AgentStatus) -> dict[str, Any]:
     return {
-        "agent": agent.id,
-        "name": agent.name,
+        "agent": agent_id,
+        "name": name,
         "state": status.state.value,
         "reason": status.reason,
         "since": iso(status.since),
@@ -47,3 +56,18 @@ def agent_body(
         "dispositions": dispositions.listed(),
         "wrapup_requires_disposition": bool(status.undisposed),
     }
+
+
+def agent_views(config: AcdConfig, dispositions: Dispositions) -> AgentView:
+    """``agent_body`` by agent id, for the push channel's snapshot: the same body the desktop
+    reads from ``GET /api/agents/me``, so a snapshot never takes from the page what it needs
+    (the queues to sign in to, the pause reasons, the dispositions). An id the configuration no
+    longer has gets its state alone."""
+
+    def view(agent_id: str, status: AgentStatus) -> dict[str, Any]:
+        agent = config.agent(agent_id)
+        if agent is None:
+            return _summary(agent_id, agent_id, status)
+        return agent_body(config, dispositions, agent, status)
+
+    return view

@@ -13,6 +13,7 @@ the agent's channel id, data "offer" of the ACD's events), names its pop everywh
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from cti.desk.push import PopChange, Push, agent_topic
@@ -89,15 +90,19 @@ def _call(event: CallEvent, offer: str) -> Push:
 
 
 def _agent_state(event: CallEvent) -> dict[str, Any]:
+    """The change as the desktop's agent view holds it (``GET /api/agents/me``'s keys): times
+    in ISO 8601, the deadline (``until``, recorded in epoch seconds) too."""
     data = event.data
+    until = data.get("until")
     return {
         "kind": "agent_state",
         "state": data.get("state"),
         "reason": data.get("reason", ""),
         "since": event.at.isoformat(),
-        "until": data.get("until"),
+        "until": datetime.fromtimestamp(float(until), UTC).isoformat() if until else None,
         "call_id": event.call_id or None,
         "by": data.get("by", "auto"),
+        "wrapup_requires_disposition": bool(data.get("disposition_required")),
     }
 
 

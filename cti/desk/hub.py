@@ -19,11 +19,11 @@ import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from redis.exceptions import RedisError
 
+from cti.desk.agent_view import AgentView
 from cti.desk.push import Numbered, PushTopics
 from cti.live.acd_state import AcdState
 
@@ -105,10 +105,10 @@ class Subscriber:
 class PushHub:
     """The local sockets of one instance, by topic, fed from the topics' channel."""
 
-    def __init__(self, topics: PushTopics, state: AcdState, agent_names: Mapping[str, str]) -> None:
+    def __init__(self, topics: PushTopics, state: AcdState, agent_view: AgentView) -> None:
         self.topics = topics
         self.state = state
-        self.agent_names = agent_names
+        self.agent_view = agent_view
         self.subscribers: dict[str, set[Subscriber]] = {}
         self._closing = False
         self._listener: asyncio.Task[None] | None = None
@@ -198,17 +198,9 @@ class PushHub:
         return seq, {"agent": await self._agent(agent_id), "pops": await self.topics.open_pops(agent_id)}
 
     async def _agent(self, agent_id: str) -> dict[str, Any]:
-        """The agent's status, as ``GET /api/agents/me`` shows it (its state part)."""
+        """The agent as ``GET /api/agents/me`` shows it."""
         status, _ = await self.state.agent(agent_id)
-        return {
-            "agent": agent_id,
-            "name": self.agent_names.get(agent_id, agent_id),
-            "state": status.state.value,
-            "reason": status.reason,
-            "since": _iso(status.since),
-            "until": _iso(status.until),
-            "call_id": status.call_id,
-        }
+        return self.agent_view(agent_id, status)
 
     async def close_sockets(self) -> None:
         """The instance stops: every socket's sender ends (the sockets themselves are closed by
@@ -219,7 +211,3 @@ class PushHub:
                 subscriber.task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await subscriber.task
-
-
-def _iso(epoch_s: float) -> str | None:
-    return datetime.fromtimestamp(epoch_s, UTC).isoformat() if epoch_s else None

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from playwright.async_api import Browser, async_playwright
 from sqlalchemy import create_engine, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,7 +38,14 @@ from cti.events import CallEvent, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
 from cti.roles import Role
 from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, Settings, load_settings
-from cti.sim import acd_entry, place_simulated_call, sim_agent_endpoint
+from cti.sim import (
+    Softphone,
+    SoftphoneUnavailable,
+    acd_entry,
+    place_simulated_call,
+    sim_agent_endpoint,
+    softphones,
+)
 from cti.sim.drill import free_port
 from cti.sim.own_asterisk import OwnAsterisk
 from cti.sim.relay import TcpProxy
@@ -233,6 +241,60 @@ def chromium() -> str:
     return found
 
 
+@pytest.fixture
+async def browser(chromium: str) -> AsyncIterator[Browser]:
+    """Headless Chromium (Debian's, through Playwright), closed after the test."""
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
+        try:
+            yield launched
+        finally:
+            await launched.close()
+
+
+@pytest.fixture
+def shots(tmp_path: Path) -> Path:
+    """Where screenshots go: ``CTI_SCREENSHOT_DIR`` (``docs`` makes the README's), else the
+    test's tmp dir."""
+    directory = Path(os.environ.get("CTI_SCREENSHOT_DIR", tmp_path))
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory
+
+
+# --- real SIP softphones: baresip agents registered as 1001 and 1002 ---------------------------
+PHONES = ("1001", "1002")  # agents of config/asterisk/pjsip_wizard.conf
+
+
+@pytest.fixture(scope="session")
+def baresip_installed() -> None:
+    """``scripts/services.sh up baresip`` installs Debian's baresip-core once (idempotent)."""
+    try:
+        done = subprocess.run(
+            [str(PROJECT / "scripts" / "services.sh"), "up", "baresip"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        service_missing("installing baresip-core took over 600 s")
+    if done.returncode != 0:
+        service_missing(f"baresip could not be installed: {done.stderr.strip()[-800:]}")
+
+
+@pytest.fixture
+async def phones(
+    asterisk: AsteriskStack, baresip_installed: None, tmp_path: Path
+) -> AsyncIterator[dict[str, Softphone]]:
+    """Agents 1001 and 1002 on real softphones, registered, in manual answer mode; always stopped."""
+    async with contextlib.AsyncExitStack() as stack:
+        try:
+            started = await stack.enter_async_context(softphones(PHONES, tmp_path))
+        except SoftphoneUnavailable as exc:
+            service_missing(f"baresip did not start: {exc}")
+        yield started
+
+
 @pytest.fixture(scope="session")
 def redis_url(settings: Settings) -> str:
     url = os.environ.get("CTI_TEST_REDIS_URL", settings.redis.url)
@@ -307,14 +369,18 @@ MakeDeskUser = Callable[..., Awaitable[DeskUser]]
 @pytest.fixture
 async def desk_user(store: AsyncEngine, settings: Settings) -> MakeDeskUser:
     """Make a user in the test's ``store`` (the app under test must use ``migrated_database``) and
-    sign it in: ``await desk_user("wang.fang", "agent", agent="1001")``. The token is signed with
-    the session's ``[web]`` settings (config/cti.toml's signing key unless a test changes it); an
-    agent id need not be in any ACD configuration here."""
+    sign it in: ``await desk_user("wang.fang", "agent", agent="1001")`` (``name``: the name it is
+    shown by). The token is signed with the session's ``[web]`` settings (config/cti.toml's
+    signing key unless a test changes it); an agent id need not be in any ACD configuration here."""
 
-    async def make(login: str, role: str = "agent", *, agent: str | None = None) -> DeskUser:
+    async def make(
+        login: str, role: str = "agent", *, agent: str | None = None, name: str | None = None
+    ) -> DeskUser:
         password = f"{login}-test-password"
         agents = {} if agent is None else {agent: f"Agent {agent}"}
-        user = await UserStore(store).add(login, role, password, agents=agents, agent=agent)
+        user = await UserStore(store).add(
+            login, role, password, agents=agents, agent=agent, display_name=name
+        )
         web = settings.web
         token, _ = SignInTokens(web.signing_key.get_secret_value(), web.session_ttl_s).issue(
             user.login, user.role, user.agent
@@ -483,10 +549,14 @@ async def start_hotline(
         acd_file: Path = Path("config/acd.demo.toml"),
         ari_url: str | None = None,
         database_url: str | None = None,
+        auto_login: bool = True,
     ) -> Hotline:
         """``ari_url``: where the service reaches ARI (a test's ``TcpProxy`` to cut it);
-        ``database_url``: its store (``migrated_database``), by default a fresh SQLite file."""
+        ``database_url``: its store (``migrated_database``), by default a fresh SQLite file;
+        ``auto_login``: the agents sign in by themselves (false: each through the API or its
+        desktop)."""
         database_url = database_url or f"sqlite+aiosqlite:///{tmp_path / 'cti.sqlite3'}"
+        port = free_port()
         ari_update: dict[str, Any] = {"app": app_name}
         if ari_url is not None:
             ari_update["url"] = ari_url
@@ -498,12 +568,12 @@ async def start_hotline(
                 "ivr": IvrSettings(flows_dir=flows_dir),
                 # its own web port: a `make run` or another suite's service may hold 8080; no demo
                 # users (each costs an argon2 hash; tests that sign in make their own)
-                "web": asterisk.settings.web.model_copy(update={"port": free_port(), "demo_users": False}),
+                "web": asterisk.settings.web.model_copy(update={"port": port, "demo_users": False}),
                 "sounds": FAST_SPEECH,
                 "acd": asterisk.settings.acd.model_copy(
                     update={
                         "config_file": acd_file,
-                        "auto_login": True,
+                        "auto_login": auto_login,
                         "redis_prefix": f"test:{app_name}:acd",
                     }
                 ),
@@ -513,12 +583,14 @@ async def start_hotline(
         await open_event_log(EventStream(ari, driver))
         tasks.append(asyncio.create_task(run_service(settings, clock=lambda: now)))
         await until_serving(ari, app_name, tasks[-1])
-        return Hotline(ari, app_name, driver, database_url)
+        return Hotline(ari, app_name, driver, database_url, f"http://127.0.0.1:{port}")
 
     yield start
     for task in tasks:
         task.cancel()
     await asyncio.gather(*tasks, return_exceptions=True)
+    if tasks:  # the service's keys: outbox, ACD state, push topics, journeys, sign-in throttle
+        await _forget(connect_redis(redis_url), f"test:{app_name}")
 
 
 # The service as its own processes (kill -9, SIGTERM, a second instance): fixtures shared by

@@ -16,6 +16,8 @@ import pytest
 from aiohttp import web
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cti.desk.agent_view import agent_views
+from cti.desk.dispositions import load_dispositions
 from cti.desk.hub import PushHub
 from cti.desk.pops import CrmPops
 from cti.desk.publisher import DeskPublisher
@@ -160,8 +162,8 @@ async def start_desk(settings: Settings, tmp_path: Path) -> AsyncIterator[StartD
         await publisher.reader.ensure_group()  # from now on every call event reaches the desk
         tasks.append(asyncio.create_task(publisher.run(stopping)))
         app = build_web_app(desk_settings)
-        names = {agent.id: agent.name for agent in acd.router.agents.values()}
-        add_push_routes(app, PushHub(topics, acd.state, names))
+        views = agent_views(acd.router.config, load_dispositions(desk_settings.acd.dispositions_file))
+        add_push_routes(app, PushHub(topics, acd.state, views))
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", desk_settings.web.port).start()

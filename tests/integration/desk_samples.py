@@ -1,5 +1,5 @@
 """Sample bodies in the shapes the agent-desktop interfaces define (the pop of
-``cti.desk.pop.build_pop``, ``GET /api/agents/me``, the wallboard): what the page's browser
+``cti.desk.pop.build_pop``, ``GET /api/agents/me``): what the page's browser
 tests render, with times relative to the moment a test runs so the live timers show real values."""
 
 from __future__ import annotations
@@ -136,43 +136,3 @@ def unknown_pop() -> dict[str, Any]:
         contacts=[],
     )
     return pop
-
-
-def wallboard() -> dict[str, Any]:
-    return {
-        "at": iso(0),
-        "queues": [
-            {
-                "name": "service",
-                "waiting": 3,
-                "longest_wait_s": 74,
-                "agents": {"ready": 2, "on_call": 5, "wrap_up": 1, "paused": 1},
-                "today": {
-                    "offered": 412,
-                    "answered": 396,
-                    "three_ring_rate": 0.874,
-                    "service_level": 0.912,
-                    "abandon_rate": 0.039,
-                },
-            },
-            {
-                "name": "sales",
-                "waiting": 0,
-                "longest_wait_s": 0,
-                "agents": {"ready": 1, "logged_out": 2},
-                "today": {
-                    "offered": 0,
-                    "answered": 0,
-                    "three_ring_rate": None,
-                    "service_level": None,
-                    "abandon_rate": None,
-                },
-            },
-        ],
-        "agents": [
-            {"id": "1001", "name": "王芳", "state": "on_call", "reason": "answered", "since": iso(185)},
-            {"id": "1002", "name": "张伟", "state": "ready", "reason": "unpause", "since": iso(42)},
-            {"id": "1003", "name": "Emily Chen", "state": "paused", "reason": "lunch", "since": iso(1260)},
-            {"id": "1004", "name": "刘洋", "state": "wrap_up", "reason": "call-ended", "since": iso(20)},
-        ],
-    }

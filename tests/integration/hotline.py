@@ -42,6 +42,8 @@ class Hotline:
     app: str
     driver: str
     database_url: str
+    #: The service's web site (``http://127.0.0.1:<port>``), where it serves one in-process.
+    web: str = ""
 
     async def call(self, caller_number: str = "13800138000") -> Caller:
         channel = await place_simulated_call(

@@ -9,11 +9,8 @@ phone bridges caller and agent in Asterisk, and that hanging up on the phone end
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import subprocess
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from functools import partial
-from pathlib import Path
 
 import pytest
 
@@ -21,45 +18,14 @@ from cti.acd import QueueConfig, Strategy
 from cti.ari.models import Bridge
 from cti.events import CallEvent, EventKind
 from cti.kpi import derive_facts
-from cti.sim import Softphone, SoftphoneUnavailable, place_simulated_call, softphones
-from tests.conftest import eventually, service_missing
-from tests.integration.conftest import PROJECT, Acd, AsteriskStack, MakeAcd
+from cti.sim import Softphone, place_simulated_call
+from tests.conftest import eventually
+from tests.integration.conftest import PHONES, Acd, MakeAcd
 from tests.integration.conftest import sales as sales_queue
 
-PHONES = ("1001", "1002")  # agents of config/asterisk/pjsip_wizard.conf
 RING_S = 1.0  # how long a phone rings before the test accepts, like an agent reaching for it
 
 MakeSoftphoneAcd = Callable[[QueueConfig], Awaitable[Acd]]
-
-
-@pytest.fixture(scope="session")
-def baresip_installed() -> None:
-    """``scripts/services.sh up baresip`` installs Debian's baresip-core once (idempotent)."""
-    try:
-        done = subprocess.run(
-            [str(PROJECT / "scripts" / "services.sh"), "up", "baresip"],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        service_missing("installing baresip-core took over 600 s")
-    if done.returncode != 0:
-        service_missing(f"baresip could not be installed: {done.stderr.strip()[-800:]}")
-
-
-@pytest.fixture
-async def phones(
-    asterisk: AsteriskStack, baresip_installed: None, tmp_path: Path
-) -> AsyncIterator[dict[str, Softphone]]:
-    """Agents 1001 and 1002 on real softphones, registered, in manual answer mode; always stopped."""
-    async with contextlib.AsyncExitStack() as stack:
-        try:
-            started = await stack.enter_async_context(softphones(PHONES, tmp_path))
-        except SoftphoneUnavailable as exc:
-            service_missing(f"baresip did not start: {exc}")
-        yield started
 
 
 @pytest.fixture

@@ -1,5 +1,7 @@
 """The agent state machine: every change has a reason; auto-pause after unanswered rings."""
 
+from dataclasses import replace
+
 import pytest
 
 from cti.acd import AgentState, AgentStateError, AgentStatus, Command, agent_state_event, apply
@@ -113,6 +115,24 @@ def test_a_required_disposition_holds_the_wrap_up_and_a_pause() -> None:
     assert wrap_up(required=False).undisposed == ""
     with pytest.raises(AgentStateError, match="no call waits for a disposition"):
         apply(wrap_up(required=False), Command.DISPOSED, 5.0)
+
+
+def test_the_recorded_change_carries_the_wrap_ups_deadline_and_the_call_it_waits_for() -> None:
+    """What a desktop needs of a change (the countdown, why Ready waits) is in its event."""
+    status = AgentStatus("1001")
+    for command in (Command.LOGIN, Command.OFFER, Command.ANSWER):
+        status, _ = apply(status, command, 1.0, call_id="c1")
+    _, change = apply(status, Command.HANG_UP, 2.0, until=12.0, disposition_required=True)
+    assert (change.until, change.undisposed) == (12.0, "c1")
+    assert agent_state_event(change).data == {
+        "state": "wrap_up",
+        "reason": "call-ended",
+        "by": "auto",
+        "until": 12.0,
+        "disposition_required": True,
+    }
+    _, ready = apply(replace(status, state=AgentState.WRAP_UP), Command.WRAPUP_DONE, 3.0)
+    assert agent_state_event(ready).data == {"state": "ready", "reason": "wrap-up-done", "by": "auto"}
 
 
 def test_a_disposition_before_the_deadline_keeps_the_wrap_up_and_its_times() -> None:

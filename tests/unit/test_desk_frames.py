@@ -3,11 +3,13 @@ journey part (``cti.desk.journey``): every kind of event, every withdrawal reaso
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
+from cti.acd.agents import AgentState, StateChange, agent_state_event
 from cti.desk.frames import in_journey, offer_key, pushes
 from cti.desk.pops import journey_only
 from cti.desk.push import PopChange, Push
@@ -138,6 +140,7 @@ def test_an_agent_state_change_goes_on_its_topic() -> None:
                 "until": None,
                 "call_id": None,
                 "by": "agent:wang.fang",
+                "wrapup_requires_disposition": False,
             },
         )
     ]
@@ -150,7 +153,27 @@ def test_an_agent_state_change_goes_on_its_topic() -> None:
         "until": None,
         "call_id": CALL,
         "by": "auto",
+        "wrapup_requires_disposition": False,
     }
+
+
+def test_a_wrap_up_tells_its_deadline_in_iso_and_whether_ready_waits_for_a_disposition() -> None:
+    """The desktop counts the wrap-up down to ``until`` (recorded in epoch seconds, pushed as ISO,
+    as every time the page reads) and keeps Ready off while the queue wants a disposition."""
+    hang_up = StateChange("1001", AgentState.WRAP_UP, "call-ended", T0.timestamp(), CALL, "auto")
+    change = replace(hang_up, until=T0.timestamp() + 30, undisposed=CALL)
+    assert pushes(agent_state_event(change), [], None)[0].event == {
+        "kind": "agent_state",
+        "state": "wrap_up",
+        "reason": "call-ended",
+        "since": T0.isoformat(),
+        "until": (T0 + timedelta(seconds=30)).isoformat(),
+        "call_id": CALL,
+        "by": "auto",
+        "wrapup_requires_disposition": True,
+    }
+    plain = pushes(agent_state_event(hang_up), [], None)[0].event
+    assert (plain["until"], plain["wrapup_requires_disposition"]) == (None, False)
 
 
 QUIET = [

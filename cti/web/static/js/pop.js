@@ -46,7 +46,8 @@ function head(pop, answeredAt) {
 
 function journey({ ivr }) {
   const path = ivr.path.flatMap((node, i) => (i ? [h("span", { "aria-hidden": "true" }, "›"), chip(node)] : [chip(node)]));
-  const values = Object.entries(ivr.values ?? {});
+  // the IVR's own lookup of the caller (customer.id, .name...) is the card above: not said twice
+  const values = Object.entries(ivr.values ?? {}).filter(([name]) => !name.startsWith("customer."));
   return section(
     t("pop.ivr"),
     "ivr",

@@ -3,10 +3,13 @@
 // one with data-until the time left (never below zero). Nothing else needs its own interval.
 import { lang } from "./i18n.js";
 
-/** Milliseconds since the epoch of an ISO string or of epoch seconds; null for null. */
+const SECONDS = /^\d+(\.\d+)?$/;
+
+/** Milliseconds since the epoch of an ISO string or of epoch seconds (a number, or the text of
+ * one: a data-since attribute holds text); null for null. */
 export function instant(value) {
   if (value === null || value === undefined || value === "") return null;
-  return typeof value === "number" ? value * 1000 : Date.parse(value);
+  return typeof value === "number" || SECONDS.test(value) ? Number(value) * 1000 : Date.parse(value);
 }
 
 /** 75 -> "1:15", 3675 -> "1:01:15". */

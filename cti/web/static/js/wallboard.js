@@ -133,9 +133,10 @@ export function startWallboard() {
   });
   const push = connectPush({
     topics: ["wallboard"],
-    reducers: { wallboard: { snapshot: (body) => body, event: (_, { kind, ...body }) => body } },
+    // a snapshot of a topic nothing was published on yet ("at" null) keeps the body read above
+    reducers: { wallboard: { snapshot: (body) => (body.at ? body : null), event: (_, { kind, ...body }) => body } },
     token: () => current()?.token,
-    onState: (_, body) => store.set({ body }),
+    onState: (_, body) => body && store.set({ body }),
     onStatus: linkStatus,
   });
   return {
