@@ -1,15 +1,18 @@
 """Reading the wallboard's figures: live state from Redis, today's KPIs from the store.
 
-Live state costs two Redis round trips (every agent's status; every line's length and oldest
-entry) and is read afresh each time. Today's KPIs cost SQL (a day's report, in the KPI report
-workers, off the call-handling loop): they are recomputed at most every ``ttl_s`` seconds,
-shared by every reader meanwhile, and when the workers are busy the last figures stay up.
-"Today" is the center's day (``[kpi] timezone``), from its midnight to now.
+Live state is read afresh each time: every agent's status and every line's length and oldest
+entry, two pipelines sent at once (one round trip's wait). Today's KPIs cost SQL (a day's
+report, in the KPI report workers, off the call-handling loop): they are recomputed at most
+every ``ttl_s`` seconds, in the background, while readers go on with the figures they have, so
+a board's live part never waits for a report (only the day's first figures are waited for).
+When the workers are busy or the store is away, the last figures stay up. "Today" is the
+center's day (``[kpi] timezone``), from its midnight to now.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -20,7 +23,6 @@ from zoneinfo import ZoneInfo
 from cti.acd.model import AcdConfig
 from cti.desk.wallboard import wallboard_body
 from cti.kpi.report import Period
-from cti.kpi.workers import ReportsBusy
 from cti.live.acd_state import AcdState
 
 log = logging.getLogger(__name__)
@@ -44,25 +46,49 @@ class TodayKpis:
         self.ttl_s = ttl_s
         self.clock = clock
         self._rows: dict[str, Mapping[str, Any]] = {}
-        self._day = ""
-        self._fresh_until = float("-inf")
-        self._lock = asyncio.Lock()
+        self._day = ""  # the day ``_rows`` are of
+        self._asked = ""  # the day the last computation was for
+        self._due = float("-inf")  # when the next computation may start
+        self._computing: asyncio.Task[None] | None = None  # one at a time, shared by every reader
+        self._failing = False  # said once in the log when it starts, once when it ends
 
     async def rows(self, now: datetime) -> dict[str, Mapping[str, Any]]:
-        """Per queue, today's report row (recomputed when older than ``ttl_s`` or of another day)."""
+        """Per queue, today's report row; a new computation is started when the last one is
+        ``ttl_s`` old, and waited for only when none of today's figures are known yet."""
         local = now.astimezone(self.tz)
-        async with self._lock:  # readers meanwhile wait for this computation, not one of their own
-            if self.clock() < self._fresh_until and self._day == local.date().isoformat():
-                return self._rows
+        day = local.date().isoformat()
+        if self._computing is None and (self.clock() >= self._due or self._asked != day):
+            self._asked, self._due = day, self.clock() + self.ttl_s
             midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-            try:
-                report = await self.report(Period(midnight, None))
-            except ReportsBusy as exc:
-                log.info("wallboard: today's KPIs kept as they were: %s", exc)
-                return self._rows
-            self._rows = {group["key"]: group for group in report["groups"]}
-            self._day, self._fresh_until = local.date().isoformat(), self.clock() + self.ttl_s
-            return self._rows
+            self._computing = asyncio.get_running_loop().create_task(self._compute(day, midnight))
+            self._computing.add_done_callback(self._computed)
+        if self._day != day and self._computing is not None:
+            await asyncio.shield(self._computing)  # a reader cancelled leaves it to the others
+        return self._rows if self._day == day else {}
+
+    async def _compute(self, day: str, midnight: datetime) -> None:
+        try:
+            report = await self.report(Period(midnight, None))
+        except Exception as exc:  # the workers busy, the store away: the last figures stay up
+            if not self._failing:
+                log.warning(
+                    "wallboard: today's KPIs kept as they were, retried every %gs: %s", self.ttl_s, exc
+                )
+            self._failing = True
+            return
+        if self._failing:
+            log.warning("wallboard: today's KPIs computed again")
+        self._rows, self._day, self._failing = {group["key"]: group for group in report["groups"]}, day, False
+
+    def _computed(self, task: asyncio.Task[None]) -> None:
+        self._computing = None
+
+    async def aclose(self) -> None:
+        """Stop a computation under way (the app stops: its workers are going)."""
+        if self._computing is not None:
+            self._computing.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._computing
 
 
 class WallboardSource:
@@ -74,7 +100,9 @@ class WallboardSource:
         self.today = today
 
     async def body(self, now: datetime) -> dict[str, Any]:
-        statuses = await self.state.agents([agent.id for agent in self.config.agents])
-        lines = await self.state.lines([queue.name for queue in self.config.queues], now.timestamp())
-        today = await self.today.rows(now)
+        statuses, lines, today = await asyncio.gather(
+            self.state.agents([agent.id for agent in self.config.agents]),
+            self.state.lines([queue.name for queue in self.config.queues], now.timestamp()),
+            self.today.rows(now),
+        )
         return wallboard_body(now, self.config, [s for s, _ in statuses], lines, today)
