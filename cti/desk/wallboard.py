@@ -1,5 +1,6 @@
 """The supervisor's wallboard: per queue, callers waiting, the longest wait, agents by state and
-today's answered-within-three-rings rate, service level and abandon rate; every agent's state.
+today's answered-within-three-rings rate, service level and abandon rate; every agent's state,
+a paused one's reason in words, and the reasons a supervisor may pause an agent with.
 Pure: live state and today's KPI report in, the wallboard body out (``GET /api/wallboard``,
 the push channel's ``wallboard`` topic). A rate with no calls is null ("no data"), as in every
 KPI report (``cti.kpi.definitions.rate``).
@@ -13,7 +14,7 @@ from typing import Any
 
 from cti.acd.agents import AgentStatus
 from cti.acd.model import AcdConfig, AgentConfig, AgentState, QueueConfig
-from cti.desk.agent_view import iso
+from cti.desk.agent_view import iso, pause_choices, reason_label
 
 #: What the wallboard shows of today's KPI report, per queue.
 TODAY_KEYS = ("offered", "answered", "three_ring_rate", "service_level", "abandon_rate")
@@ -61,7 +62,14 @@ def wallboard_body(
             }
         )
     agents = [
-        {"id": a.id, "name": a.name, "state": s.state.value, "reason": s.reason, "since": iso(s.since)}
+        {
+            "id": a.id,
+            "name": a.name,
+            "state": s.state.value,
+            "reason": s.reason,
+            "reason_label": reason_label(config, s),
+            "since": iso(s.since),
+        }
         for a, s in pairs
     ]
-    return {"at": at.isoformat(), "queues": queues, "agents": agents}
+    return {"at": at.isoformat(), "queues": queues, "agents": agents, "pause_reasons": pause_choices(config)}

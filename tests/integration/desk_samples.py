@@ -172,7 +172,18 @@ def wallboard() -> dict[str, Any]:
         "agents": [
             {"id": "1001", "name": "王芳", "state": "on_call", "reason": "answered", "since": iso(185)},
             {"id": "1002", "name": "张伟", "state": "ready", "reason": "unpause", "since": iso(42)},
-            {"id": "1003", "name": "Emily Chen", "state": "paused", "reason": "lunch", "since": iso(1260)},
+            {
+                "id": "1003",
+                "name": "Emily Chen",
+                "state": "paused",
+                "reason": "lunch",
+                "reason_label": {"zh": "午餐", "en": "Lunch"},
+                "since": iso(1260),
+            },
             {"id": "1004", "name": "刘洋", "state": "wrap_up", "reason": "call-ended", "since": iso(20)},
+        ],
+        "pause_reasons": [
+            {"code": "break", "label": {"zh": "休息", "en": "Break"}},
+            {"code": "lunch", "label": {"zh": "午餐", "en": "Lunch"}},
         ],
     }

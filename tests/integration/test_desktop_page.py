@@ -404,9 +404,19 @@ async def test_the_wallboard_reads_from_across_the_room(
     assert await report.inner_text() == "KPI 日报 service"
     await page.keyboard.press("Escape")
     await page.locator("#report-dialog").wait_for(state="hidden")
+    assert await page.locator("#wb-agents tr:nth-child(3) .badge").inner_text() == "小休：午餐"
     await page.click("#wb-agents tr:nth-child(2) button:has-text('签出')")
     await eventually(lambda: back_end.posts[-1][0].endswith("/logout"), what="the sign-out command")
-    assert [post for post in back_end.posts if post[0] != "/api/login"] == [("/api/agents/1002/logout", None)]
+    await page.click("#wb-agents tr:nth-child(2) button:has-text('小休')")
+    await page.locator("#pause-dialog[open]").wait_for()
+    assert await page.locator("#pause-dialog .choice").all_inner_texts() == ["休息", "午餐"]
+    await page.check("#pause-dialog input[value=lunch]")
+    await page.click("#pause-dialog button[value=ok]")
+    await eventually(lambda: back_end.posts[-1][0].endswith("/pause"), what="the pause command")
+    assert [post for post in back_end.posts if post[0] != "/api/login"] == [
+        ("/api/agents/1002/logout", None),
+        ("/api/agents/1002/pause", {"reason": "lunch"}),
+    ]
     assert opened.errors == []
 
 

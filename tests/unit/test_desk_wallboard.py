@@ -67,8 +67,10 @@ def test_queues_count_the_agents_serving_them_by_state_with_todays_figures_or_no
         "name": "Li Wei",
         "state": "paused",
         "reason": "lunch",
+        "reason_label": {"zh": "午餐", "en": "Lunch"},
         "since": "1970-01-01T00:03:20+00:00",
     }
+    assert body["agents"][0]["reason_label"] is None  # ready: no reason to explain
 
 
 def test_an_agent_sees_why_it_was_paused_and_whether_its_wrap_up_waits_for_a_disposition() -> None:
@@ -89,3 +91,21 @@ def test_an_agent_sees_why_it_was_paused_and_whether_its_wrap_up_waits_for_a_dis
         "1970-01-01T00:00:15+00:00",
         None,
     )
+
+
+def test_the_board_names_the_reasons_in_words_and_offers_the_configured_ones_to_pause_with() -> None:
+    statuses = [
+        AgentStatus("1", AgentState.PAUSED, 100.0, "auto:no-answer"),
+        AgentStatus("2", AgentState.PAUSED, 200.0, "typed-by-hand"),  # no configured reason
+    ]
+    body = wallboard_body(AT, CONFIG, statuses, {}, {})
+    assert body["agents"][0]["reason_label"]["zh"].startswith("未接听自动暂停")
+    assert body["agents"][1]["reason_label"] is None
+    assert [r["code"] for r in body["pause_reasons"]] == [
+        "break",
+        "lunch",
+        "training",
+        "meeting",
+        "after-call-work",
+    ]
+    assert body["pause_reasons"][1] == {"code": "lunch", "label": {"zh": "午餐", "en": "Lunch"}}
