@@ -24,6 +24,7 @@ from typing import Any
 
 from redis.exceptions import RedisError
 
+from cti.desk import wallboard
 from cti.desk.push import Numbered, PushTopics
 from cti.live.acd_state import AcdState
 
@@ -190,10 +191,9 @@ class PushHub:
         """The topic's state now and the seq it includes: the seq is read first, so an event
         published meanwhile is sent after the snapshot (perhaps also in it, never in neither)."""
         seq = await self.topics.seq(topic)
-        if topic == "wallboard":
+        if topic == wallboard.TOPIC:
             latest = await self.topics.latest(topic)
-            body = {k: v for k, v in latest.event.items() if k != "kind"} if latest else EMPTY_WALLBOARD
-            return seq, body
+            return seq, wallboard.body_of(latest.event) if latest else EMPTY_WALLBOARD
         agent_id = topic.removeprefix("agent:")
         return seq, {"agent": await self._agent(agent_id), "pops": await self.topics.open_pops(agent_id)}
 
