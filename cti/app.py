@@ -31,6 +31,7 @@ from cti.desk.pops import CrmPops
 from cti.desk.publisher import DeskPublisher
 from cti.desk.push import PushTopics
 from cti.desk.users import agent_names
+from cti.desk.wallboard_publisher import WallboardPublisher, wallboard_lease
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
 from cti.ivr import FlowContext, load_flows, load_stations
 from cti.ivr.calendars import public_calendars
@@ -47,6 +48,7 @@ from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
 from cti.web.desk import Desk
 from cti.web.health import VITALS, AcdFigures, Vitals
+from cti.web.wallboard import WALLBOARD
 from cti.web.ws import add_push_routes
 
 log = logging.getLogger(__name__)
@@ -155,6 +157,10 @@ async def _run_leased(
         CrmPops(engine, ZoneInfo(settings.kpi.timezone)),
     )
     publish_task = asyncio.create_task(publisher.run(stopping), name="desk-publisher")
+    wallboard = WallboardPublisher(
+        web_app[WALLBOARD], topics, wallboard_lease(redis, settings.acd.redis_prefix)
+    )
+    wallboard_task = asyncio.create_task(wallboard.run(stopping), name="wallboard-publisher")
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
     try:
@@ -162,7 +168,7 @@ async def _run_leased(
     finally:
         await outbox.aclose()  # what it held while Redis was away, before the last drain
         stopping.set()
-        await asyncio.gather(drain_task, publish_task)
+        await asyncio.gather(drain_task, publish_task, wallboard_task)
         heartbeat.cancel()
         lag.cancel()
         await asyncio.gather(heartbeat, lag, return_exceptions=True)

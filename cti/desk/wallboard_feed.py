@@ -4,7 +4,7 @@ Live state is read afresh each time: every agent's status and every line's lengt
 entry, two pipelines sent at once (one round trip's wait). Today's KPIs cost SQL (a day's
 report, in the KPI report workers, off the call-handling loop): they are recomputed at most
 every ``ttl_s`` seconds, in the background, while readers go on with the figures they have, so
-a board's live part never waits for a report (only the day's first figures are waited for).
+a board's live part never waits for a report (only a request waits for the day's first ones).
 When the workers are busy or the store is away, the last figures stay up. "Today" is the
 center's day (``[kpi] timezone``), from its midnight to now.
 """
@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from cti.acd.agents import AgentStatus
 from cti.acd.model import AcdConfig
 from cti.desk.wallboard import wallboard_body
 from cti.kpi.report import Period
@@ -52,19 +53,27 @@ class TodayKpis:
         self._computing: asyncio.Task[None] | None = None  # one at a time, shared by every reader
         self._failing = False  # said once in the log when it starts, once when it ends
 
-    async def rows(self, now: datetime) -> dict[str, Mapping[str, Any]]:
-        """Per queue, today's report row; a new computation is started when the last one is
-        ``ttl_s`` old, and waited for only when none of today's figures are known yet."""
+    def known(self, now: datetime) -> dict[str, Mapping[str, Any]] | None:
+        """Per queue, today's report row as known now, never waiting: a computation is started
+        when the last one is ``ttl_s`` old (or of another day); None while the day's first one
+        is under way ({} once it failed: no figures, and it is retried after ``ttl_s``)."""
         local = now.astimezone(self.tz)
         day = local.date().isoformat()
         if self._computing is None and (self.clock() >= self._due or self._asked != day):
             self._asked, self._due = day, self.clock() + self.ttl_s
             midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
             self._computing = asyncio.get_running_loop().create_task(self._compute(day, midnight))
-            self._computing.add_done_callback(self._computed)
-        if self._day != day and self._computing is not None:
+        if self._day == day:
+            return self._rows
+        return None if self._computing is not None else {}
+
+    async def rows(self, now: datetime) -> dict[str, Mapping[str, Any]]:
+        """``known``, waiting for the day's first figures when they are under way."""
+        rows = self.known(now)
+        if rows is None and self._computing is not None:
             await asyncio.shield(self._computing)  # a reader cancelled leaves it to the others
-        return self._rows if self._day == day else {}
+            rows = self.known(now)
+        return rows or {}
 
     async def _compute(self, day: str, midnight: datetime) -> None:
         try:
@@ -76,19 +85,19 @@ class TodayKpis:
                 )
             self._failing = True
             return
+        finally:
+            self._computing = None
         if self._failing:
             log.warning("wallboard: today's KPIs computed again")
         self._rows, self._day, self._failing = {group["key"]: group for group in report["groups"]}, day, False
 
-    def _computed(self, task: asyncio.Task[None]) -> None:
-        self._computing = None
-
     async def aclose(self) -> None:
         """Stop a computation under way (the app stops: its workers are going)."""
-        if self._computing is not None:
-            self._computing.cancel()
+        computing = self._computing
+        if computing is not None:
+            computing.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._computing
+                await computing
 
 
 class WallboardSource:
@@ -100,9 +109,24 @@ class WallboardSource:
         self.today = today
 
     async def body(self, now: datetime) -> dict[str, Any]:
-        statuses, lines, today = await asyncio.gather(
+        """The body; today's first figures are waited for (a request's first answer has them)."""
+        (statuses, lines), today = await asyncio.gather(self._live(now), self.today.rows(now))
+        return wallboard_body(now, self.config, statuses, lines, today)
+
+    async def body_if_ready(self, now: datetime) -> dict[str, Any] | None:
+        """The body, waiting for Redis alone; None while today's first figures are computed (a
+        fresh instance's report workers take seconds to start: the publisher's turn must not
+        outlast its lease, and a body with no figures would tell the boards that no call came)."""
+        today = self.today.known(now)
+        if today is None:
+            return None
+        statuses, lines = await self._live(now)
+        return wallboard_body(now, self.config, statuses, lines, today)
+
+    async def _live(self, now: datetime) -> tuple[list[AgentStatus], dict[str, tuple[int, float]]]:
+        """Every agent's status and every line, two pipelines sent at once."""
+        statuses, lines = await asyncio.gather(
             self.state.agents([agent.id for agent in self.config.agents]),
             self.state.lines([queue.name for queue in self.config.queues], now.timestamp()),
-            self.today.rows(now),
         )
-        return wallboard_body(now, self.config, [s for s, _ in statuses], lines, today)
+        return [status for status, _ in statuses], lines

@@ -55,6 +55,18 @@ async def test_the_first_figures_are_waited_for_then_kept_for_ttl_s() -> None:
     assert len(report.periods) == 1
 
 
+async def test_the_publishers_reading_never_waits_not_even_for_the_first_figures() -> None:
+    report = FakeReport()
+    report.held = True
+    today = TodayKpis(report, ZoneInfo("Asia/Shanghai"))
+    assert today.known(MORNING) is None  # under way
+    assert today.known(MORNING) is None
+    report.release()
+    await settled()
+    assert today.known(MORNING) == {"sales": {"key": "sales", "answered": 1}}
+    assert len(report.periods) == 1
+
+
 async def test_a_reader_gets_the_last_figures_at_once_while_new_ones_are_computed() -> None:
     report, now = FakeReport(), [0.0]
     today = TodayKpis(report, ZoneInfo("Asia/Shanghai"), ttl_s=5, clock=lambda: now[0])
