@@ -47,7 +47,7 @@ from cti.store.customers import find_customer
 from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
 from cti.web.desk import Desk
-from cti.web.health import VITALS, AcdFigures, Vitals
+from cti.web.health import VITALS, AcdFigures, PushFigures, Vitals
 from cti.web.wallboard import WALLBOARD
 from cti.web.ws import add_push_routes
 
@@ -130,7 +130,8 @@ async def _run_leased(
     web_app = build_web_app(settings, desk)
     topics = PushTopics(redis, settings.acd.redis_prefix, settings.web.replay_max)
     names = {agent.id: agent.name for agent in files.acd_config.agents}
-    add_push_routes(web_app, PushHub(topics, acd_state, names))
+    hub = PushHub(topics, acd_state, names)
+    add_push_routes(web_app, hub)
     vitals = web_app[VITALS]
     vitals.redis, vitals.lease, vitals.outbox_stream = redis, lease, settings.redis.outbox_stream
     web_runner = web.AppRunner(web_app, access_log=None)
@@ -161,6 +162,7 @@ async def _run_leased(
         web_app[WALLBOARD], topics, wallboard_lease(redis, settings.acd.redis_prefix)
     )
     wallboard_task = asyncio.create_task(wallboard.run(stopping), name="wallboard-publisher")
+    vitals.push = lambda: _push_figures(publisher, wallboard, hub)
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
     try:
@@ -174,6 +176,21 @@ async def _run_leased(
         await asyncio.gather(heartbeat, lag, return_exceptions=True)
         await engine.dispose()
         await web_runner.cleanup()
+
+
+def _push_figures(publisher: DeskPublisher, wallboard: WallboardPublisher, hub: PushHub) -> PushFigures:
+    counts = hub.counts
+    return PushFigures(
+        events_published=publisher.published,
+        pops_published=publisher.pops,
+        wallboards_published=wallboard.published,
+        wallboard_turn=wallboard.leading,
+        sockets_by_role=hub.sockets(),
+        frames_sent=counts.frames,
+        closed_too_slow=counts.too_slow,
+        replays=counts.replays,
+        snapshots=counts.snapshots,
+    )
 
 
 async def _drain(database_url: str, drainer: OutboxDrainer, stopping: asyncio.Event) -> None:

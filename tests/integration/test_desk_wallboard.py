@@ -1,7 +1,7 @@
 """The live wallboard on the real stack: the publisher reads the ACD's state in Redis and today's
 KPIs from the store, and a supervisor's socket sees a caller join a queue within about a second;
 two publishers on one Redis publish each change once (the turn's holder), and the other takes
-over when the holder stops or dies."""
+over when the holder stops or dies; the push channel's figures are on ``/metrics`` from the start."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ from cti.store import schema
 from tests.conftest import eventually
 from tests.integration.conftest import Acd, MakeAcd, sales
 from tests.integration.desk import Connect, DeskClient, StartDesk
+from tests.integration.test_web_api import serve
 
 A, B = "1381", "1382"
 
@@ -132,6 +133,9 @@ async def test_a_supervisor_sees_an_agent_pause_and_a_caller_join_within_about_a
     await acd.call(hold_s=60)  # A is paused: the caller waits
     await board.until("the caller on the board", lambda c: waiting(boards(c)[-1]) == 1, within_s=5)
     assert boards(board)[-1]["queues"][0]["longest_wait_s"] >= 0
+    assert desk.hub.sockets()["supervisor"] == 1
+    assert desk.hub.counts.snapshots == 1  # its first catch-up; the rest came live
+    assert desk.hub.counts.frames == len(boards(board))
 
 
 async def test_two_publishers_publish_each_change_once_and_the_other_takes_over_when_one_stops(
@@ -185,3 +189,25 @@ async def test_a_holder_that_dies_is_replaced_once_its_turn_lapses(
     assert not await dying.turn()  # back from the dead (a long pause): no longer its turn
     bodies = await bodies_on_topic(taking_over.topics)
     assert [agent(body, A)["state"] for body in bodies] == ["logged_out", "ready", "paused"]
+
+
+async def test_the_push_figures_are_on_metrics_from_the_start_at_zero(tmp_path: Path) -> None:
+    async with await serve(tmp_path / "metrics.sqlite3") as client:
+        scraped = await client.get("/metrics", headers={"Authorization": "Bearer dev-api-token"})
+        exposed = await scraped.text()
+    samples = dict(line.rsplit(" ", 1) for line in exposed.splitlines() if not line.startswith("#"))
+    zeros = [
+        "cti_push_events_published_total",
+        "cti_push_pops_published_total",
+        "cti_wallboard_published_total",
+        "cti_wallboard_turn",
+        "cti_push_frames_sent_total",
+        "cti_push_sockets_closed_too_slow_total",
+        'cti_push_catch_ups_total{served_by="replay"}',
+        'cti_push_catch_ups_total{served_by="snapshot"}',
+        'cti_push_sockets{role="agent"}',
+        'cti_push_sockets{role="supervisor"}',
+        'cti_push_sockets{role="manager"}',
+    ]
+    assert {name: samples.get(name) for name in zeros} == dict.fromkeys(zeros, "0.0")
+    assert "# TYPE cti_push_frames_sent_total counter" in exposed
