@@ -32,6 +32,7 @@ from cti.desk.pops import CrmPops
 from cti.desk.publisher import DeskPublisher
 from cti.desk.push import PushTopics
 from cti.desk.users import agent_names
+from cti.desk.wallboard_publisher import WallboardPublisher, wallboard_lease
 from cti.errors import AriUnavailable, ConfigError, CtiError, ServiceUnavailable
 from cti.ivr import FlowContext, load_flows, load_stations
 from cti.ivr.calendars import public_calendars
@@ -48,7 +49,8 @@ from cti.store.customers import find_customer
 from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
 from cti.web.desk import Desk
-from cti.web.health import VITALS, AcdFigures, Vitals
+from cti.web.health import VITALS, AcdFigures, PushFigures, Vitals
+from cti.web.wallboard import WALLBOARD
 from cti.web.ws import add_push_routes
 
 log = logging.getLogger(__name__)
@@ -129,7 +131,8 @@ async def _run_leased(
     desk = Desk(control, files.dispositions, DispositionDesk(control, files.dispositions, engine, time.time))
     web_app = build_web_app(settings, desk)
     topics = PushTopics(redis, settings.acd.redis_prefix, settings.web.replay_max)
-    add_push_routes(web_app, PushHub(topics, acd_state, agent_views(files.acd_config, files.dispositions)))
+    hub = PushHub(topics, acd_state, agent_views(files.acd_config, files.dispositions))
+    add_push_routes(web_app, hub)
     vitals = web_app[VITALS]
     vitals.redis, vitals.lease, vitals.outbox_stream = redis, lease, settings.redis.outbox_stream
     web_runner = web.AppRunner(web_app, access_log=None)
@@ -156,6 +159,11 @@ async def _run_leased(
         CrmPops(engine, ZoneInfo(settings.kpi.timezone)),
     )
     publish_task = asyncio.create_task(publisher.run(stopping), name="desk-publisher")
+    wallboard = WallboardPublisher(
+        web_app[WALLBOARD], topics, wallboard_lease(redis, settings.acd.redis_prefix)
+    )
+    wallboard_task = asyncio.create_task(wallboard.run(stopping), name="wallboard-publisher")
+    vitals.push = lambda: _push_figures(publisher, wallboard, hub)
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
     try:
@@ -163,12 +171,27 @@ async def _run_leased(
     finally:
         await outbox.aclose()  # what it held while Redis was away, before the last drain
         stopping.set()
-        await asyncio.gather(drain_task, publish_task)
+        await asyncio.gather(drain_task, publish_task, wallboard_task)
         heartbeat.cancel()
         lag.cancel()
         await asyncio.gather(heartbeat, lag, return_exceptions=True)
         await engine.dispose()
         await web_runner.cleanup()
+
+
+def _push_figures(publisher: DeskPublisher, wallboard: WallboardPublisher, hub: PushHub) -> PushFigures:
+    counts = hub.counts
+    return PushFigures(
+        events_published=publisher.published,
+        pops_published=publisher.pops,
+        wallboards_published=wallboard.published,
+        wallboard_turn=wallboard.leading,
+        sockets_by_role=hub.sockets(),
+        frames_sent=counts.frames,
+        closed_too_slow=counts.too_slow,
+        replays=counts.replays,
+        snapshots=counts.snapshots,
+    )
 
 
 async def _drain(database_url: str, drainer: OutboxDrainer, stopping: asyncio.Event) -> None:

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from cti.acd.agents import AgentStatus
-from cti.acd.model import AcdConfig, AgentConfig
+from cti.acd.model import AcdConfig, AgentConfig, AgentState
 from cti.desk.dispositions import Dispositions
 
 
@@ -19,6 +19,20 @@ def iso(epoch_s: float) -> str | None:
 
 #: An agent's own view (``agent_body``) by its id and status: the push channel's agent snapshot.
 AgentView = Callable[[str, AgentStatus], dict[str, Any]]
+
+
+def reason_label(config: AcdConfig, status: AgentStatus) -> dict[str, str] | None:
+    """Why the agent is paused, in words (a configured reason, or the ACD's automatic pause);
+    None when it is not paused for a reason the configuration knows."""
+    if status.state is not AgentState.PAUSED:
+        return None
+    pause = config.pause_reason(status.reason)
+    return pause.label.model_dump() if pause is not None else None
+
+
+def pause_choices(config: AcdConfig) -> list[dict[str, Any]]:
+    """The reasons a person may pause an agent with (the ACD's automatic one is not a choice)."""
+    return [reason.model_dump() for reason in config.pause_reasons]
 
 
 def agent_summary(agent: AgentConfig, status: AgentStatus) -> dict[str, Any]:
@@ -46,13 +60,12 @@ def agent_body(
     dispositions), why it is paused (``reason_label``: an automatic pause is explained), and
     whether its wrap-up waits for a disposition (``wrapup_requires_disposition``: ready is
     refused until it is recorded)."""
-    pause = config.pause_reason(status.reason)
     return {
         **agent_summary(agent, status),
-        "reason_label": pause.label.model_dump() if pause is not None else None,
+        "reason_label": reason_label(config, status),
         "queues": config.queues_of(agent),
         "agents_choose_queues": config.agents_choose_queues,
-        "pause_reasons": [r.model_dump() for r in config.pause_reasons],
+        "pause_reasons": pause_choices(config),
         "dispositions": dispositions.listed(),
         "wrapup_requires_disposition": bool(status.undisposed),
     }

@@ -10,6 +10,11 @@ Each socket remembers the last number it was sent per topic. A number seen alrea
 (a snapshot covered it); a gap (a pub/sub reconnect, a message lost) is filled from the topic's
 stream (XRANGE), and when the missed events are gone, a snapshot is sent instead. After its own
 pub/sub connection was re-established, the hub has every socket catch up that way.
+
+The hub counts what it does (``HubCounts``; ``/metrics``): frames sent, sockets closed for
+slowness, and catch-ups by how they were served (a replay from the stream, or a snapshot: every
+socket's first catch-up without ``resume`` is one), so a center can tell whether ``replay_max``
+is long enough for its reconnects.
 """
 
 from __future__ import annotations
@@ -18,11 +23,14 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from redis.exceptions import RedisError
 
+from cti.desk import wallboard
 from cti.desk.agent_view import AgentView
 from cti.desk.push import Numbered, PushTopics
 from cti.live.acd_state import AcdState
@@ -42,13 +50,30 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 Close = Callable[[int, str], Coroutine[Any, Any, None]]
 
 
+@dataclass
+class HubCounts:
+    """What one instance's hub did since the start."""
+
+    frames: int = 0  # events and snapshots sent to sockets
+    too_slow: int = 0  # sockets closed for falling SEND_QUEUE_MAX frames behind
+    replays: int = 0  # catch-ups served from the topic's stream
+    snapshots: int = 0  # catch-ups that needed a snapshot
+
+
 class Subscriber:
     """One websocket's topics, what it was last sent of each, and its queue of frames to send."""
 
     def __init__(
-        self, hub: PushHub, agent: str | None, last: Mapping[str, int | None], send: Send, close: Close
+        self,
+        hub: PushHub,
+        role: str,
+        agent: str | None,
+        last: Mapping[str, int | None],
+        send: Send,
+        close: Close,
     ):
         self.hub = hub
+        self.role = role
         self.agent = agent
         #: topic -> the last seq sent; None: nothing yet, a snapshot first
         self.last: dict[str, int | None] = dict(last)
@@ -62,6 +87,7 @@ class Subscriber:
         try:
             self.queue.put_nowait(item)
         except asyncio.QueueFull:
+            self.hub.counts.too_slow += 1
             self.hub.forget(self)
             if self.task is not None:
                 self.task.cancel()
@@ -91,8 +117,11 @@ class Subscriber:
                 seq, state = await self.hub.snapshot(topic, self.agent)
         if missed is None:
             self.last[topic] = seq
+            self.hub.counts.snapshots += 1
             await self.send({"type": "snapshot", "topic": topic, "seq": seq, "state": state})
+            self.hub.counts.frames += 1
             return
+        self.hub.counts.replays += 1
         for item in missed:
             if item.seq > (self.last[topic] or 0):
                 await self._send_event(item)
@@ -100,6 +129,7 @@ class Subscriber:
     async def _send_event(self, item: Numbered) -> None:
         self.last[item.topic] = item.seq
         await self.send({"type": "event", "topic": item.topic, "seq": item.seq, "event": item.event})
+        self.hub.counts.frames += 1
 
 
 class PushHub:
@@ -114,6 +144,7 @@ class PushHub:
         self._listener: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()  # held: the loop keeps only weak references
         self.catching_up = asyncio.Semaphore(CONCURRENT_CATCH_UPS)
+        self.counts = HubCounts()
 
     def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
@@ -144,7 +175,7 @@ class PushHub:
             log.debug("push: a socket closed while sending")
         else:
             log.error("push: a socket's sender failed: %r", failure)
-        for subscriber in {s for subs in self.subscribers.values() for s in subs if s.task is task}:
+        for subscriber in {s for s in self._every_subscriber() if s.task is task}:
             self.forget(subscriber)
             self.spawn(subscriber.close(SERVER_ERROR, "server error: reconnect with resume"))
 
@@ -154,9 +185,13 @@ class PushHub:
             if not self.subscribers.get(topic, True):
                 del self.subscribers[topic]
 
-    @property
-    def sockets(self) -> int:
-        return len({s for subscribers in self.subscribers.values() for s in subscribers})
+    def sockets(self) -> Counter[str]:
+        """The sockets this instance serves now, by their user's role."""
+        return Counter(subscriber.role for subscriber in self._every_subscriber())
+
+    def _every_subscriber(self) -> set[Subscriber]:
+        """Each socket once (one may be subscribed to several topics)."""
+        return {s for subscribers in self.subscribers.values() for s in subscribers}
 
     async def _listen(self) -> None:
         """Forward what is published; after a (re)subscription, every socket catches up on what
@@ -166,7 +201,7 @@ class PushHub:
             try:
                 async with self.topics.redis.pubsub() as pubsub:
                     await pubsub.subscribe(self.topics.channel)
-                    for subscriber in {s for subs in self.subscribers.values() for s in subs}:
+                    for subscriber in self._every_subscriber():
                         subscriber.offer(None)
                     while not self._closing:
                         message = await pubsub.get_message(True, timeout=LISTEN_CHECK_S)
@@ -190,10 +225,9 @@ class PushHub:
         """The topic's state now and the seq it includes: the seq is read first, so an event
         published meanwhile is sent after the snapshot (perhaps also in it, never in neither)."""
         seq = await self.topics.seq(topic)
-        if topic == "wallboard":
+        if topic == wallboard.TOPIC:
             latest = await self.topics.latest(topic)
-            body = {k: v for k, v in latest.event.items() if k != "kind"} if latest else EMPTY_WALLBOARD
-            return seq, body
+            return seq, wallboard.body_of(latest.event) if latest else EMPTY_WALLBOARD
         agent_id = topic.removeprefix("agent:")
         return seq, {"agent": await self._agent(agent_id), "pops": await self.topics.open_pops(agent_id)}
 
@@ -205,7 +239,7 @@ class PushHub:
     async def close_sockets(self) -> None:
         """The instance stops: every socket's sender ends (the sockets themselves are closed by
         aiohttp's shutdown, with 1001: the client reconnects to another instance)."""
-        for subscriber in {s for subs in self.subscribers.values() for s in subs}:
+        for subscriber in self._every_subscriber():
             self.forget(subscriber)
             if subscriber.task is not None:
                 subscriber.task.cancel()

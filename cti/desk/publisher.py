@@ -23,7 +23,7 @@ import redis.asyncio as aioredis
 
 from cti.desk.frames import in_journey, offer_key, pushes
 from cti.desk.pops import journey_only
-from cti.desk.push import PushTopics
+from cti.desk.push import PopChange, PushTopics
 from cti.events import CallEvent, EventKind, event_from_json, event_to_json
 from cti.live.outbox import GROUP as STORE_GROUP
 from cti.live.stream_group import Entry, GroupReader
@@ -67,6 +67,7 @@ class DeskPublisher:
             claim_idle_ms=claim_idle_ms,
         )
         self.published = 0  # push events this publisher published, for /metrics and tests
+        self.pops = 0  # of which pops (an offer's first)
         self._building = asyncio.Semaphore(CONCURRENT_POPS)
 
     def journey_key(self, call_id: str) -> str:
@@ -98,6 +99,9 @@ class DeskPublisher:
         ids = [entry_id for entry_id, _ in entries]
         seqs = await self.reader.acknowledge(ids, lambda pipe: self.topics.queue_all(pipe, planned))
         self.published += sum(int(seq) > 0 for seq in seqs)
+        self.pops += sum(
+            int(seq) > 0 for push, seq in zip(planned, seqs, strict=True) if push.change is PopChange.OPEN
+        )
         return len(entries)
 
     async def _journeys(self, events: list[CallEvent]) -> dict[str, list[CallEvent]]:

@@ -2,7 +2,7 @@
 
 from cti.live.acd_state import AcdState, StaleAgentState
 from cti.live.connection import connect_redis, redis_durability, redis_version
-from cti.live.lease import InstanceLease
+from cti.live.lease import InstanceLease, TurnLease
 from cti.live.outbox import DeadLetter, EventOutbox, OutboxDrainer, read_dead_letters
 from cti.live.owned import OwnedCalls, Reconciled
 
@@ -15,6 +15,7 @@ __all__ = [
     "OwnedCalls",
     "Reconciled",
     "StaleAgentState",
+    "TurnLease",
     "connect_redis",
     "read_dead_letters",
     "redis_durability",

@@ -26,8 +26,8 @@ from cti.errors import AppInUse, ServiceUnavailable
 
 log = logging.getLogger(__name__)
 
-# KEYS[1] the lease; ARGV: token, ttl ms. Renew our lease, or take it again if Redis lost it
-# (a restart without persistence); never take it from a live holder.
+# KEYS[1] the lease; ARGV: token, ttl ms. Renew our lease, or take it when free (Redis lost it
+# in a restart without persistence; a turn lease nobody holds); never take it from a live holder.
 _RENEW = """
 local holder = redis.call('GET', KEYS[1])
 if holder == false or holder == ARGV[1] then
@@ -49,13 +49,18 @@ def lease_key(prefix: str, app: str) -> str:
     return f"{prefix}:instance:{app}"
 
 
+def holder_token() -> str:
+    """Who holds a lease, as its key shows it to a person looking (host, process) and unique."""
+    return f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
+
+
 class InstanceLease:
     def __init__(self, redis: aioredis.Redis, prefix: str, app: str, *, ttl_s: float = 3.0) -> None:
         self.redis = redis
         self.app = app
         self.key = lease_key(prefix, app)
         self.ttl_s = ttl_s
-        self.token = f"{socket.gethostname()} pid {os.getpid()} {uuid.uuid4().hex[:8]}"
+        self.token = holder_token()
         self._renew = redis.register_script(_RENEW)
         self._release = redis.register_script(_RELEASE)
         self.held = False  # what ``/ready`` reports
@@ -102,3 +107,31 @@ class InstanceLease:
     @property
     def _ttl_ms(self) -> int:
         return int(self.ttl_s * 1000)
+
+
+class TurnLease:
+    """Which one of the instances does a job that must be done by one at a time (the wallboard's
+    publishing): the one whose token is in ``key``. Unlike ``InstanceLease`` nobody waits for it
+    nor refuses to start: every instance asks at each turn, and ``hold`` takes the key when it
+    is free or renews it when it is ours, in one round trip (the heartbeat's script). A holder
+    that stops asking (it died) loses the key after ``ttl_s``, and the next to ask takes it; one
+    that stops cleanly lets go (``release``), and another takes over at its next turn."""
+
+    def __init__(self, redis: aioredis.Redis, key: str, ttl_s: float) -> None:
+        self.key = key
+        self.ttl_s = ttl_s
+        self.token = holder_token()
+        self._renew = redis.register_script(_RENEW)
+        self._release = redis.register_script(_RELEASE)
+        self.held = False  # as the last turn found it (``/metrics``)
+
+    async def hold(self) -> bool:
+        """Take or keep the key for ``ttl_s`` more; whether this instance holds it now."""
+        self.held = bool(await self._renew(keys=[self.key], args=[self.token, int(self.ttl_s * 1000)]))
+        return self.held
+
+    async def release(self) -> None:
+        """Let go of the key if it is ours (Redis away: it lapses by itself)."""
+        self.held = False
+        with contextlib.suppress(RedisError, OSError):
+            await self._release(keys=[self.key], args=[self.token])

@@ -5,7 +5,9 @@ asks a running instance.
 says whether this instance can take calls now: its ARI events websocket is open, Redis
 answers and it holds its app name's heartbeat (``InstanceLease``); the SQL store is reported
 but not required, because calls are taken without it (their events wait in the outbox).
-``/metrics`` is the Prometheus text format (``prometheus_client``), read at scrape time.
+``/metrics`` is the Prometheus text format (``prometheus_client``), read at scrape time; the
+push channel's figures (``PushFigures``) are there from the start, at zero until the desk is up,
+so a dashboard's series never appear late or vanish.
 
 The service fills ``Vitals`` as its parts come up; until then a probe reads "not ready".
 None of these routes carries personal data. The probes take no token (a probe has none);
@@ -22,6 +24,7 @@ from dataclasses import dataclass, field
 import redis.asyncio as aioredis
 from aiohttp import web
 from prometheus_client import CollectorRegistry, Gauge, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from redis.exceptions import RedisError
 from sqlalchemy import text
@@ -29,6 +32,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from cti.live.lease import InstanceLease
 from cti.live.outbox import dead_letters
+from cti.roles import USER_ROLES
 from cti.web.auth import Role
 from cti.web.kpi import ENGINE
 from cti.web.principal import require
@@ -42,6 +46,23 @@ class AcdFigures:
 
     agents_by_state: Mapping[str, int]
     waiting_by_queue: Mapping[str, int]
+
+
+@dataclass(frozen=True)
+class PushFigures:
+    """The push channel as this instance sees it: its publishers' and its hub's counts since the
+    start (``cti.desk.publisher``, ``cti.desk.wallboard_publisher``, ``cti.desk.hub``), and
+    the sockets it serves now."""
+
+    events_published: int = 0
+    pops_published: int = 0
+    wallboards_published: int = 0
+    wallboard_turn: bool = False  # this instance holds the wallboard's turn
+    sockets_by_role: Mapping[str, int] = field(default_factory=dict)
+    frames_sent: int = 0
+    closed_too_slow: int = 0
+    replays: int = 0
+    snapshots: int = 0
 
 
 @dataclass
@@ -58,6 +79,7 @@ class Vitals:
     drained: Callable[[], int] = lambda: 0  # outbox entries this process moved to the store
     #: Agents per state and callers waiting per queue, read from Redis (all instances).
     acd: Callable[[], Awaitable[AcdFigures]] | None = None
+    push: Callable[[], PushFigures] = PushFigures
     started: float = field(default_factory=time.time)
     #: What is counted as it happens (histograms); the rest is read at scrape time.
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
@@ -138,8 +160,49 @@ async def get_metrics(request: web.Request) -> web.Response:
         )
         for queue, count in acd.waiting_by_queue.items():
             waiting.labels(queue=queue).set(count)
+    _push_metrics(registry, vitals.push())
     body = generate_latest(vitals.registry) + generate_latest(registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+class _Counts:
+    """Counts kept by the service's own objects, exposed as Prometheus counters at scrape time."""
+
+    def __init__(self, counters: list[CounterMetricFamily]) -> None:
+        self.counters = counters
+
+    def collect(self) -> list[CounterMetricFamily]:
+        return self.counters
+
+
+def _push_metrics(registry: CollectorRegistry, push: PushFigures) -> None:
+    catch_ups = CounterMetricFamily(
+        "cti_push_catch_ups", "socket catch-ups by how they were served", labels=["served_by"]
+    )
+    catch_ups.add_metric(["replay"], push.replays)
+    catch_ups.add_metric(["snapshot"], push.snapshots)
+    counts = [
+        (
+            "cti_push_events_published",
+            "push events this instance's desk publisher published",
+            push.events_published,
+        ),
+        ("cti_push_pops_published", "screen-pops among them", push.pops_published),
+        ("cti_wallboard_published", "wallboard bodies this instance published", push.wallboards_published),
+        ("cti_push_frames_sent", "events and snapshots sent to this instance's sockets", push.frames_sent),
+        (
+            "cti_push_sockets_closed_too_slow",
+            "sockets closed for falling behind (1013)",
+            push.closed_too_slow,
+        ),
+    ]
+    families = [CounterMetricFamily(name, doc, value=value) for name, doc, value in counts]
+    registry.register(_Counts([*families, catch_ups]))
+    turn = Gauge("cti_wallboard_turn", "1 while this instance publishes the wallboard", registry=registry)
+    turn.set(push.wallboard_turn)
+    sockets = Gauge("cti_push_sockets", "websockets this instance serves now", ["role"], registry=registry)
+    for role in USER_ROLES:  # every role named, zeros included
+        sockets.labels(role=role.value).set(push.sockets_by_role.get(role.value, 0))
 
 
 def add_health_routes(app: web.Application) -> None:

@@ -3,6 +3,7 @@ now; today's KPIs in it are at most a few seconds old (``cti.desk.wallboard_feed
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,8 +26,8 @@ async def get_wallboard(request: web.Request) -> web.Response:
 
 
 def add_wallboard_route(app: web.Application, desk: Desk) -> None:
-    """The route, and the wallboard's source: today's KPIs come from the app's report workers
-    by queue, with the center's rules and timezone."""
+    """The route, and the wallboard's source (the push channel's publisher reads it too): today's
+    KPIs come from the app's report workers by queue, with the center's rules and timezone."""
     kpi = app[SETTINGS].kpi
     rules, tz = kpi.config(), ZoneInfo(kpi.timezone)
 
@@ -35,5 +36,11 @@ def add_wallboard_route(app: web.Application, desk: Desk) -> None:
         return report
 
     today = TodayKpis(by_queue, tz)
+
+    async def computing(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await today.aclose()  # before the report workers go (cleanups run in reverse)
+
+    app.cleanup_ctx.append(computing)
     app[WALLBOARD] = WallboardSource(desk.control.config, desk.control.state, today)
     app.router.add_get("/api/wallboard", get_wallboard)

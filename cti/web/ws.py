@@ -117,7 +117,7 @@ async def push_socket(request: web.Request) -> web.StreamResponse:
         async def close(code: int, message: str) -> None:
             await ws.close(code=code, message=message.encode()[:120])
 
-        subscriber = Subscriber(hub, principal.agent, last, ws.send_json, close)
+        subscriber = Subscriber(hub, principal.role.value, principal.agent, last, ws.send_json, close)
         await ws.send_json(
             {
                 "type": "welcome",

@@ -118,6 +118,7 @@ class Desk:
     settings: Settings
     publisher: DeskPublisher
     topics: PushTopics
+    hub: PushHub
 
     def token(self, agent: str, **options: Any) -> str:
         return sign_in_token(self.settings, agent, **options)
@@ -163,12 +164,13 @@ async def start_desk(settings: Settings, tmp_path: Path) -> AsyncIterator[StartD
         tasks.append(asyncio.create_task(publisher.run(stopping)))
         app = build_web_app(desk_settings)
         views = agent_views(acd.router.config, load_dispositions(desk_settings.acd.dispositions_file))
-        add_push_routes(app, PushHub(topics, acd.state, views))
+        hub = PushHub(topics, acd.state, views)
+        add_push_routes(app, hub)
         runner = web.AppRunner(app)
         await runner.setup()
         await web.TCPSite(runner, "127.0.0.1", desk_settings.web.port).start()
         runners.append(runner)
-        return Desk(f"ws://127.0.0.1:{desk_settings.web.port}/api/ws", desk_settings, publisher, topics)
+        return Desk(f"ws://127.0.0.1:{desk_settings.web.port}/api/ws", desk_settings, publisher, topics, hub)
 
     yield start
     stopping.set()

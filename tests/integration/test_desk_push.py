@@ -48,6 +48,8 @@ async def test_an_offer_pops_once_on_its_agent_and_a_ring_no_answer_withdraws_it
     assert len(offers) == len(set(offers)), "each offer pops once"
     seqs = [f["seq"] for f in client.frames if f["type"] == "event"]
     assert seqs == list(range(seqs[0], seqs[0] + len(seqs))), "numbered +1 each, none missing"
+    assert desk.publisher.pops >= len(offers)  # counted as published (more may be on their way)
+    assert desk.publisher.published >= len(seqs)
 
 
 async def test_the_caller_hanging_up_while_it_rings_withdraws_the_pop_as_abandoned(

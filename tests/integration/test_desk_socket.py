@@ -169,6 +169,8 @@ async def test_a_client_that_cannot_keep_up_is_closed_with_1013_and_others_are_s
     assert not other.ws.closed
     resumed = await connect(push.url, push.token(A), resume={f"agent:{A}": slow.last_seq(f"agent:{A}")})
     await resumed.until("the rest", lambda c: c.last_seq(f"agent:{A}") == last)
+    assert push.hub.counts.too_slow == 1
+    assert push.hub.counts.replays >= 1  # the resumed socket's catch-up, from the stream
 
 
 FRAMES = st.one_of(

@@ -306,6 +306,8 @@ async def test_the_probes_say_ready_and_the_metrics_count_the_calls(
     assert 'cti_acd_waiting{queue="sales"}' in samples  # every queue, zeros included
     assert samples["cti_acd_routing_seconds_count"] == "1.0"  # one agent rung
     assert float(samples["cti_events_recorded"]) >= 4  # call_started ... agent_answered
+    assert samples["cti_wallboard_turn"] == "1.0"  # the only instance publishes the wallboard
+    assert 'cti_push_sockets{role="supervisor"}' in samples  # the push channel's, zeros included
 
 
 PROMPT_FLOW = """\

@@ -14,10 +14,12 @@ export const allows = (command, state) => ALLOWED[command].includes(state);
 
 export const AUTO_PAUSE = "auto:no-answer";
 
-/** "Paused: lunch" with the configured reasons' labels; the state's name otherwise. */
-export function stateText({ state, reason }, reasons = []) {
+/** "Paused: Lunch" in the reason's configured words (the agent's reason_label, or the label of
+ * the reason among reasons); the ACD's own pauses ("auto:...") in the page's words, which speak
+ * to whoever reads them rather than to the agent; the state's name when not paused. */
+export function stateText({ state, reason, reason_label: given }, reasons = []) {
   if (state !== "paused" || !reason) return t(`state.${state}`);
-  const known = reasons.find((r) => r.code === reason);
-  const words = known ? label(known.label) : term("reason", reason);
+  const known = given ?? reasons.find((r) => r.code === reason)?.label;
+  const words = known && !reason.startsWith("auto:") ? label(known) : term("reason", reason);
   return t("state.paused_for", { reason: words });
 }

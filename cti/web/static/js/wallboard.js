@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { ask, choices } from "./dialogs.js";
 import { byId, h, show } from "./dom.js";
-import { lang, onLangChange, t } from "./i18n.js";
+import { label, lang, onLangChange, t } from "./i18n.js";
 import { attempt, linkStatus } from "./notify.js";
 import { connectPush } from "./push.js";
 import { current } from "./session.js";
@@ -81,15 +81,16 @@ function queueCard(body, queue) {
   );
 }
 
-async function supervise(agent, command) {
+/** Sign an agent out, or pause it with one of the configured reasons (the body's pause_reasons). */
+async function supervise(agent, command, reasons) {
   const path = `/api/agents/${encodeURIComponent(agent.id)}/${command}`;
   if (command === "logout") return api(path, { method: "POST" });
-  const code = h("input", { name: "reason", required: true, autocomplete: "off", "aria-label": t("desk.pause_code") });
-  const answer = await ask(byId("pause-dialog"), h("label", {}, t("desk.pause_code"), " ", code));
-  if (answer) return api(path, { method: "POST", body: { reason: answer.get("reason").trim() } });
+  const items = reasons.map((r) => ({ value: r.code, text: label(r.label) }));
+  const answer = await ask(byId("pause-dialog"), ...choices("reason", "radio", items));
+  if (answer) return api(path, { method: "POST", body: { reason: answer.get("reason") } });
 }
 
-function agentRow(agent) {
+function agentRow(agent, reasons) {
   const action = (command, key) =>
     h("button", {
       type: "button",
@@ -97,7 +98,7 @@ function agentRow(agent) {
       "data-key": `${command}:${agent.id}`,
       disabled: !allows(command, agent.state),
       "aria-label": `${t(key)} ${agent.name}`,
-      onclick: (event) => attempt(() => supervise(agent, command), event.currentTarget),
+      onclick: (event) => attempt(() => supervise(agent, command, reasons), event.currentTarget),
     }, t(key));
   return h(
     "tr",
@@ -117,7 +118,7 @@ function draw(body) {
   byId("wb-queues").replaceChildren(
     ...(body.queues.length ? body.queues.map((q) => queueCard(body, q)) : [h("p", { class: "muted" }, t("wb.no_queues"))]),
   );
-  byId("wb-agents").replaceChildren(...body.agents.map(agentRow));
+  byId("wb-agents").replaceChildren(...body.agents.map((agent) => agentRow(agent, body.pause_reasons ?? [])));
   tick(byId("wallboard"));
   if (focused) document.querySelector(`[data-key="${CSS.escape(focused)}"]`)?.focus();
 }
