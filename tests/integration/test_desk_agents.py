@@ -23,6 +23,7 @@ from cti.desk.disposing import DispositionDesk
 from cti.desk.dispositions import load_dispositions
 from cti.events import CallEvent, EventKind, event_from_json
 from cti.settings import DatabaseSettings, Settings, WebSettings
+from cti.sim import set_agent_timing
 from cti.store import make_engine, schema
 from cti.web import build_web_app
 from cti.web.desk import Desk
@@ -130,6 +131,7 @@ async def test_an_agent_signed_in_for_sales_only_is_not_offered_service_calls(
         login=False,
         skills={"1201": {"sales": 3, "service": 3}},
     )
+    await set_agent_timing(acd.ari, "1201", ring_s=0, talk_s=60)
     client = await serve(acd)
     assert (
         await client.post("/api/agents/1201/login", json={"queues": ["sales"]}, headers=SUPERVISOR)
@@ -155,6 +157,7 @@ async def test_a_queue_requiring_a_disposition_keeps_the_agent_in_wrap_up_until_
     make_acd: MakeAcd, serve: Serve
 ) -> None:
     acd = await make_acd((sales(wrapup_s=1, wrapup_requires_disposition=True),), agent_ids=["1201"])
+    await set_agent_timing(acd.ari, "1201", ring_s=0, talk_s=60)  # another test may have left others
     client = await serve(acd)
     call_id = await acd.call("sales", hold_s=1)
     await acd.wait_for(lambda events: any(e.kind is EventKind.COMPLETED for e in events))
