@@ -35,7 +35,8 @@ from cti.ari.events import ChannelDestroyed, ChannelDtmfReceived, PlaybackFinish
 from cti.ari.events import Event as AriEvent
 from cti.ari.models import Channel
 from cti.errors import AriError, AriNotFound, CtiError
-from cti.events import CallEvent, EventKind, fit_caller_number
+from cti.events import EventKind
+from cti.ivr.call_events import call_event, journey_event
 from cti.ivr.interpreter import step
 from cti.ivr.messages import (
     Action,
@@ -247,7 +248,11 @@ class IvrRunner:
         """Carry out one step's actions in order; returns events to feed next (skipped prompts)."""
         follow_ups: list[Event] = []
         # The journey is recorded first: it is what happened, whatever becomes of the requests.
-        journey = [self._journey_event(call, action) for action in actions if isinstance(action, Journey)]
+        journey = [
+            journey_event(call.channel, call.flow, call.state.language, action)
+            for action in actions
+            if isinstance(action, Journey)
+        ]
         if journey:
             await self.outbox.try_record(*journey)
             await self._checkpoint(call)
@@ -348,7 +353,7 @@ class IvrRunner:
         elif isinstance(action, Transfer):
             log.info("ivr: transfer to %s", action.target, extra=extra)
             await self.outbox.try_record(
-                self._event(call, EventKind.TRANSFERRED, {"target": action.target, "from": "ivr"})
+                call_event(call.channel, EventKind.TRANSFERRED, {"target": action.target, "from": "ivr"})
             )
             with contextlib.suppress(AriNotFound):
                 await self.ari.set_variable(channel.id, TRANSFER_VARIABLE, action.target)
@@ -365,9 +370,11 @@ class IvrRunner:
         lead_id = uuid.uuid4().hex
         log.info("ivr: callback requested for queue %s", queue, extra={"channel": call.channel.id})
         await self.outbox.try_record(
-            self._event(call, EventKind.CALLBACK_REQUESTED, {"from": "ivr"}, queue=queue, lead_id=lead_id),
-            self._event(
-                call,
+            call_event(
+                call.channel, EventKind.CALLBACK_REQUESTED, {"from": "ivr"}, queue=queue, lead_id=lead_id
+            ),
+            call_event(
+                call.channel,
                 EventKind.LEAD_CREATED,
                 {"source": "ivr_callback", "language": call.state.language},
                 queue=queue,
@@ -376,37 +383,6 @@ class IvrRunner:
         )
 
     # --- bookkeeping -------------------------------------------------------------------------
-
-    def _journey_event(self, call: IvrCall, step_taken: Journey) -> CallEvent:
-        data = {"flow": call.flow.name, "node": step_taken.node_id}
-        if step_taken.key is not None:
-            return self._event(call, EventKind.IVR_KEY_PRESSED, {**data, "key": step_taken.key})
-        # The language the node speaks in: the step is over, so a set_language node has taken effect.
-        node_type = getattr(call.flow.nodes.get(step_taken.node_id), "type", "")
-        return self._event(
-            call,
-            EventKind.IVR_NODE_ENTERED,
-            {**data, "type": node_type, "language": call.state.language},
-        )
-
-    def _event(
-        self,
-        call: IvrCall,
-        kind: EventKind,
-        data: Mapping[str, object],
-        *,
-        queue: str | None = None,
-        lead_id: str | None = None,
-    ) -> CallEvent:
-        return CallEvent(
-            kind,
-            datetime.now(UTC),
-            call.channel.id,
-            queue=queue,
-            lead_id=lead_id,
-            caller_number=fit_caller_number(call.channel.caller.number) or None,
-            data=data,
-        )
 
     async def _checkpoints(self) -> dict[str, dict[str, object]]:
         if self.checkpoints is None:
