@@ -9,8 +9,8 @@ from cti.desk.crm import (
     CONTACTS_SHOWN,
     Case,
     Contact,
-    PastCall,
     Policy,
+    RecentCalls,
     ServiceVisit,
     caller_history,
     read_card,
@@ -214,11 +214,7 @@ async def test_the_history_of_a_number(store: AsyncEngine) -> None:
     ]
     await insert_events(store, events)
     history = await caller_history(store, "13800000001", NOW)
-    assert history.calls == (
-        PastCall("now", NOW - timedelta(seconds=30)),
-        PastCall("hour", NOW - timedelta(hours=1)),
-        PastCall("day", NOW - timedelta(hours=30)),
-    )
+    assert history.recent == RecentCalls(3, NOW - timedelta(seconds=30))
     assert history.contacts == (
         Contact("hour", NOW - timedelta(hours=1) + timedelta(seconds=20), "service", "1002", "booked", True),
         Contact(
@@ -227,12 +223,21 @@ async def test_the_history_of_a_number(store: AsyncEngine) -> None:
         Contact("old", NOW - timedelta(hours=49) + timedelta(minutes=2), "sales", "1003", None, None),
     )
     assert await caller_history(store, "", NOW) == (await caller_history(store, "13700000000", NOW))
+    # the call being offered is no repeat of itself, nor a past contact
+    offered = await caller_history(store, "13800000001", NOW, "hour")
+    assert offered.recent == RecentCalls(2, NOW - timedelta(seconds=30))
+    assert [contact.call_id for contact in offered.contacts] == ["day", "old"]
 
 
-async def test_the_history_keeps_one_contact_more_than_the_pop_shows(store: AsyncEngine) -> None:
+async def test_the_history_reads_the_contacts_the_pop_shows_one_connection_serving_both_reads(
+    store: AsyncEngine,
+) -> None:
     await insert_events(
         store, [e for i in range(10) for e in call(f"c{i}", timedelta(days=i + 1, minutes=1))]
     )
-    history = await caller_history(store, "13800000001", NOW)
-    assert [contact.call_id for contact in history.contacts] == [f"c{i}" for i in range(CONTACTS_SHOWN + 1)]
-    assert [past.call_id for past in history.calls] == ["c0"]
+    async with store.connect() as connection:
+        history = await caller_history(connection, "13800000001", NOW, "c1")
+        assert await read_card(connection, "13800000001") is None  # no customer rows in this test
+    assert [contact.call_id for contact in history.contacts] == ["c0", *(f"c{i}" for i in range(2, 6))]
+    assert len(history.contacts) == CONTACTS_SHOWN
+    assert history.recent == RecentCalls(1, NOW - timedelta(days=1, minutes=1))
