@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -25,7 +26,7 @@ from cti.desk.frames import in_journey, offer_key, pushes
 from cti.desk.pops import journey_only
 from cti.desk.push import PushTopics
 from cti.events import CallEvent, EventKind, event_from_json, event_to_json
-from cti.live.stream_group import Entry, GroupReader
+from cti.live.stream_group import GroupReader
 
 log = logging.getLogger(__name__)
 
@@ -73,29 +74,48 @@ class DeskPublisher:
     async def publish_once(self) -> int:
         """Handle one batch of call events; how many entries it held (0: none came).
 
-        A batch costs two round trips whatever its size (a burst of fifty calls is one or two
-        batches): the journeys in one, the publishing with the acknowledgement in the other
-        (and the pops' CRM reads, at once, in between). Every round trip counts: in a burst the
-        event loop is busy with the calls, and each wait for a reply is a wait for the loop.
-        Events are published in stream order.
+        The batch's journeys cost one round trip whatever its size; its offers' pops are built
+        at once (the CRM's card and history); then it is published with its acknowledgement in
+        stream order, one prefix at a time: each prefix as soon as every pop in it is built,
+        with what was built meanwhile. So a pop waits for the pops of the offers before it in
+        the stream, never for those after it (a burst of fifty offers is one or two batches,
+        and its last pops are built many event-loop turns after its first). Each prefix is one
+        transaction, its pushes with the acknowledgement of its entries: a publisher killed
+        meanwhile leaves the rest pending, to be handled again, in order.
         """
         entries = await self.reader.read()
         if not entries:
             return 0
-        events = _decode(entries)
-        journeys = await self._journeys(events)
-        befores = [_before(event, journeys[event.call_id]) if in_journey(event) else [] for event in events]
-        offers = [i for i, event in enumerate(events) if event.kind is EventKind.AGENT_OFFERED]
-        built = await asyncio.gather(*(self._pop(events[i], befores[i]) for i in offers)) if offers else []
-        pops = dict(zip(offers, built, strict=True))
-        planned = [
-            push
-            for i, (event, before) in enumerate(zip(events, befores, strict=True))
-            for push in pushes(event, before, pops.get(i))
+        events = [_decoded(fields.get("e", "")) for _, fields in entries]
+        journeys = await self._journeys([event for event in events if event is not None])
+        befores = [
+            _before(event, journeys[event.call_id]) if event is not None and in_journey(event) else []
+            for event in events
         ]
-        ids = [entry_id for entry_id, _ in entries]
-        seqs = await self.reader.acknowledge(ids, lambda pipe: self.topics.queue_all(pipe, planned))
-        self.published += sum(int(seq) > 0 for seq in seqs)
+        pops = {
+            i: asyncio.ensure_future(self._pop(event, befores[i]))
+            for i, event in enumerate(events)
+            if event is not None and event.kind is EventKind.AGENT_OFFERED
+        }
+        try:
+            start = 0
+            while start < len(entries):
+                if unbuilt := [i for i in pops if i >= start and not pops[i].done()]:
+                    await asyncio.wait([pops[unbuilt[0]]])  # the next pop in stream order
+                end = next((i for i in pops if i >= start and not pops[i].done()), len(entries))
+                planned = [
+                    push
+                    for i in range(start, end)
+                    if (event := events[i]) is not None
+                    for push in pushes(event, befores[i], pops[i].result() if i in pops else None)
+                ]
+                ids = [entry_id for entry_id, _ in entries[start:end]]
+                seqs = await self.reader.acknowledge(ids, partial(self.topics.queue_all, pushes=planned))
+                self.published += sum(int(seq) > 0 for seq in seqs)
+                start = end
+        finally:
+            for building in pops.values():
+                building.cancel()
         return len(entries)
 
     async def _journeys(self, events: list[CallEvent]) -> dict[str, list[CallEvent]]:
@@ -145,20 +165,18 @@ class DeskPublisher:
                 failing = False
 
 
-def _decode(entries: Sequence[Entry]) -> list[CallEvent]:
-    return _decode_texts(fields.get("e", "") for _, fields in entries)
+def _decoded(text: str) -> CallEvent | None:
+    """The event ``text`` holds; None when it holds none (the store's drainer dead-letters it,
+    with the reason: nothing for a desktop)."""
+    try:
+        return event_from_json(text)
+    except (KeyError, ValueError, TypeError):
+        log.debug("desk: an outbox entry that is no event skipped")
+        return None
 
 
-def _decode_texts(texts: Any) -> list[CallEvent]:
-    """The events among ``texts``; one that is none is skipped (the store's drainer dead-letters
-    it, with the reason: nothing for a desktop)."""
-    events = []
-    for text in texts:
-        try:
-            events.append(event_from_json(text))
-        except (KeyError, ValueError, TypeError):
-            log.debug("desk: an outbox entry that is no event skipped")
-    return events
+def _decode_texts(texts: Iterable[str]) -> list[CallEvent]:
+    return [event for text in texts if (event := _decoded(text)) is not None]
 
 
 def _before(event: CallEvent, journey: list[CallEvent]) -> list[CallEvent]:
