@@ -120,7 +120,7 @@ async def _run_leased(
     settings: Settings, files: _Files, redis: Redis, clock: Clock, lease: InstanceLease
 ) -> None:
     """The service, once this instance holds its app name's heartbeat (``InstanceLease``)."""
-    engine = make_engine(settings.database.url)
+    engine = make_engine(settings.database.url, settings.database.pool_size)
     outbox = EventOutbox(redis, settings.redis.outbox_stream)
     acd_state = AcdState(redis, settings.acd.redis_prefix)
     control = AgentControl(files.acd_config, acd_state, outbox)

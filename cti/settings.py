@@ -105,6 +105,12 @@ class DatabaseSettings(_Section):
     """The SQL store: SQLite by default, PostgreSQL in production."""
 
     url: str = "sqlite+aiosqlite:///var/cti.sqlite3"
+    #: Connections the service keeps open to a database server (PostgreSQL), beside up to 10
+    #: more opened for a peak and closed once returned. The desk builds up to 16 screen-pops at
+    #: once (``cti.desk.publisher.CONCURRENT_POPS``), one connection each, beside the outbox's
+    #: drainer: with SQLAlchemy's 5, every burst of calls opened a dozen connections again (a
+    #: server process forked for each, on the pops' way to the agents).
+    pool_size: int = Field(default=20, ge=1, le=200)
 
     @field_validator("url")
     @classmethod
