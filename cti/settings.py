@@ -106,10 +106,10 @@ class DatabaseSettings(_Section):
 
     url: str = "sqlite+aiosqlite:///var/cti.sqlite3"
     #: Connections the service keeps open to a database server (PostgreSQL), beside up to 10
-    #: more opened for a peak and closed once returned. The desk builds up to 16 screen-pops at
-    #: once (``cti.desk.publisher.CONCURRENT_POPS``), one connection each, beside the outbox's
-    #: drainer: with SQLAlchemy's 5, every burst of calls opened a dozen connections again (a
-    #: server process forked for each, on the pops' way to the agents).
+    #: more opened for a peak and closed once returned. A burst of callers is looked up at once
+    #: (the hotline's first step, one connection each), beside the desk's pops and the outbox's
+    #: drainer: with SQLAlchemy's 5, every burst opened a dozen connections again (a server
+    #: process forked for each, on the callers' and the pops' way).
     pool_size: int = Field(default=20, ge=1, le=200)
 
     @field_validator("url")

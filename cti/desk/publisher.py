@@ -32,12 +32,11 @@ log = logging.getLogger(__name__)
 
 GROUP = "desk"
 JOURNEY_TTL_S = 4 * 3600  # a call's journey is kept this long after its last event
-#: Pops built at once: each may hold a database connection (the CRM's card and history), and
-#: the pool is shared with the rest of the service.
-CONCURRENT_POPS = 16
-
-#: Builds an offer's pop body from the offer (``agent_offered``) and the call's journey before it.
-PopBuilder = Callable[[CallEvent, Sequence[CallEvent]], Awaitable[Mapping[str, Any]]]
+#: Builds the pop bodies of a batch's offers, each from the offer (``agent_offered``) and the
+#: call's journey before it, in their order.
+PopBuilder = Callable[
+    [Sequence[tuple[CallEvent, Sequence[CallEvent]]]], Awaitable[Sequence[Mapping[str, Any]]]
+]
 
 
 class DeskPublisher:
@@ -66,7 +65,6 @@ class DeskPublisher:
             claim_idle_ms=claim_idle_ms,
         )
         self.published = 0  # push events this publisher published, for /metrics and tests
-        self._building = asyncio.Semaphore(CONCURRENT_POPS)
 
     def journey_key(self, call_id: str) -> str:
         return f"{self.topics.prefix}:journey:{call_id}"
@@ -74,48 +72,31 @@ class DeskPublisher:
     async def publish_once(self) -> int:
         """Handle one batch of call events; how many entries it held (0: none came).
 
-        The batch's journeys cost one round trip whatever its size; its offers' pops are built
-        at once (the CRM's card and history); then it is published with its acknowledgement in
-        stream order, one prefix at a time: each prefix as soon as every pop in it is built,
-        with what was built meanwhile. So a pop waits for the pops of the offers before it in
-        the stream, never for those after it (a burst of fifty offers is one or two batches,
-        and its last pops are built many event-loop turns after its first). Each prefix is one
-        transaction, its pushes with the acknowledgement of its entries: a publisher killed
-        meanwhile leaves the rest pending, to be handled again, in order.
+        A batch costs two round trips to Redis whatever its size (a burst of fifty calls is one
+        or two batches): the journeys in one, the publishing with the acknowledgement in the
+        other, and in between one read of the CRM for all its offers' pops. Every round trip
+        counts: in a burst the event loop is busy with the calls, and each wait for a reply is
+        a wait for the loop. Events are published in stream order.
         """
         entries = await self.reader.read()
         if not entries:
             return 0
-        events = [_decoded(fields.get("e", "")) for _, fields in entries]
-        journeys = await self._journeys([event for event in events if event is not None])
-        befores = [
-            _before(event, journeys[event.call_id]) if event is not None and in_journey(event) else []
-            for event in events
+        events = _decode_texts(fields.get("e", "") for _, fields in entries)
+        journeys = await self._journeys(events)
+        befores = [_before(event, journeys[event.call_id]) if in_journey(event) else [] for event in events]
+        offers = [
+            i for i, event in enumerate(events) if event.kind is EventKind.AGENT_OFFERED and offer_key(event)
         ]
-        pops = {
-            i: asyncio.ensure_future(self._pop(event, befores[i]))
-            for i, event in enumerate(events)
-            if event is not None and event.kind is EventKind.AGENT_OFFERED
-        }
-        try:
-            start = 0
-            while start < len(entries):
-                if unbuilt := [i for i in pops if i >= start and not pops[i].done()]:
-                    await asyncio.wait([pops[unbuilt[0]]])  # the next pop in stream order
-                end = next((i for i in pops if i >= start and not pops[i].done()), len(entries))
-                planned = [
-                    push
-                    for i in range(start, end)
-                    if (event := events[i]) is not None
-                    for push in pushes(event, befores[i], pops[i].result() if i in pops else None)
-                ]
-                ids = [entry_id for entry_id, _ in entries[start:end]]
-                seqs = await self.reader.acknowledge(ids, partial(self.topics.queue_all, pushes=planned))
-                self.published += sum(int(seq) > 0 for seq in seqs)
-                start = end
-        finally:
-            for building in pops.values():
-                building.cancel()
+        built = await self._pops([(events[i], befores[i]) for i in offers]) if offers else []
+        pops = dict(zip(offers, built, strict=True))
+        planned = [
+            push
+            for i, (event, before) in enumerate(zip(events, befores, strict=True))
+            for push in pushes(event, before, pops.get(i))
+        ]
+        ids = [entry_id for entry_id, _ in entries]
+        seqs = await self.reader.acknowledge(ids, partial(self.topics.queue_all, pushes=planned))
+        self.published += sum(int(seq) > 0 for seq in seqs)
         return len(entries)
 
     async def _journeys(self, events: list[CallEvent]) -> dict[str, list[CallEvent]]:
@@ -134,18 +115,16 @@ class DeskPublisher:
         lists = replies[len(kept) + 1 :: 2]
         return {call_id: _decode_texts(texts) for call_id, texts in zip(calls, lists, strict=True)}
 
-    async def _pop(self, offer: CallEvent, journey: list[CallEvent]) -> Mapping[str, Any] | None:
-        """An offer's pop (None when it names no offer); built from the journey alone when the
-        full builder fails (the CRM away): the agent still sees who calls and what the IVR
-        learned."""
-        if offer_key(offer) is None:
-            return None
+    async def _pops(
+        self, offers: Sequence[tuple[CallEvent, Sequence[CallEvent]]]
+    ) -> Sequence[Mapping[str, Any]]:
+        """The offers' pops; built from the journeys alone when the full builder fails (the CRM
+        away): the agents still see who calls and what the IVR learned."""
         try:
-            async with self._building:
-                return await self.build_pop(offer, journey)
+            return await self.build_pop(offers)
         except Exception:
-            log.exception("desk: pop built without the CRM", extra={"channel": offer.call_id})
-            return journey_only(offer, journey)
+            log.exception("desk: %d pops built without the CRM", len(offers))
+            return [journey_only(offer, journey) for offer, journey in offers]
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Publish until ``stopping`` is set; Redis trouble is retried every second, logged when

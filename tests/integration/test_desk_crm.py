@@ -12,8 +12,10 @@ from cti.desk.crm import (
     Policy,
     RecentCalls,
     ServiceVisit,
+    caller_histories,
     caller_history,
     read_card,
+    read_cards,
 )
 from cti.events import CallEvent, EventKind, to_us
 from cti.store import insert_events
@@ -241,3 +243,33 @@ async def test_the_history_reads_the_contacts_the_pop_shows_one_connection_servi
     assert [contact.call_id for contact in history.contacts] == ["c0", *(f"c{i}" for i in range(2, 6))]
     assert len(history.contacts) == CONTACTS_SHOWN
     assert history.recent == RecentCalls(1, NOW - timedelta(days=1, minutes=1))
+
+
+async def test_a_batch_of_callers_reads_as_each_alone_and_offered_calls_leave_out_only_themselves(
+    store: AsyncEngine,
+) -> None:
+    await fill(store)
+    await insert_events(
+        store,
+        [
+            *call("hour", timedelta(hours=1)),
+            *call("now-a", timedelta(seconds=30), answered_by=None),  # two calls of one number,
+            *call("now-b", timedelta(seconds=20), answered_by=None),  # offered in one batch
+            *call("other", timedelta(hours=2), number="13800000002"),
+        ],
+    )
+    callers = [("13800000001", None), ("13800000002", None), ("13700000000", None), ("", 2)]
+    alone = [await read_card(store, number, customer_id) for number, customer_id in callers]
+    assert await read_cards(store, callers) == alone
+    assert [card and card.id for card in alone] == [1, 2, None, 2]
+
+    offers = [("13800000001", "now-a"), ("+8613800000001", "now-b"), ("13800000002", "other"), ("", "x")]
+    histories = await caller_histories(store, offers, NOW)
+    assert histories == [await caller_history(store, number, NOW, call_id) for number, call_id in offers]
+    assert [history.recent for history in histories] == [
+        RecentCalls(2, NOW - timedelta(seconds=20)),  # "hour" and "now-b"
+        RecentCalls(2, NOW - timedelta(seconds=30)),  # "hour" and "now-a"
+        RecentCalls(0, None),
+        RecentCalls(0, None),
+    ]
+    assert [[c.call_id for c in history.contacts] for history in histories] == [["hour"], ["hour"], [], []]

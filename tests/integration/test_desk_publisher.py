@@ -1,9 +1,8 @@
-"""The desk's publisher on a real Redis: a batch is published in stream order, each pop as soon
-as it and the pops before it are built, and what is not yet published stays pending."""
+"""The desk's publisher on a real Redis: a batch's pops are built in one go, and published with
+the batch's acknowledgement; a builder that fails still gives pops, without the CRM."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime
@@ -16,21 +15,24 @@ from cti.desk.publisher import GROUP, DeskPublisher
 from cti.desk.push import PushTopics, agent_topic
 from cti.events import CallEvent, EventKind, event_to_json
 from cti.live import connect_redis
-from tests.conftest import eventually
 
 NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 class Pops:
-    """A pop builder whose pops for the calls in ``held`` wait until released."""
+    """A pop builder that remembers the batches it was asked for (their call ids)."""
 
-    def __init__(self, *held: str) -> None:
-        self.released = {call_id: asyncio.Event() for call_id in held}
+    def __init__(self, failing: bool = False) -> None:
+        self.failing = failing
+        self.batches: list[list[str]] = []
 
-    async def __call__(self, offer: CallEvent, journey: Sequence[CallEvent]) -> Mapping[str, Any]:
-        if offer.call_id in self.released:
-            await self.released[offer.call_id].wait()
-        return {"call_id": offer.call_id, "offer_id": offer.data["offer"]}
+    async def __call__(
+        self, offers: Sequence[tuple[CallEvent, Sequence[CallEvent]]]
+    ) -> list[Mapping[str, Any]]:
+        self.batches.append([offer.call_id for offer, _ in offers])
+        if self.failing:
+            raise ConnectionError("the CRM is away")
+        return [{"call_id": offer.call_id, "crm_reached": True} for offer, _ in offers]
 
 
 @pytest.fixture
@@ -53,24 +55,37 @@ async def popped(topics: PushTopics, agent: str) -> list[str]:
     return [pop["call_id"] for pop in await topics.open_pops(agent)]
 
 
-async def test_a_pop_waits_for_the_pops_before_it_in_the_stream_never_for_those_after(
+async def test_a_batch_of_offers_is_built_in_one_go_and_published_with_its_acknowledgement(
     desk: tuple[aioredis.Redis, str, PushTopics],
 ) -> None:
     client, stream, topics = desk
-    pops = Pops("slow")
+    pops = Pops()
     publisher = DeskPublisher(client, topics, stream, "a", pops, block_ms=10)
     await publisher.reader.ensure_group()
-    for call_id, agent in (("fast", "1001"), ("slow", "1002"), ("after", "1003")):
+    for call_id, agent in (("first", "1001"), ("second", "1002"), ("third", "1003")):
         await offer(client, stream, call_id, agent)
 
-    publishing = asyncio.create_task(publisher.publish_once())
-    await eventually(lambda: popped(topics, "1001"), what="the first pop, before the slow one is built")
-    assert await popped(topics, "1003") == []  # built, but behind the slow one in the stream
-    assert (await client.xpending(stream, GROUP))["pending"] == 2
-
-    pops.released["slow"].set()
-    assert await publishing == 3
-    assert (await popped(topics, "1002"), await popped(topics, "1003")) == (["slow"], ["after"])
-    assert (await client.xpending(stream, GROUP))["pending"] == 0
+    assert await publisher.publish_once() == 3
+    assert pops.batches == [["first", "second", "third"]]
+    assert [await popped(topics, agent) for agent in ("1001", "1002", "1003")] == [
+        ["first"],
+        ["second"],
+        ["third"],
+    ]
     assert [await topics.seq(agent_topic(agent)) for agent in ("1001", "1002", "1003")] == [1, 1, 1]
+    assert (await client.xpending(stream, GROUP))["pending"] == 0
     assert publisher.published == 3
+
+
+async def test_offers_whose_pops_cannot_be_built_still_pop_without_the_crm(
+    desk: tuple[aioredis.Redis, str, PushTopics],
+) -> None:
+    client, stream, topics = desk
+    publisher = DeskPublisher(client, topics, stream, "a", Pops(failing=True), block_ms=10)
+    await publisher.reader.ensure_group()
+    await offer(client, stream, "lonely", "1001")
+
+    assert await publisher.publish_once() == 1
+    [pop] = await topics.open_pops("1001")
+    assert (pop["call_id"], pop["crm_reached"]) == ("lonely", False)
+    assert (await client.xpending(stream, GROUP))["pending"] == 0
