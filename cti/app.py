@@ -38,6 +38,7 @@ from cti.ivr.model import Flow
 from cti.ivr.runner import IvrRunner
 from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedCalls, connect_redis
 from cti.loop_lag import watch_loop_lag
+from cti.loop_thread import LoopThread
 from cti.settings import Settings
 from cti.stop_watch import pending_stacks, watch_stop
 from cti.store import ensure_schema, make_engine
@@ -147,14 +148,10 @@ async def _run_leased(
     stopping = asyncio.Event()  # the drain and the publisher end
     vitals.drained = lambda: drainer.drained
     drain_task = asyncio.create_task(_drain(settings.database.url, drainer, stopping), name="outbox-drainer")
-    publisher = DeskPublisher(
-        redis,
-        topics,
-        settings.redis.outbox_stream,
-        drainer.reader.consumer,
-        CrmPops(engine, ZoneInfo(settings.kpi.timezone)),
+    desk_publisher = LoopThread(
+        "desk-publisher", lambda ending: _publish(settings, drainer.reader.consumer, ending)
     )
-    publish_task = asyncio.create_task(publisher.run(stopping), name="desk-publisher")
+    desk_publisher.start()
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
     try:
@@ -162,7 +159,7 @@ async def _run_leased(
     finally:
         await outbox.aclose()  # what it held while Redis was away, before the last drain
         stopping.set()
-        await asyncio.gather(drain_task, publish_task)
+        await asyncio.gather(drain_task, desk_publisher.stop())
         heartbeat.cancel()
         lag.cancel()
         await asyncio.gather(heartbeat, lag, return_exceptions=True)
@@ -183,6 +180,21 @@ async def _drain(database_url: str, drainer: OutboxDrainer, stopping: asyncio.Ev
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), SCHEMA_RETRY_S)
     await drainer.run(stopping)
+
+
+async def _publish(settings: Settings, consumer: str, stopping: asyncio.Event) -> None:
+    """The desk's publisher, on its own thread's loop (``cti.loop_thread``: a pop's chain of round
+    trips does not wait for the call-handling loop's turns), with its own Redis client and
+    database engine, until ``stopping`` is set."""
+    redis = connect_redis(settings.redis.url)
+    engine = make_engine(settings.database.url, settings.database.pool_size)
+    topics = PushTopics(redis, settings.acd.redis_prefix, settings.web.replay_max)
+    pops = CrmPops(engine, ZoneInfo(settings.kpi.timezone))
+    try:
+        await DeskPublisher(redis, topics, settings.redis.outbox_stream, consumer, pops).run(stopping)
+    finally:
+        await engine.dispose()
+        await redis.aclose()
 
 
 async def _login_all(config: AcdConfig, state: AcdState, outbox: EventOutbox) -> None:
