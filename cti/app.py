@@ -142,15 +142,12 @@ async def _run_leased(
         where = f"{settings.web.host}:{settings.web.port}"
         raise ConfigError("[web]", "web.port", f"cannot listen on {where}: {exc.strerror}") from exc
     log.info("HTTP API listening", extra={"url": f"http://{settings.web.host}:{settings.web.port}/api/"})
-    drainer = OutboxDrainer(
-        redis, engine, f"{settings.ari.app}@{socket.gethostname()}", stream=settings.redis.outbox_stream
-    )
-    stopping = asyncio.Event()  # the drain and the publisher end
-    vitals.drained = lambda: drainer.drained
-    drain_task = asyncio.create_task(_drain(settings.database.url, drainer, stopping), name="outbox-drainer")
-    desk_publisher = LoopThread(
-        "desk-publisher", lambda ending: _publish(settings, drainer.reader.consumer, ending)
-    )
+    consumer = f"{settings.ari.app}@{socket.gethostname()}"  # of the outbox's groups, store and desk
+    draining: list[OutboxDrainer] = []  # made on the drain's own thread: its clients are that loop's
+    vitals.drained = lambda: sum(drainer.drained for drainer in draining)
+    drain = LoopThread("outbox-drainer", lambda ending: _drain(settings, consumer, draining, ending))
+    drain.start()
+    desk_publisher = LoopThread("desk-publisher", lambda ending: _publish(settings, consumer, ending))
     desk_publisher.start()
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
@@ -158,8 +155,7 @@ async def _run_leased(
         await _serve(settings, files, outbox, acd_state, engine, clock, vitals)
     finally:
         await outbox.aclose()  # what it held while Redis was away, before the last drain
-        stopping.set()
-        await asyncio.gather(drain_task, desk_publisher.stop())
+        await asyncio.gather(drain.stop(), desk_publisher.stop())
         heartbeat.cancel()
         lag.cancel()
         await asyncio.gather(heartbeat, lag, return_exceptions=True)
@@ -167,19 +163,32 @@ async def _run_leased(
         await web_runner.cleanup()
 
 
-async def _drain(database_url: str, drainer: OutboxDrainer, stopping: asyncio.Event) -> None:
-    """Drain the outbox into the store, once the store's schema is known good: a store that was
-    away at the start is checked again every few seconds (a wrong schema is an error in the
-    log then, not a stopped service: calls are being taken)."""
-    while not stopping.is_set():
-        try:
-            await asyncio.to_thread(ensure_schema, database_url)
-            break
-        except CtiError as exc:
-            log.error("outbox waits for the store: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), SCHEMA_RETRY_S)
-    await drainer.run(stopping)
+async def _drain(
+    settings: Settings, consumer: str, draining: list[OutboxDrainer], stopping: asyncio.Event
+) -> None:
+    """Drain the outbox into the store until ``stopping`` is set, on its own thread's loop
+    (``cti.loop_thread``): storing a batch recomputes its calls' KPI facts, tens of milliseconds
+    of Python at a time in a burst of calls, which the call-handling loop would otherwise wait
+    for. Once the store's schema is known good: a store that was away at the start is checked
+    again every few seconds (a wrong schema is an error in the log then, not a stopped service:
+    calls are being taken)."""
+    redis = connect_redis(settings.redis.url)
+    engine = make_engine(settings.database.url)
+    drainer = OutboxDrainer(redis, engine, consumer, stream=settings.redis.outbox_stream)
+    draining.append(drainer)
+    try:
+        while not stopping.is_set():
+            try:
+                await asyncio.to_thread(ensure_schema, settings.database.url)
+                break
+            except CtiError as exc:
+                log.error("outbox waits for the store: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), SCHEMA_RETRY_S)
+        await drainer.run(stopping)
+    finally:
+        await engine.dispose()
+        await redis.aclose()
 
 
 async def _publish(settings: Settings, consumer: str, stopping: asyncio.Event) -> None:
