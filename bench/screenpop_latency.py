@@ -128,8 +128,8 @@ async def run(args: argparse.Namespace) -> tuple[list[str], list[float]]:
     async with own_stack(work, "screenpop", keep=args.keep, ami_port=ami_port) as stack:
         stack.env["CTI_ACD_CONFIG_FILE"] = str(work / "acd.toml")
         # ARI straight to Asterisk, as in production: the stack's relay (there for drills to cut
-        # it) runs on this process's loop, which also stamps the pops' arrival; in a burst it
-        # relayed a hundred channels' traffic, and the frames waited behind it.
+        # it) runs on this process's loop, so every ARI request and event of the burst's hundred
+        # channels waited for the bench's own turns as well as the service's.
         stack.env["CTI_ARI_URL"] = stack.asterisk.ari_url
         await asyncio.to_thread(add_agent_users, stack.database_url, agents)
         for agent in agents:
