@@ -41,6 +41,7 @@ from cti.ivr.runner import IvrRunner
 from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedCalls, connect_redis
 from cti.live.acd_state import StaleAgentState
 from cti.loop_lag import watch_loop_lag
+from cti.loop_thread import LoopThread
 from cti.settings import Settings
 from cti.stop_watch import pending_stacks, watch_stop
 from cti.store import ensure_schema, make_engine
@@ -124,7 +125,7 @@ async def _run_leased(
     settings: Settings, files: _Files, redis: Redis, clock: Clock, lease: InstanceLease
 ) -> None:
     """The service, once this instance holds its app name's heartbeat (``InstanceLease``)."""
-    engine = make_engine(settings.database.url)
+    engine = make_engine(settings.database.url, settings.database.pool_size)
     outbox = EventOutbox(redis, settings.redis.outbox_stream)
     acd_state = AcdState(redis, settings.acd.redis_prefix)
     control = AgentControl(files.acd_config, acd_state, outbox)
@@ -145,25 +146,22 @@ async def _run_leased(
         where = f"{settings.web.host}:{settings.web.port}"
         raise ConfigError("[web]", "web.port", f"cannot listen on {where}: {exc.strerror}") from exc
     log.info("HTTP API listening", extra={"url": f"http://{settings.web.host}:{settings.web.port}/api/"})
-    drainer = OutboxDrainer(
-        redis, engine, f"{settings.ari.app}@{socket.gethostname()}", stream=settings.redis.outbox_stream
+    consumer = f"{settings.ari.app}@{socket.gethostname()}"  # of the outbox's groups, store and desk
+    draining: list[OutboxDrainer] = []  # made on the drain's own thread: its clients are that loop's
+    vitals.drained = lambda: sum(drainer.drained for drainer in draining)
+    drain = LoopThread("outbox-drainer", lambda ending: _drain(settings, consumer, draining, ending))
+    drain.start()
+    publishing: list[DeskPublisher] = []  # made on the publisher's own thread, as the drainer
+    desk_publisher = LoopThread(
+        "desk-publisher", lambda ending: _publish(settings, consumer, publishing, ending)
     )
-    stopping = asyncio.Event()  # the drain and the publisher end
-    vitals.drained = lambda: drainer.drained
-    drain_task = asyncio.create_task(_drain(settings.database.url, drainer, stopping), name="outbox-drainer")
-    publisher = DeskPublisher(
-        redis,
-        topics,
-        settings.redis.outbox_stream,
-        drainer.reader.consumer,
-        CrmPops(engine, ZoneInfo(settings.kpi.timezone)),
-    )
-    publish_task = asyncio.create_task(publisher.run(stopping), name="desk-publisher")
+    desk_publisher.start()
+    stopping = asyncio.Event()  # the wallboard's publisher ends
     wallboard = WallboardPublisher(
         web_app[WALLBOARD], topics, wallboard_lease(redis, settings.acd.redis_prefix)
     )
     wallboard_task = asyncio.create_task(wallboard.run(stopping), name="wallboard-publisher")
-    vitals.push = lambda: _push_figures(publisher, wallboard, hub)
+    vitals.push = lambda: _push_figures(publishing, wallboard, hub)
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
     try:
@@ -171,7 +169,7 @@ async def _run_leased(
     finally:
         await outbox.aclose()  # what it held while Redis was away, before the last drain
         stopping.set()
-        await asyncio.gather(drain_task, publish_task, wallboard_task)
+        await asyncio.gather(drain.stop(), desk_publisher.stop(), wallboard_task)
         heartbeat.cancel()
         lag.cancel()
         await asyncio.gather(heartbeat, lag, return_exceptions=True)
@@ -179,11 +177,15 @@ async def _run_leased(
         await web_runner.cleanup()
 
 
-def _push_figures(publisher: DeskPublisher, wallboard: WallboardPublisher, hub: PushHub) -> PushFigures:
+def _push_figures(
+    publishing: list[DeskPublisher], wallboard: WallboardPublisher, hub: PushHub
+) -> PushFigures:
+    """The push path's figures for ``/metrics`` (the desk publisher's are read across threads:
+    plain counters, read whole)."""
     counts = hub.counts
     return PushFigures(
-        events_published=publisher.published,
-        pops_published=publisher.pops,
+        events_published=sum(publisher.published for publisher in publishing),
+        pops_published=sum(publisher.pops for publisher in publishing),
         wallboards_published=wallboard.published,
         wallboard_turn=wallboard.leading,
         sockets_by_role=hub.sockets(),
@@ -194,19 +196,51 @@ def _push_figures(publisher: DeskPublisher, wallboard: WallboardPublisher, hub: 
     )
 
 
-async def _drain(database_url: str, drainer: OutboxDrainer, stopping: asyncio.Event) -> None:
-    """Drain the outbox into the store, once the store's schema is known good: a store that was
-    away at the start is checked again every few seconds (a wrong schema is an error in the
-    log then, not a stopped service: calls are being taken)."""
-    while not stopping.is_set():
-        try:
-            await asyncio.to_thread(ensure_schema, database_url)
-            break
-        except CtiError as exc:
-            log.error("outbox waits for the store: %s", exc)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), SCHEMA_RETRY_S)
-    await drainer.run(stopping)
+async def _drain(
+    settings: Settings, consumer: str, draining: list[OutboxDrainer], stopping: asyncio.Event
+) -> None:
+    """Drain the outbox into the store until ``stopping`` is set, on its own thread's loop
+    (``cti.loop_thread``): storing a batch recomputes its calls' KPI facts, tens of milliseconds
+    of Python at a time in a burst of calls, which the call-handling loop would otherwise wait
+    for. Once the store's schema is known good: a store that was away at the start is checked
+    again every few seconds (a wrong schema is an error in the log then, not a stopped service:
+    calls are being taken)."""
+    redis = connect_redis(settings.redis.url)
+    engine = make_engine(settings.database.url)
+    drainer = OutboxDrainer(redis, engine, consumer, stream=settings.redis.outbox_stream)
+    draining.append(drainer)
+    try:
+        while not stopping.is_set():
+            try:
+                await asyncio.to_thread(ensure_schema, settings.database.url)
+                break
+            except CtiError as exc:
+                log.error("outbox waits for the store: %s", exc)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stopping.wait(), SCHEMA_RETRY_S)
+        await drainer.run(stopping)
+    finally:
+        await engine.dispose()
+        await redis.aclose()
+
+
+async def _publish(
+    settings: Settings, consumer: str, publishing: list[DeskPublisher], stopping: asyncio.Event
+) -> None:
+    """The desk's publisher, on its own thread's loop (``cti.loop_thread``: a pop's chain of round
+    trips does not wait for the call-handling loop's turns), with its own Redis client and
+    database engine, until ``stopping`` is set."""
+    redis = connect_redis(settings.redis.url)
+    engine = make_engine(settings.database.url, settings.database.pool_size)
+    topics = PushTopics(redis, settings.acd.redis_prefix, settings.web.replay_max)
+    pops = CrmPops(engine, ZoneInfo(settings.kpi.timezone))
+    try:
+        publisher = DeskPublisher(redis, topics, settings.redis.outbox_stream, consumer, pops)
+        publishing.append(publisher)
+        await publisher.run(stopping)
+    finally:
+        await engine.dispose()
+        await redis.aclose()
 
 
 async def _login_all(config: AcdConfig, state: AcdState, outbox: EventOutbox) -> None:

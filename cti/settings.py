@@ -105,6 +105,12 @@ class DatabaseSettings(_Section):
     """The SQL store: SQLite by default, PostgreSQL in production."""
 
     url: str = "sqlite+aiosqlite:///var/cti.sqlite3"
+    #: Connections the service keeps open to a database server (PostgreSQL), beside up to 10
+    #: more opened for a peak and closed once returned. A burst of callers is looked up at once
+    #: (the hotline's first step, one connection each), beside the desk's pops and the outbox's
+    #: drainer: with SQLAlchemy's 5, every burst opened a dozen connections again (a server
+    #: process forked for each, on the callers' and the pops' way).
+    pool_size: int = Field(default=20, ge=1, le=200)
 
     @field_validator("url")
     @classmethod

@@ -1,19 +1,22 @@
 """What the desk knows about a caller: the CRM card and the number's recent calls and contacts.
 
-Frozen records read by two adapters, each on one connection in a few indexed queries, because
-the pop they feed has a budget of p99 < 100 ms from the agent's phone ringing to the pop on the
-screen. The decisions made from them (what is due, what to mask, what the pop says) are pure
-functions elsewhere in ``cti.desk``.
+Frozen records read by two adapters, in a few indexed queries on one connection (the caller's,
+or one of their own), because the pop they feed has a budget of p99 < 100 ms from the agent's
+phone ringing to the pop on the screen, fifty pops at once included: what a pop costs the event
+loop is paid fifty times over. So the repeat calls are counted by the database, not read row by
+row (a number that called a hundred times today costs one row). The decisions made from them
+(what is due, what to mask, what the pop says) are pure functions elsewhere in ``cti.desk``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import case, func, null, select, union_all
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cti.events import EventKind, from_us, to_us
@@ -27,6 +30,8 @@ from cti.store.models import (
     ServiceRecordRow,
     VehicleRow,
 )
+
+_V = TypeVar("_V")
 
 #: A call within this time before the current one makes it a repeat call (the pop says so).
 REPEAT_WINDOW = timedelta(hours=48)
@@ -81,9 +86,11 @@ class CustomerCard:
 
 
 @dataclass(frozen=True)
-class PastCall:
-    call_id: str
-    at: datetime
+class RecentCalls:
+    """The number's other calls within ``REPEAT_WINDOW``: how many, and when the newest began."""
+
+    count: int
+    last_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -100,87 +107,126 @@ class Contact:
 
 @dataclass(frozen=True)
 class CallerHistory:
-    """The number's calls in ``REPEAT_WINDOW`` and its last contacts, newest first.
+    """The number's other calls in ``REPEAT_WINDOW`` and its last ``CONTACTS_SHOWN`` contacts,
+    newest first; "other": the call being offered (its ``call_started`` is already stored) is
+    left out of both."""
 
-    Both may include the call being offered (its ``call_started`` is already stored): the pop
-    leaves it out by its call id, so the adapter keeps the signature every caller can fill and
-    reads one contact more than ``CONTACTS_SHOWN``.
-    """
-
-    calls: tuple[PastCall, ...]
+    recent: RecentCalls
     contacts: tuple[Contact, ...]
 
 
-async def read_card(
-    engine: AsyncEngine, caller_number: str, customer_id: int | None = None
-) -> CustomerCard | None:
+NO_HISTORY = CallerHistory(RecentCalls(0, None), ())
+Store = AsyncEngine | AsyncConnection
+
+
+@asynccontextmanager
+async def _connected(store: Store) -> AsyncIterator[AsyncConnection]:
+    """The connection to read on: the caller's, or one of the engine's for the reads' span."""
+    if isinstance(store, AsyncConnection):
+        yield store
+        return
+    async with store.connect() as connection:
+        yield connection
+
+
+async def read_card(store: Store, caller_number: str, customer_id: int | None = None) -> CustomerCard | None:
     """The customer ``customer_id`` names (the IVR may have identified the caller by a plate), else
     the one customer the number belongs to; None when there is none, or several (ambiguous, as
     for the IVR's lookup)."""
-    async with engine.connect() as connection:
-        if customer_id is None:
-            customer_id = await _owner(connection, caller_number)
-            if customer_id is None:
-                return None
-        customer = (
-            await connection.execute(select(CustomerRow).where(CustomerRow.id == customer_id))
-        ).first()
-        if customer is None:
-            return None
-        phones = await connection.execute(
-            select(PhoneNumberRow.number)
-            .where(PhoneNumberRow.customer_id == customer_id)
-            .order_by(PhoneNumberRow.number)
-        )
-        cases = await connection.execute(
-            select(CaseRow)
-            .where(CaseRow.customer_id == customer_id, CaseRow.status == OPEN)
-            .order_by(CaseRow.opened_at_us.desc())
-        )
-        vehicles = await _vehicles(connection, customer_id)
-    return CustomerCard(
-        id=customer.id,
-        name=customer.name,
-        segment=customer.segment,
-        language=customer.language,
-        phone_numbers=tuple(phones.scalars()),
-        vehicles=vehicles,
-        open_cases=tuple(
-            Case(row.id, row.kind, row.status, from_us(row.opened_at_us), row.summary) for row in cases
-        ),
-    )
+    return (await read_cards(store, [(caller_number, customer_id)]))[0]
 
 
-async def _owner(connection: AsyncConnection, caller_number: str) -> int | None:
-    if not caller_number:
-        return None
-    owners = await connection.execute(
-        select(PhoneNumberRow.customer_id)
-        .where(PhoneNumberRow.number.in_(number_forms(caller_number)))
+async def read_cards(store: Store, callers: Sequence[tuple[str, int | None]]) -> list[CustomerCard | None]:
+    """Each caller's card (``read_card``: its number, and the customer id the IVR found, if any),
+    in as many queries as one card takes: a batch of offers is one read, not one per offer."""
+    async with _connected(store) as connection:
+        owners = await _owners(connection, [number for number, known in callers if known is None])
+        ids = [owners.get(number) if known is None else known for number, known in callers]
+        wanted = sorted({customer_id for customer_id in ids if customer_id is not None})
+        if not wanted:
+            return [None] * len(callers)
+        customers = {
+            row.id: row
+            for row in await connection.execute(select(CustomerRow).where(CustomerRow.id.in_(wanted)))
+        }
+        phones = _grouped(
+            await connection.execute(
+                select(PhoneNumberRow.customer_id, PhoneNumberRow.number)
+                .where(PhoneNumberRow.customer_id.in_(wanted))
+                .order_by(PhoneNumberRow.number)
+            ),
+            lambda row: row.number,
+        )
+        cases = _grouped(
+            await connection.execute(
+                select(CaseRow)
+                .where(CaseRow.customer_id.in_(wanted), CaseRow.status == OPEN)
+                .order_by(CaseRow.opened_at_us.desc())
+            ),
+            lambda row: Case(row.id, row.kind, row.status, from_us(row.opened_at_us), row.summary),
+        )
+        vehicles = await _vehicles(connection, wanted)
+    return [
+        None
+        if customer_id is None or (customer := customers.get(customer_id)) is None
+        else CustomerCard(
+            id=customer.id,
+            name=customer.name,
+            segment=customer.segment,
+            language=customer.language,
+            phone_numbers=tuple(phones.get(customer.id, ())),
+            vehicles=tuple(vehicles.get(customer.id, ())),
+            open_cases=tuple(cases.get(customer.id, ())),
+        )
+        for customer_id in ids
+    ]
+
+
+def _grouped(
+    rows: Iterable[Any], value: Callable[[Any], _V], key: str = "customer_id"
+) -> dict[Any, list[_V]]:
+    """``value`` of each row, by the row's ``key``, in the rows' order."""
+    groups: dict[Any, list[_V]] = {}
+    for row in rows:
+        groups.setdefault(getattr(row, key), []).append(value(row))
+    return groups
+
+
+async def _owners(connection: AsyncConnection, numbers: Sequence[str]) -> dict[str, int]:
+    """The one customer each number belongs to (in any of its forms); a number of nobody's, or
+    of several customers', is left out."""
+    forms = {number: number_forms(number) for number in numbers if number}
+    if not forms:
+        return {}
+    rows = await connection.execute(
+        select(PhoneNumberRow.number, PhoneNumberRow.customer_id)
+        .where(PhoneNumberRow.number.in_(sorted({form for each in forms.values() for form in each})))
         .distinct()
-        .limit(2)
     )
-    found = owners.scalars().all()
-    return found[0] if len(found) == 1 else None
+    owning = _grouped(rows, lambda row: row.customer_id, key="number")
+    owners = {number: {o for form in each for o in owning.get(form, ())} for number, each in forms.items()}
+    return {number: found.pop() for number, found in owners.items() if len(found) == 1}
 
 
-async def _vehicles(connection: AsyncConnection, customer_id: int) -> tuple[Vehicle, ...]:
+async def _vehicles(connection: AsyncConnection, customer_ids: list[int]) -> dict[int, list[Vehicle]]:
+    """The customers' vehicles, by customer, each with its services and its last-running policy."""
     rows = (
         await connection.execute(
-            select(VehicleRow).where(VehicleRow.customer_id == customer_id).order_by(VehicleRow.id)
+            select(VehicleRow).where(VehicleRow.customer_id.in_(customer_ids)).order_by(VehicleRow.id)
         )
     ).all()
     if not rows:
-        return ()
+        return {}
     ids = [row.id for row in rows]
-    services: dict[int, list[ServiceVisit]] = {vehicle_id: [] for vehicle_id in ids}
-    visits = await connection.execute(
-        select(ServiceRecordRow)
-        .where(ServiceRecordRow.vehicle_id.in_(ids))
-        .order_by(ServiceRecordRow.on.desc(), ServiceRecordRow.id.desc())
+    services = _grouped(
+        await connection.execute(
+            select(ServiceRecordRow)
+            .where(ServiceRecordRow.vehicle_id.in_(ids))
+            .order_by(ServiceRecordRow.on.desc(), ServiceRecordRow.id.desc())
+        ),
+        lambda visit: ServiceVisit(visit.on, visit.kind, visit.dealer),
+        key="vehicle_id",
     )
-    for visit in visits:
-        services[visit.vehicle_id].append(ServiceVisit(visit.on, visit.kind, visit.dealer))
     policies: dict[int, Policy] = {}
     for policy in await connection.execute(
         select(InsurancePolicyRow)
@@ -188,48 +234,102 @@ async def _vehicles(connection: AsyncConnection, customer_id: int) -> tuple[Vehi
         .order_by(InsurancePolicyRow.expires_on)
     ):
         policies[policy.vehicle_id] = Policy(policy.insurer, policy.expires_on, policy.renewal_status)
-    return tuple(
-        Vehicle(
+    return _grouped(
+        rows,
+        lambda row: Vehicle(
             row.plate,
             row.model,
             row.vin,
             row.purchased_on,
-            tuple(services[row.id]),
+            tuple(services.get(row.id, ())),
             policies.get(row.id),
-        )
-        for row in rows
+        ),
     )
 
 
-async def caller_history(engine: AsyncEngine, caller_number: str, now: datetime) -> CallerHistory:
+async def caller_history(store: Store, caller_number: str, now: datetime, call_id: str = "") -> CallerHistory:
     """The number's calls since ``now - REPEAT_WINDOW`` and its last contacts with their
-    dispositions, from ``call_events`` (read by ``ix_call_events_caller``)."""
-    if not caller_number:
-        return CallerHistory((), ())
-    forms = number_forms(caller_number)
-    of_number = CallEventRow.caller_number.in_(forms)
-    async with engine.connect() as connection:
-        calls = await connection.execute(
-            select(CallEventRow.call_id, CallEventRow.at_us)
+    dispositions, from ``call_events`` (read by ``ix_call_events_caller``), leaving ``call_id``
+    (the call being offered) out."""
+    return (await caller_histories(store, [(caller_number, call_id)], now))[0]
+
+
+_ANSWERED = ("caller_number", "call_id", "at_us", "queue", "agent")
+
+
+async def caller_histories(
+    store: Store, calls: Sequence[tuple[str, str]], now: datetime
+) -> list[CallerHistory]:
+    """Each (caller number, call being offered)'s ``caller_history``, in three queries for them all.
+
+    The calls being offered are read apart from the others (each under its own id), so that each
+    is left out of its own history and of no other's: a pop says the same whatever batch of
+    offers it was built with."""
+    forms = {number: set(number_forms(number)) for number, _ in calls if number}
+    if not forms:
+        return [NO_HISTORY] * len(calls)
+    of_numbers = CallEventRow.caller_number.in_(sorted(set().union(*forms.values())))
+    offered = CallEventRow.call_id.in_(sorted({call_id for _, call_id in calls if call_id}))
+    own = case((offered, CallEventRow.call_id), else_=null()).label("own")
+    answered = of_numbers & (CallEventRow.kind == EventKind.AGENT_ANSWERED.value)
+    columns = [getattr(CallEventRow, name) for name in _ANSWERED]
+    # Each number's newest answers (a call answered twice, a transfer, is one contact: a few
+    # more are read), and every answer of the calls being offered (each is left out of its own).
+    rank = func.row_number().over(partition_by=CallEventRow.caller_number, order_by=CallEventRow.at_us.desc())
+    ranked = select(*columns, rank.label("rank")).where(answered, ~offered).subquery()
+    async with _connected(store) as connection:
+        recent = await connection.execute(
+            select(CallEventRow.caller_number, own, func.count().label("calls"), func.max(CallEventRow.at_us))
             .where(
-                of_number,
+                of_numbers,
                 CallEventRow.kind == EventKind.CALL_STARTED.value,
                 CallEventRow.at_us >= to_us(now - REPEAT_WINDOW),
                 CallEventRow.at_us <= to_us(now),
             )
-            .order_by(CallEventRow.at_us.desc())
+            .group_by(CallEventRow.caller_number, own)
         )
-        # A call answered twice (a transfer) is one contact: read a few more, keep each call once.
-        answered = await connection.execute(
-            select(CallEventRow.call_id, CallEventRow.at_us, CallEventRow.queue, CallEventRow.agent)
-            .where(of_number, CallEventRow.kind == EventKind.AGENT_ANSWERED.value)
-            .order_by(CallEventRow.at_us.desc())
-            .limit(4 * (CONTACTS_SHOWN + 1))
+        counted = [(number, own_id, int(count), last_us) for number, own_id, count, last_us in recent]
+        newest = select(*(ranked.c[name] for name in _ANSWERED)).where(ranked.c.rank <= 4 * CONTACTS_SHOWN)
+        rows = sorted(
+            await connection.execute(union_all(newest, select(*columns).where(answered, offered))),
+            key=lambda row: row.at_us,
+            reverse=True,
         )
-        latest = _first_per_call(answered.all())[: CONTACTS_SHOWN + 1]
-        dispositions = await _dispositions(connection, [row.call_id for row in latest])
+        latest = [
+            _first_per_call(
+                [
+                    row
+                    for row in rows
+                    if row.caller_number in forms.get(number, ()) and row.call_id != call_id
+                ][: 4 * CONTACTS_SHOWN]
+            )[:CONTACTS_SHOWN]
+            for number, call_id in calls
+        ]
+        dispositions = await _dispositions(
+            connection, sorted({row.call_id for each in latest for row in each})
+        )
+    return [
+        _history(
+            [
+                (count, last_us)
+                for n, own_id, count, last_us in counted
+                if n in forms.get(number, ()) and own_id != call_id
+            ],
+            contacts,
+            dispositions,
+        )
+        for (number, call_id), contacts in zip(calls, latest, strict=True)
+    ]
+
+
+def _history(
+    counted: list[tuple[int, int | None]],
+    latest: list[Any],
+    dispositions: Mapping[str, tuple[str | None, bool | None]],
+) -> CallerHistory:
+    last_us = max((last for _, last in counted if last is not None), default=None)
     return CallerHistory(
-        calls=tuple(PastCall(row.call_id, from_us(row.at_us)) for row in calls),
+        recent=RecentCalls(sum(count for count, _ in counted), None if last_us is None else from_us(last_us)),
         contacts=tuple(
             Contact(
                 row.call_id,

@@ -36,8 +36,6 @@ def build_pop(
     events = sorted(journey, key=lambda event: event.at)
     offer_id = str(offer.data.get("offer", ""))
     entered = next((e.at for e in events if e.kind is EventKind.QUEUE_ENTERED), None)
-    earlier = [call for call in history.calls if call.call_id != offer.call_id]
-    contacts = [contact for contact in history.contacts if contact.call_id != offer.call_id]
     customer = (
         None
         if card is None
@@ -62,7 +60,10 @@ def build_pop(
         "ivr": _ivr(events),
         "entered_at": entered.isoformat() if entered else None,
         "wait_s": round(max((offer.at - entered).total_seconds(), 0.0), 1) if entered else None,
-        "repeat_48h": {"calls": len(earlier), "last_at": earlier[0].at.isoformat() if earlier else None},
+        "repeat_48h": {
+            "calls": history.recent.count,
+            "last_at": history.recent.last_at.isoformat() if history.recent.last_at else None,
+        },
         "vehicles": [vehicle_body(vehicle, now.date()) for vehicle in card.vehicles] if card else [],
         "cases": [case_body(case) for case in card.open_cases] if card else [],
         "contacts": [
@@ -73,7 +74,7 @@ def build_pop(
                 "disposition": contact.disposition,
                 "resolved": contact.resolved,
             }
-            for contact in contacts[:CONTACTS_SHOWN]
+            for contact in history.contacts[:CONTACTS_SHOWN]
         ],
     }
 

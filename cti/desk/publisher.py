@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any
 
 import redis.asyncio as aioredis
@@ -26,18 +27,17 @@ from cti.desk.pops import journey_only
 from cti.desk.push import PopChange, PushTopics
 from cti.events import CallEvent, EventKind, event_from_json, event_to_json
 from cti.live.outbox import GROUP as STORE_GROUP
-from cti.live.stream_group import Entry, GroupReader
+from cti.live.stream_group import GroupReader
 
 log = logging.getLogger(__name__)
 
 GROUP = "desk"
 JOURNEY_TTL_S = 4 * 3600  # a call's journey is kept this long after its last event
-#: Pops built at once: each may hold a database connection (the CRM's card and history), and
-#: the pool is shared with the rest of the service.
-CONCURRENT_POPS = 16
-
-#: Builds an offer's pop body from the offer (``agent_offered``) and the call's journey before it.
-PopBuilder = Callable[[CallEvent, Sequence[CallEvent]], Awaitable[Mapping[str, Any]]]
+#: Builds the pop bodies of a batch's offers, each from the offer (``agent_offered``) and the
+#: call's journey before it, in their order.
+PopBuilder = Callable[
+    [Sequence[tuple[CallEvent, Sequence[CallEvent]]]], Awaitable[Sequence[Mapping[str, Any]]]
+]
 
 
 class DeskPublisher:
@@ -68,7 +68,6 @@ class DeskPublisher:
         )
         self.published = 0  # push events this publisher published, for /metrics and tests
         self.pops = 0  # of which pops (an offer's first)
-        self._building = asyncio.Semaphore(CONCURRENT_POPS)
 
     def journey_key(self, call_id: str) -> str:
         return f"{self.topics.prefix}:journey:{call_id}"
@@ -76,20 +75,22 @@ class DeskPublisher:
     async def publish_once(self) -> int:
         """Handle one batch of call events; how many entries it held (0: none came).
 
-        A batch costs two round trips whatever its size (a burst of fifty calls is one or two
-        batches): the journeys in one, the publishing with the acknowledgement in the other
-        (and the pops' CRM reads, at once, in between). Every round trip counts: in a burst the
-        event loop is busy with the calls, and each wait for a reply is a wait for the loop.
-        Events are published in stream order.
+        A batch costs two round trips to Redis whatever its size (a burst of fifty calls is one
+        or two batches): the journeys in one, the publishing with the acknowledgement in the
+        other, and in between one read of the CRM for all its offers' pops. Every round trip
+        counts: in a burst the event loop is busy with the calls, and each wait for a reply is
+        a wait for the loop. Events are published in stream order.
         """
         entries = await self.reader.read()
         if not entries:
             return 0
-        events = _decode(entries)
+        events = _decode_texts(fields.get("e", "") for _, fields in entries)
         journeys = await self._journeys(events)
         befores = [_before(event, journeys[event.call_id]) if in_journey(event) else [] for event in events]
-        offers = [i for i, event in enumerate(events) if event.kind is EventKind.AGENT_OFFERED]
-        built = await asyncio.gather(*(self._pop(events[i], befores[i]) for i in offers)) if offers else []
+        offers = [
+            i for i, event in enumerate(events) if event.kind is EventKind.AGENT_OFFERED and offer_key(event)
+        ]
+        built = await self._pops([(events[i], befores[i]) for i in offers]) if offers else []
         pops = dict(zip(offers, built, strict=True))
         planned = [
             push
@@ -97,7 +98,7 @@ class DeskPublisher:
             for push in pushes(event, before, pops.get(i))
         ]
         ids = [entry_id for entry_id, _ in entries]
-        seqs = await self.reader.acknowledge(ids, lambda pipe: self.topics.queue_all(pipe, planned))
+        seqs = await self.reader.acknowledge(ids, partial(self.topics.queue_all, pushes=planned))
         self.published += sum(int(seq) > 0 for seq in seqs)
         self.pops += sum(
             int(seq) > 0 for push, seq in zip(planned, seqs, strict=True) if push.change is PopChange.OPEN
@@ -120,18 +121,16 @@ class DeskPublisher:
         lists = replies[len(kept) + 1 :: 2]
         return {call_id: _decode_texts(texts) for call_id, texts in zip(calls, lists, strict=True)}
 
-    async def _pop(self, offer: CallEvent, journey: list[CallEvent]) -> Mapping[str, Any] | None:
-        """An offer's pop (None when it names no offer); built from the journey alone when the
-        full builder fails (the CRM away): the agent still sees who calls and what the IVR
-        learned."""
-        if offer_key(offer) is None:
-            return None
+    async def _pops(
+        self, offers: Sequence[tuple[CallEvent, Sequence[CallEvent]]]
+    ) -> Sequence[Mapping[str, Any]]:
+        """The offers' pops; built from the journeys alone when the full builder fails (the CRM
+        away): the agents still see who calls and what the IVR learned."""
         try:
-            async with self._building:
-                return await self.build_pop(offer, journey)
+            return await self.build_pop(offers)
         except Exception:
-            log.exception("desk: pop built without the CRM", extra={"channel": offer.call_id})
-            return journey_only(offer, journey)
+            log.exception("desk: %d pops built without the CRM", len(offers))
+            return [journey_only(offer, journey) for offer, journey in offers]
 
     async def run(self, stopping: asyncio.Event) -> None:
         """Publish until ``stopping`` is set; Redis trouble is retried every second, logged when
@@ -151,20 +150,18 @@ class DeskPublisher:
                 failing = False
 
 
-def _decode(entries: Sequence[Entry]) -> list[CallEvent]:
-    return _decode_texts(fields.get("e", "") for _, fields in entries)
+def _decoded(text: str) -> CallEvent | None:
+    """The event ``text`` holds; None when it holds none (the store's drainer dead-letters it,
+    with the reason: nothing for a desktop)."""
+    try:
+        return event_from_json(text)
+    except (KeyError, ValueError, TypeError):
+        log.debug("desk: an outbox entry that is no event skipped")
+        return None
 
 
-def _decode_texts(texts: Any) -> list[CallEvent]:
-    """The events among ``texts``; one that is none is skipped (the store's drainer dead-letters
-    it, with the reason: nothing for a desktop)."""
-    events = []
-    for text in texts:
-        try:
-            events.append(event_from_json(text))
-        except (KeyError, ValueError, TypeError):
-            log.debug("desk: an outbox entry that is no event skipped")
-    return events
+def _decode_texts(texts: Iterable[str]) -> list[CallEvent]:
+    return [event for text in texts if (event := _decoded(text)) is not None]
 
 
 def _before(event: CallEvent, journey: list[CallEvent]) -> list[CallEvent]:

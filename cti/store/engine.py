@@ -19,10 +19,15 @@ def ensure_sqlite_folder(url: str) -> None:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
 
 
-def make_engine(url: str) -> AsyncEngine:
-    """An asyncio engine for ``url``."""
+def make_engine(url: str, pool_size: int | None = None) -> AsyncEngine:
+    """An asyncio engine for ``url``; on a database server, one that keeps ``pool_size``
+    connections open (``[database] pool_size``; None: SQLAlchemy's 5). SQLite keeps SQLAlchemy's
+    own pool: a file has no server connections to keep."""
     ensure_sqlite_folder(url)
-    return create_async_engine(make_url(url), pool_pre_ping=True)
+    parsed = make_url(url)
+    if pool_size is None or parsed.get_backend_name() == "sqlite":
+        return create_async_engine(parsed, pool_pre_ping=True)
+    return create_async_engine(parsed, pool_pre_ping=True, pool_size=pool_size)
 
 
 async def database_version(url: str) -> str:

@@ -9,11 +9,13 @@ from cti.desk.crm import (
     CONTACTS_SHOWN,
     Case,
     Contact,
-    PastCall,
     Policy,
+    RecentCalls,
     ServiceVisit,
+    caller_histories,
     caller_history,
     read_card,
+    read_cards,
 )
 from cti.events import CallEvent, EventKind, to_us
 from cti.store import insert_events
@@ -214,11 +216,7 @@ async def test_the_history_of_a_number(store: AsyncEngine) -> None:
     ]
     await insert_events(store, events)
     history = await caller_history(store, "13800000001", NOW)
-    assert history.calls == (
-        PastCall("now", NOW - timedelta(seconds=30)),
-        PastCall("hour", NOW - timedelta(hours=1)),
-        PastCall("day", NOW - timedelta(hours=30)),
-    )
+    assert history.recent == RecentCalls(3, NOW - timedelta(seconds=30))
     assert history.contacts == (
         Contact("hour", NOW - timedelta(hours=1) + timedelta(seconds=20), "service", "1002", "booked", True),
         Contact(
@@ -227,12 +225,51 @@ async def test_the_history_of_a_number(store: AsyncEngine) -> None:
         Contact("old", NOW - timedelta(hours=49) + timedelta(minutes=2), "sales", "1003", None, None),
     )
     assert await caller_history(store, "", NOW) == (await caller_history(store, "13700000000", NOW))
+    # the call being offered is no repeat of itself, nor a past contact
+    offered = await caller_history(store, "13800000001", NOW, "hour")
+    assert offered.recent == RecentCalls(2, NOW - timedelta(seconds=30))
+    assert [contact.call_id for contact in offered.contacts] == ["day", "old"]
 
 
-async def test_the_history_keeps_one_contact_more_than_the_pop_shows(store: AsyncEngine) -> None:
+async def test_the_history_reads_the_contacts_the_pop_shows_one_connection_serving_both_reads(
+    store: AsyncEngine,
+) -> None:
     await insert_events(
         store, [e for i in range(10) for e in call(f"c{i}", timedelta(days=i + 1, minutes=1))]
     )
-    history = await caller_history(store, "13800000001", NOW)
-    assert [contact.call_id for contact in history.contacts] == [f"c{i}" for i in range(CONTACTS_SHOWN + 1)]
-    assert [past.call_id for past in history.calls] == ["c0"]
+    async with store.connect() as connection:
+        history = await caller_history(connection, "13800000001", NOW, "c1")
+        assert await read_card(connection, "13800000001") is None  # no customer rows in this test
+    assert [contact.call_id for contact in history.contacts] == ["c0", *(f"c{i}" for i in range(2, 6))]
+    assert len(history.contacts) == CONTACTS_SHOWN
+    assert history.recent == RecentCalls(1, NOW - timedelta(days=1, minutes=1))
+
+
+async def test_a_batch_of_callers_reads_as_each_alone_and_offered_calls_leave_out_only_themselves(
+    store: AsyncEngine,
+) -> None:
+    await fill(store)
+    await insert_events(
+        store,
+        [
+            *call("hour", timedelta(hours=1)),
+            *call("now-a", timedelta(seconds=30), answered_by=None),  # two calls of one number,
+            *call("now-b", timedelta(seconds=20), answered_by=None),  # offered in one batch
+            *call("other", timedelta(hours=2), number="13800000002"),
+        ],
+    )
+    callers = [("13800000001", None), ("13800000002", None), ("13700000000", None), ("", 2)]
+    alone = [await read_card(store, number, customer_id) for number, customer_id in callers]
+    assert await read_cards(store, callers) == alone
+    assert [card and card.id for card in alone] == [1, 2, None, 2]
+
+    offers = [("13800000001", "now-a"), ("+8613800000001", "now-b"), ("13800000002", "other"), ("", "x")]
+    histories = await caller_histories(store, offers, NOW)
+    assert histories == [await caller_history(store, number, NOW, call_id) for number, call_id in offers]
+    assert [history.recent for history in histories] == [
+        RecentCalls(2, NOW - timedelta(seconds=20)),  # "hour" and "now-b"
+        RecentCalls(2, NOW - timedelta(seconds=30)),  # "hour" and "now-a"
+        RecentCalls(0, None),
+        RecentCalls(0, None),
+    ]
+    assert [[c.call_id for c in history.contacts] for history in histories] == [["hour"], ["hour"], [], []]
