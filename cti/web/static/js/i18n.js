@@ -21,7 +21,7 @@ const WORDS = {
     "desk.title": "Agent desktop", "desk.in_state": "in state",
     "desk.login": "Sign in to queues", "desk.logout": "Sign out of queues", "desk.ready": "Ready",
     "desk.pause": "Pause", "desk.unpause": "Unpause", "desk.choose_queues": "Choose your queues",
-    "desk.pause_reason": "Why are you pausing?",
+    "desk.pause_reason": "Reason for the pause",
     "desk.auto_pause": "You were paused because calls rang at your phone and were not answered. Unpause when you are back at your desk.",
     "desk.ready_needs_disposition": "Pick and save a disposition first: this queue requires one before Ready.",
     "desk.no_queues": "Choose at least one queue.",
