@@ -29,7 +29,7 @@ from cti.desk.disposing import AlreadyDisposed
 from cti.web.auth import Role
 from cti.web.desk import DESK, Desk
 from cti.web.principal import PRINCIPAL, Handler, may_act_for, require
-from cti.web.problems import ApiError
+from cti.web.problems import ApiError, json_object
 
 EVERYONE = (Role.AGENT, Role.SUPERVISOR, Role.MANAGER, Role.API)
 
@@ -60,19 +60,6 @@ def _acting_for(request: web.Request) -> str:
             403, f"{request[PRINCIPAL].user} may not act for agent {agent_id}", {"agent": agent_id}
         )
     return agent_id
-
-
-async def _json(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object; an empty body is an empty object."""
-    if not request.can_read_body:
-        return {}
-    try:
-        body = await request.json()
-    except ValueError as exc:
-        raise ApiError(400, f"the body is not JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object")
-    return body
 
 
 def _text(body: dict[str, Any], key: str, *, required: bool) -> str:
@@ -108,7 +95,7 @@ async def get_agents(request: web.Request) -> web.Response:
 
 @require(*EVERYONE)
 async def post_login(request: web.Request) -> web.Response:
-    agent_id, body = _acting_for(request), await _json(request)
+    agent_id, body = _acting_for(request), await json_object(request, empty_ok=True)
     queues = body.get("queues")
     if queues is not None and not (isinstance(queues, list) and all(isinstance(q, str) for q in queues)):
         raise ApiError(400, "'queues' must be a list of queue names", {"field": "queues"})
@@ -120,7 +107,7 @@ async def post_login(request: web.Request) -> web.Response:
 
 @require(*EVERYONE)
 async def post_pause(request: web.Request) -> web.Response:
-    agent_id, body = _acting_for(request), await _json(request)
+    agent_id, body = _acting_for(request), await json_object(request, empty_ok=True)
     desk = request.app[DESK]
     with _refusals():
         await desk.control.pause(agent_id, _by(request), _text(body, "reason", required=True))
@@ -145,7 +132,7 @@ def _plain(change: Change) -> Handler:
 
 @require(Role.AGENT, Role.SUPERVISOR, Role.MANAGER)
 async def post_disposition(request: web.Request) -> web.Response:
-    call_id, body = request.match_info["call_id"], await _json(request)
+    call_id, body = request.match_info["call_id"], await json_object(request, empty_ok=True)
     code, note = _text(body, "code", required=True), _text(body, "note", required=False)
     desk, principal = request.app[DESK], request[PRINCIPAL]
     takers = await desk.recorder.takers(call_id)

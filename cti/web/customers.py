@@ -5,7 +5,6 @@ optionally the vehicle's plate, model and VIN). Field rules are the CSV import's
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -19,7 +18,7 @@ from cti.desk.pop import card_body
 from cti.web.auth import Role
 from cti.web.kpi import ENGINE, SETTINGS
 from cti.web.principal import PRINCIPAL, require
-from cti.web.problems import ApiError
+from cti.web.problems import ApiError, json_object
 
 _FORM = ("name", "phone", "segment", "language", "plate", "model", "vin")
 _VEHICLE = ("plate", "model", "vin")
@@ -39,7 +38,7 @@ async def get_customer(request: web.Request) -> web.Response:
 
 @require(Role.AGENT, Role.SUPERVISOR, Role.MANAGER)
 async def post_customer(request: web.Request) -> web.Response:
-    new = _new_customer(await _json_object(request))
+    new = _new_customer(await json_object(request, shape="a JSON object of the form's fields"))
     try:
         customer_id = await create_customer(request.app[ENGINE], new)
     except AlreadyStored as exc:
@@ -50,16 +49,6 @@ async def post_customer(request: web.Request) -> web.Response:
 def _viewer(request: web.Request) -> Role:
     """The caller's role, as ``require`` found it."""
     return request[PRINCIPAL].role
-
-
-async def _json_object(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json()
-    except json.JSONDecodeError as exc:
-        raise ApiError(400, f"the body is not JSON: {exc}") from exc
-    if not isinstance(body, dict):
-        raise ApiError(400, "the body must be a JSON object of the form's fields")
-    return body
 
 
 def _new_customer(body: dict[str, Any]) -> NewCustomer:

@@ -58,3 +58,19 @@ async def problems(request: web.Request, handler: Any) -> web.StreamResponse:
         return _body(503, str(exc), {})
     except CtiError as exc:
         return _body(500, str(exc), {})
+
+
+async def json_object(
+    request: web.Request, *, shape: str = "a JSON object", empty_ok: bool = False
+) -> dict[str, Any]:
+    """The request's body as a JSON object, else a 400 saying what it must be (``shape``); an
+    empty body is an empty object where ``empty_ok`` (a command with no options)."""
+    if empty_ok and not request.can_read_body:
+        return {}
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise ApiError(400, f"the body is not JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise ApiError(400, f"the body must be {shape}")
+    return body
