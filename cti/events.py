@@ -45,6 +45,9 @@ class EventKind(StrEnum):
     LEAD_CREATED = "lead_created"  # data: source
     DIAL_STARTED = "dial_started"  # an outbound attempt for lead_id started dialling
     CUSTOMER_ANSWERED = "customer_answered"  # the lead's customer answered an outbound attempt
+    DIAL_RESULT = "dial_result"  # how an outbound attempt ended; data: result (busy, no_answer, ...)
+    DIAL_REFUSED = "dial_refused"  # a dial the rules did not allow; data: rule, reason
+    OUTBOUND_ABANDONED = "outbound_abandoned"  # an answered customer got no agent in time
     FUNNEL_STAGE = "funnel_stage"  # data: stage (see kpi.definitions.FUNNEL_STAGES)
     FUNNEL_LOST = "funnel_lost"  # data: stage, reason
 

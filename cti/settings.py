@@ -227,6 +227,28 @@ class AcdSettings(_Section):
     dispositions_file: Path = Path("config/dispositions.toml")
 
 
+class OutboundSettings(_Section):
+    """Dialling out (cti.outbound): how numbers are read, the rules no dial may break, and the
+    defaults of leads and campaigns. The rules' defaults are the strictest in force somewhere
+    (calling hours in the callee's local time, 5 calls per number in 24 h and 3 in 5 minutes,
+    72 h without a redial after an abandoned call, a 3 % abandon cap)."""
+
+    region: str = "CN"  # numbers without a country code are read as this country's
+    allowed_regions: list[str] = ["CN"]  # countries that may be dialled (ISO 3166 codes)
+    # phonenumbers' number types that may be dialled: never premium rate, shared cost, ...
+    allowed_types: list[str] = ["mobile", "fixed_line", "fixed_line_or_mobile"]
+    # The dial string of a customer's number ({number}: E.164 with its +; {national}: without).
+    trunk: str = "PJSIP/{number}@carrier"
+    caller_id: str = ""  # the number customers see; empty: the trunk's
+    calling_hours: str = "08:00-21:00"  # in the callee's local time
+    max_calls_24h: int = Field(default=5, ge=1)
+    max_calls_5min: int = Field(default=3, ge=1)
+    abandon_lockout_h: float = Field(default=72.0, ge=0)
+    abandon_cap: float = Field(default=0.03, gt=0, lt=1)
+    no_agent_s: float = Field(default=2.0, gt=0)  # an answered customer waits this long for an agent
+    lead_deadline_s: float = Field(default=60.0, gt=0)  # a new lead is to be contacted within this
+
+
 class Settings(_Section):
     """Everything the service and the CLI are configured with."""
 
@@ -239,6 +261,7 @@ class Settings(_Section):
     web: WebSettings = WebSettings()
     ivr: IvrSettings = IvrSettings()
     acd: AcdSettings = AcdSettings()
+    outbound: OutboundSettings = OutboundSettings()
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

@@ -300,15 +300,33 @@ class UserRow(Base):
 
 
 class LeadRow(Base):
+    """Anything the service is to call: a lead (insurer, web, an IVR or queue callback request)
+    or a line of a campaign's call list (source ``list``). One table, one hopper: the dialer
+    takes the most urgent ``deadline_at_us`` first, then list work by ``next_attempt_at_us``."""
+
     __tablename__ = "leads"
 
     lead_id: Mapped[str] = mapped_column(_ID, primary_key=True)
-    source: Mapped[str] = mapped_column(String(32))  # insurer | web | ivr_callback | campaign
-    phone_number: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(32))  # insurer | web | ivr_callback | queue_callback | list
+    phone_number: Mapped[str] = mapped_column(String(32))  # E.164 (cti.outbound.numbers)
     customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
     campaign: Mapped[str | None] = mapped_column(String(64))
     created_at_us: Mapped[int] = mapped_column(BigInteger, index=True)
+    # new | dialing | retry | contacted | done | exhausted | refused | stopped
     status: Mapped[str] = mapped_column(String(16), default="new")
+    name: Mapped[str | None] = mapped_column(String(200))
+    # A retried POST /api/leads with the same key is the same lead.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128), unique=True)
+    deadline_at_us: Mapped[int | None] = mapped_column(BigInteger)  # contact wanted by (leads)
+    data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # vehicle, due date, list columns
+    list_name: Mapped[str | None] = mapped_column(String(200))  # the imported file it came from
+    line_no: Mapped[int | None] = mapped_column(Integer)  # its line there
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at_us: Mapped[int | None] = mapped_column(BigInteger)  # not before (retries, hours)
+    last_result: Mapped[str | None] = mapped_column(String(32))
+    updated_at_us: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (Index("ix_leads_hopper", "campaign", "status", "next_attempt_at_us"),)
 
 
 class DialAttemptRow(Base):
@@ -320,7 +338,43 @@ class DialAttemptRow(Base):
     started_at_us: Mapped[int] = mapped_column(BigInteger)
     answered_at_us: Mapped[int | None] = mapped_column(BigInteger)
     ended_at_us: Mapped[int | None] = mapped_column(BigInteger)
-    result: Mapped[str | None] = mapped_column(String(32))  # answered | busy | no_answer | failed
+    # answered | busy | no_answer | failed | machine | abandoned
+    result: Mapped[str | None] = mapped_column(String(32))
+    number: Mapped[str | None] = mapped_column(String(32))  # E.164, as dialled
+    campaign: Mapped[str | None] = mapped_column(String(64))
+    agent: Mapped[str | None] = mapped_column(String(64))  # the agent it was bridged to
+
+
+class CampaignRow(Base):
+    """An outbound campaign: what kind of work, when and how it dials, and who takes its calls.
+    Its call list is its leads (``leads.campaign``, source ``list``)."""
+
+    __tablename__ = "campaigns"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    title: Mapped[str] = mapped_column(String(200))
+    # follow_up_service | follow_up_delivery | first_maintenance | periodic_maintenance |
+    # insurance_renewal | survey | leads
+    kind: Mapped[str] = mapped_column(String(32))
+    queue: Mapped[str] = mapped_column(String(64))  # the queue whose agents take its calls
+    dial_mode: Mapped[str] = mapped_column(String(16))  # preview | progressive | predictive
+    status: Mapped[str] = mapped_column(String(16), default="draft")  # draft | running | paused | stopped
+    # Schedule, calling hours, retry rules, abandon cap (cti.outbound.campaigns).
+    settings: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at_us: Mapped[int] = mapped_column(BigInteger)
+    updated_at_us: Mapped[int] = mapped_column(BigInteger)
+
+
+class DncNumberRow(Base):
+    """The do-not-call list: a number here is never dialled (cti.outbound.guard)."""
+
+    __tablename__ = "dnc_numbers"
+
+    number: Mapped[str] = mapped_column(String(32), primary_key=True)  # E.164
+    source: Mapped[str] = mapped_column(String(32))  # import | api | cli | customer
+    note: Mapped[str | None] = mapped_column(String(200))
+    added_at_us: Mapped[int] = mapped_column(BigInteger)
+    added_by: Mapped[str | None] = mapped_column(String(64))
 
 
 class DispositionRow(Base):

@@ -66,3 +66,21 @@ async def test_a_database_without_the_schema_is_refused_with_the_command_to_run(
     expected = rf"without the cti schema, expected {schema.head_revision()}: run `cti db upgrade`"
     with pytest.raises(SchemaOutdated, match=expected):
         schema.ensure_schema(database_url)
+
+
+def test_the_migrations_make_the_schema_the_models_declare(database_url: str) -> None:
+    """Every table, column, index and unique constraint the models declare is what the
+    migrations made: a model changed without its migration fails here, not in production."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from cti.store.models import Base
+
+    reset_database(database_url)
+    schema.upgrade(database_url)
+    engine = create_engine(schema.sync_url(database_url))
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": False})
+        differences = compare_metadata(context, Base.metadata)
+    engine.dispose()
+    assert differences == []
