@@ -317,6 +317,13 @@ class Routing:
             return
         queue = books.queues[session.entry.queue]
         agent_id = session.ringing[channel_id]
+        # The offer is recorded while the agent is dialled, not after: its screen-pop is on its
+        # way as the phone starts ringing (the dial's reply comes once it rings). The outbox
+        # keeps the call's events in order, so the offer's end (answered, cancelled, missed)
+        # is never recorded before it; a dial that fails ends in a miss like any other.
+        books.spawn(
+            books.record(EventKind.AGENT_OFFERED, session, agent=agent_id, data={"offer": channel_id})
+        )
         try:
             await books.ari.dial(
                 channel_id,
@@ -328,5 +335,3 @@ class Routing:
             return  # the channel's destruction follows and is handled as a miss
         if started is not None:
             self.observe_routing(time.monotonic() - started)
-        if channel_id in session.ringing:  # not cancelled while dialling (ringall: another answered)
-            await books.record(EventKind.AGENT_OFFERED, session, agent=agent_id, data={"offer": channel_id})

@@ -68,6 +68,10 @@ class EventOutbox:
         self._records = 0
         self._held: deque[CallEvent] = deque()  # Redis was away: recorded once it answers
         self._retry: asyncio.Task[None] | None = None
+        # Per call, the last record under way: a call's events reach the stream in the order
+        # they were recorded even when their records run concurrently (an offer recorded while
+        # its agent is dialled, the caller's queue entry recorded in the background).
+        self._under_way: dict[str, asyncio.Future[None]] = {}
         self.recorded = 0  # events put in the stream by this process, for /metrics
 
     async def record(self, *events: CallEvent) -> None:
@@ -99,7 +103,24 @@ class EventOutbox:
     async def try_record(self, *events: CallEvent) -> None:
         """Record, or hold the events in this process and record them once Redis answers again:
         a call goes on while Redis is away, and what it did meanwhile is not lost (only a crash
-        of this process during the outage loses what it held). Events held earlier go first."""
+        of this process during the outage loses what it held). Events held earlier go first,
+        and a call's events go after that call's records already under way."""
+        calls = {event.call_id for event in events}
+        earlier = {self._under_way[call] for call in calls if call in self._under_way}
+        mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        for call in calls:
+            self._under_way[call] = mine
+        try:
+            if earlier:
+                await asyncio.wait(earlier)
+            await self._record_or_hold(events)
+        finally:
+            mine.set_result(None)
+            for call in calls:
+                if self._under_way.get(call) is mine:
+                    del self._under_way[call]
+
+    async def _record_or_hold(self, events: Sequence[CallEvent]) -> None:
         if self._held:  # Redis was away a moment ago: wait behind what is held, keep the order
             self._hold(events)
             return

@@ -120,3 +120,16 @@ async def test_entries_a_dead_consumer_had_read_are_claimed_by_another(
     await drain_all(survivor)
     assert await count_events(engine) == 30
     assert await redis.xlen(stream) == 0
+
+
+async def test_a_calls_events_reach_the_stream_in_the_order_they_were_recorded(
+    redis: aioredis.Redis, stream: str
+) -> None:
+    """Records run concurrently (an offer recorded while its agent is dialled): a call's later
+    event never overtakes an earlier, slower record of the same call."""
+    outbox = EventOutbox(redis, stream)
+    slow = [CallEvent(EventKind.IVR_KEY_PRESSED, at(0), "call-a", data={"n": i}) for i in range(3000)]
+    late = CallEvent(EventKind.AGENT_OFFERED, at(1), "call-a")
+    await asyncio.gather(outbox.try_record(*slow), outbox.try_record(late))
+    offered = ['"agent_offered"' in fields["e"] for _, fields in await redis.xrange(stream)]
+    assert offered == [False] * len(slow) + [True]
