@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import os
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -42,6 +44,22 @@ def _report_in_worker(
     )
 
 
+PARENT_CHECK_S = 1.0  # how often a worker looks whether the service that started it is gone
+
+
+def _exit_with(parent: int) -> None:
+    """A worker's first act: leave once the service that started it is gone. A service killed
+    outright (SIGKILL, the OOM killer) cannot stop its pool, and the workers would wait for
+    work forever, each holding a Python interpreter's memory."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="exit-with-service", daemon=True).start()
+
+
 class ReportWorkers:
     def __init__(
         self,
@@ -60,7 +78,12 @@ class ReportWorkers:
         self._pool = self._new_pool()
 
     def _new_pool(self) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
+        return ProcessPoolExecutor(
+            max_workers=self.workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_exit_with,
+            initargs=(os.getpid(),),
+        )
 
     @property
     def pending(self) -> int:
