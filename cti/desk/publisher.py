@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 import redis.asyncio as aioredis
 
@@ -33,11 +33,20 @@ log = logging.getLogger(__name__)
 
 GROUP = "desk"
 JOURNEY_TTL_S = 4 * 3600  # a call's journey is kept this long after its last event
-#: Builds the pop bodies of a batch's offers, each from the offer (``agent_offered``) and the
-#: call's journey before it, in their order.
-PopBuilder = Callable[
-    [Sequence[tuple[CallEvent, Sequence[CallEvent]]]], Awaitable[Sequence[Mapping[str, Any]]]
-]
+
+
+class PopSource(Protocol):
+    """Where pops come from (``cti.desk.pops.CrmPops``)."""
+
+    def foresee(self, events: Sequence[CallEvent], journeys: Mapping[str, Sequence[CallEvent]]) -> None:
+        """Every batch's events, with their calls' journeys as they now stand: what a pop will
+        need may be read ahead, before any offer."""
+
+    async def __call__(
+        self, offers: Sequence[tuple[CallEvent, Sequence[CallEvent]]]
+    ) -> Sequence[Mapping[str, Any]]:
+        """The pop bodies of a batch's offers, each from the offer (``agent_offered``) and the
+        call's journey before it, in their order."""
 
 
 class DeskPublisher:
@@ -47,7 +56,7 @@ class DeskPublisher:
         topics: PushTopics,
         stream: str,
         consumer: str,
-        build_pop: PopBuilder,
+        build_pop: PopSource,
         *,
         block_ms: int = 200,
         claim_idle_ms: int = 10_000,
@@ -77,7 +86,9 @@ class DeskPublisher:
 
         A batch costs two round trips to Redis whatever its size (a burst of fifty calls is one
         or two batches): the journeys in one, the publishing with the acknowledgement in the
-        other, and in between one read of the CRM for all its offers' pops. Every round trip
+        other. In between, the pop source is told of the batch's calls (it reads the CRM for
+        the new ones in the background: ``cti.desk.pops``), and builds the offers' pops, with
+        no read of the CRM for the calls it has seen before. Every round trip
         counts: in a burst the event loop is busy with the calls, and each wait for a reply is
         a wait for the loop. Events are published in stream order.
         """
@@ -86,6 +97,7 @@ class DeskPublisher:
             return 0
         events = _decode_texts(fields.get("e", "") for _, fields in entries)
         journeys = await self._journeys(events)
+        self.build_pop.foresee(events, journeys)
         befores = [_before(event, journeys[event.call_id]) if in_journey(event) else [] for event in events]
         offers = [
             i for i, event in enumerate(events) if event.kind is EventKind.AGENT_OFFERED and offer_key(event)

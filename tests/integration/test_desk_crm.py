@@ -1,7 +1,10 @@
 """The desk's CRM adapters on SQLite and PostgreSQL: the card by number or id, the caller's history."""
 
+import asyncio
 from datetime import UTC, date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -17,6 +20,7 @@ from cti.desk.crm import (
     read_card,
     read_cards,
 )
+from cti.desk.pops import CrmPops
 from cti.events import CallEvent, EventKind, to_us
 from cti.store import insert_events
 from cti.store.models import (
@@ -273,3 +277,80 @@ async def test_a_batch_of_callers_reads_as_each_alone_and_offered_calls_leave_ou
         RecentCalls(0, None),
     ]
     assert [[c.call_id for c in history.contacts] for history in histories] == [["hour"], ["hour"], [], []]
+
+
+async def read_ahead() -> None:
+    """Until what ``foresee`` started reading in the background is read."""
+    await asyncio.gather(*(asyncio.all_tasks() - {asyncio.current_task()}))
+
+
+def queries_counted(store: AsyncEngine) -> list[str]:
+    """The SQL statements run on ``store`` from now on."""
+    statements: list[str] = []
+    sqlalchemy_event.listen(store.sync_engine, "before_cursor_execute", lambda *a: statements.append(a[2]))
+    return statements
+
+
+def entered(call_id: str, number: str, customer_id: int | None = None) -> CallEvent:
+    values = {} if customer_id is None else {"customer.id": str(customer_id)}
+    data = {"ivr": {"values": values}} if values else {}
+    return CallEvent(EventKind.QUEUE_ENTERED, NOW, call_id, queue="sales", caller_number=number, data=data)
+
+
+def offered(call_id: str, number: str, agent: str = "1001") -> CallEvent:
+    return CallEvent(
+        EventKind.AGENT_OFFERED, NOW, call_id, queue="sales", agent=agent, caller_number=number,
+        data={"offer": f"leg-{call_id}"},
+    )  # fmt: skip
+
+
+async def test_the_crm_is_read_when_a_call_is_first_seen_so_its_offer_costs_no_query(
+    store: AsyncEngine,
+) -> None:
+    await fill(store)
+    pops = CrmPops(store, ZoneInfo("Asia/Shanghai"), clock=lambda: NOW)
+    first = [entered("a", "13800000001"), entered("b", "13800000002", customer_id=2)]
+    pops.foresee(first, {event.call_id: [event] for event in first})
+    await read_ahead()  # in the background, while the callers wait
+    statements = queries_counted(store)
+
+    built = await pops([(offered("a", "13800000001"), first[:1]), (offered("b", "13800000002"), first[1:])])
+
+    assert statements == []
+    assert [(pop["crm_reached"], pop["customer"]["name"]) for pop in built] == [
+        (True, "王先生"),
+        (True, "李女士"),
+    ]
+
+
+async def test_an_offer_not_foreseen_or_for_another_customer_is_read_then(store: AsyncEngine) -> None:
+    await fill(store)
+    pops = CrmPops(store, ZoneInfo("Asia/Shanghai"), clock=lambda: NOW)
+    seen = entered("a", "02150001234")  # a shared line: nobody, until the IVR identifies the caller
+    pops.foresee([seen], {"a": [seen]})
+    await read_ahead()
+    identified = entered("a", "02150001234", customer_id=3)
+    statements = queries_counted(store)
+
+    built = await pops(
+        [(offered("a", "02150001234"), [seen, identified]), (offered("new", "13800000001"), [])]
+    )
+
+    assert statements != []
+    assert [pop["customer"]["name"] for pop in built] == ["张伟", "王先生"]
+
+
+async def test_a_call_seen_again_as_the_numbers_own_customer_is_not_read_twice(store: AsyncEngine) -> None:
+    await fill(store)
+    pops = CrmPops(store, ZoneInfo("Asia/Shanghai"), clock=lambda: NOW)
+    seen = entered("a", "13800000001")
+    pops.foresee([seen], {"a": [seen]})
+    await read_ahead()
+    identified = entered("a", "13800000001", customer_id=1)  # the IVR found them by this number
+    statements = queries_counted(store)
+
+    pops.foresee([identified], {"a": [seen, identified]})
+    built = await pops([(offered("a", "13800000001"), [seen, identified])])
+
+    assert statements == []
+    assert built[0]["customer"]["name"] == "王先生"

@@ -20,11 +20,16 @@ NOW = datetime(2026, 11, 20, 10, 0, tzinfo=UTC)
 
 
 class Pops:
-    """A pop builder that remembers the batches it was asked for (their call ids)."""
+    """A pop builder that remembers the batches it was asked for (their call ids) and the calls
+    it was told of."""
 
     def __init__(self, failing: bool = False) -> None:
         self.failing = failing
         self.batches: list[list[str]] = []
+        self.foreseen: list[str] = []
+
+    def foresee(self, events: Sequence[CallEvent], journeys: Mapping[str, Sequence[CallEvent]]) -> None:
+        self.foreseen += [event.call_id for event in events if event.call_id in journeys]
 
     async def __call__(
         self, offers: Sequence[tuple[CallEvent, Sequence[CallEvent]]]
@@ -66,6 +71,7 @@ async def test_a_batch_of_offers_is_built_in_one_go_and_published_with_its_ackno
         await offer(client, stream, call_id, agent)
 
     assert await publisher.publish_once() == 3
+    assert pops.foreseen == ["first", "second", "third"]
     assert pops.batches == [["first", "second", "third"]]
     assert [await popped(topics, agent) for agent in ("1001", "1002", "1003")] == [
         ["first"],
