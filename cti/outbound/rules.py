@@ -135,7 +135,9 @@ class CallingRules:
         if not broken:
             return None
         rule, reason = broken[0]
+        # In the clock's zone, whichever zone the facts came in (Redis's are UTC).
         earliest = max([now, *(t for t in (lockout_end, free_24h, free_5min) if t is not None)])
+        earliest = earliest.astimezone(now.tzinfo)
         retry_at = self.next_open(earliest, zones)
         if retry_at is None:
             reason += f"; the calling hours {self._hours_text()} never meet in {_names(zones)}"
