@@ -19,6 +19,7 @@ from typing import Any
 
 from cti.acd.announcements import (
     callback_confirmation,
+    callback_refused,
     expected_wait_s,
     position_announcement,
     serving,
@@ -76,6 +77,11 @@ class Lobby:
             session, callback_confirmation(session.callback_number or "", session.language), CONFIRM
         ):
             await self.ari.hangup(session.entry.call_id, missing_ok=True)
+
+    async def refuse_callback(self, session: Waiting) -> None:
+        """Say that no callback is possible; the music resumes and the caller keeps waiting."""
+        if self.prompts is not None:
+            await self._say(session, callback_refused(session.language), ANNOUNCE)
 
     async def handle(self, event: PlaybackFinished) -> bool:
         """An announcement ended (music resumes) or the confirmation did (the line is cleared)."""
