@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from cti.errors import CtiError
-from cti.events import to_us
+from cti.events import from_us, to_us
 from cti.outbound.numbers import NUMBER_TYPES, NumberPolicy, read_number
 from cti.outbound.refusal import Refusal
 from cti.store.models import DncNumberRow
@@ -46,6 +46,15 @@ class DncEntry:
     note: str | None
     added_at_us: int
     added_by: str | None
+
+    @property
+    def added_at(self) -> str:
+        return from_us(self.added_at_us).isoformat(timespec="seconds")
+
+    def shown(self) -> dict[str, str | None]:
+        """The entry as the API and ``cti dnc list --json`` show it."""
+        fields = ("number", "source", "note", "added_at", "added_by")
+        return {name: getattr(self, name) for name in fields}
 
 
 @dataclass(frozen=True)
