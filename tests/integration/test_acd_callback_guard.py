@@ -7,12 +7,15 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from cti.events import CallEvent, EventKind
 from cti.outbound.dnc import add_numbers
 from cti.sim import place_simulated_call, set_agent_timing
+from cti.store import insert_events, make_engine, schema
+from cti.store.acd_history import recall_acd
 from tests.integration.conftest import Acd, MakeAcd
 from tests.integration.test_acd_callbacks import busy_agent, first, of, sales
 
@@ -54,7 +57,7 @@ async def test_a_caller_whose_number_may_not_be_called_books_nothing_and_keeps_w
 
 
 async def test_a_callback_put_on_the_do_not_call_list_meanwhile_leaves_the_line_unrung(
-    make_acd: MakeAcd,
+    make_acd: MakeAcd, tmp_path: Path
 ) -> None:
     acd = await make_acd((sales(callback_key="1"),), ["1201"])
     talking = await busy_agent(acd)
@@ -82,6 +85,12 @@ async def test_a_callback_put_on_the_do_not_call_list_meanwhile_leaves_the_line_
     )
     assert await acd.state.callbacks(time.time(), 120) == []  # out of line for good
     await acd.ari.hangup(staying)
+    url = f"sqlite+aiosqlite:///{tmp_path / 'store.sqlite3'}"  # and not back after a Redis loss
+    schema.upgrade(url)
+    engine = make_engine(url)
+    await insert_events(engine, await acd.recorded())
+    assert (await recall_acd(engine)).callbacks == ()
+    await engine.dispose()
 
 
 async def test_a_callback_over_the_limits_at_the_dial_ends_and_frees_its_agent(make_acd: MakeAcd) -> None:
