@@ -57,11 +57,13 @@ class CallbackDesk:
         books: Books,
         lobby: Lobby,
         finish: Callable[[Waiting, str], Awaitable[None]],
+        route: Callable[[], Awaitable[None]],
         guard: DialGuard,
     ) -> None:
         self.books = books
         self.lobby = lobby
         self.finish = finish  # the conversation ended (``Outcomes.finish``)
+        self.route = route  # a routing pass (``QueueRouter.dispatch``)
         self.guard = guard
 
     async def key(self, session: Waiting, digit: str) -> None:
@@ -159,6 +161,7 @@ class CallbackDesk:
         log.warning(
             "acd: callback refused, out of line: %s", refusal.rule.value, extra={"channel": entry.call_id}
         )
+        await self.route()  # the agent it was matched with serves the next in line (the pass runs again)
 
     async def not_dialled(self, session: Waiting, agent_id: str, channel_id: str, now: float) -> None:
         """The agent answered a callback this instance no longer holds (its lease ran out and

@@ -97,7 +97,7 @@ class QueueRouter:
         # The rooms reach the routing pass and the end of a conversation through these two
         # methods: the rooms that hold them are built last, as they call on the others.
         self.line = Line(books, self.lobby, self.dispatch)
-        self.callbacks = CallbackDesk(books, self.lobby, self._finish, guard)  # callbacks dial through it
+        self.callbacks = CallbackDesk(books, self.lobby, self._finish, self.dispatch, guard)
         self.outcomes = Outcomes(books, self.lobby, self.callbacks, self.dispatch)
         self.routing = Routing(
             books,
