@@ -57,6 +57,7 @@ class _Dial:
     campaign: str | None
     call_id: str
     now: datetime
+    calling_hours: str | None  # the campaign's own
 
 
 class DialGuard:
@@ -100,10 +101,12 @@ class DialGuard:
         campaign: str | None,
         now: datetime,
         call_id: str = "",
+        calling_hours: str | None = None,
     ) -> Dialable | Refusal:
         """May ``raw_number`` be dialled (at ``now``)? Counts nothing. ``call_id``: the call the
-        dial belongs to (a queue callback's), carried by the refusal's event."""
-        dial = _Dial(raw_number, lead_id, campaign, call_id, now)
+        dial belongs to (a queue callback's), carried by the refusal's event; ``calling_hours``:
+        the campaign's own (``CallingRules.within``: never beyond the center's)."""
+        dial = _Dial(raw_number, lead_id, campaign, call_id, now, calling_hours)
         return await self._judge(dial, count=False)
 
     async def take(
@@ -114,10 +117,11 @@ class DialGuard:
         campaign: str | None,
         now: datetime,
         call_id: str = "",
+        calling_hours: str | None = None,
     ) -> Dialable | Refusal:
         """Just before dialling ``raw_number``: ``admit``'s checks, then the call is counted
         atomically against the 24 h and 5-minute limits. A number returned is to be dialled now."""
-        dial = _Dial(raw_number, lead_id, campaign, call_id, now)
+        dial = _Dial(raw_number, lead_id, campaign, call_id, now, calling_hours)
         return await self._judge(dial, count=True)
 
     async def note_abandoned(self, number_e164: str, now: datetime) -> None:
@@ -131,7 +135,7 @@ class DialGuard:
             return await self._refuse(dial, number, None)
         try:
             async with asyncio.timeout(self.timeout_s):
-                verdict = await self._check(number, dial.now, count=count)
+                verdict = await self._check(number, dial, count=count)
         except (_Unchecked, TimeoutError) as exc:
             reason = f"the dialing rules could not be checked: {exc or 'no answer in time'}"
             verdict = Refusal(Rule.UNCHECKED, reason, dial.now + UNCHECKED_RETRY)
@@ -139,14 +143,15 @@ class DialGuard:
             return await self._refuse(dial, verdict, number)
         return number
 
-    async def _check(self, number: Dialable, now: datetime, *, count: bool) -> Refusal | None:
+    async def _check(self, number: Dialable, dial: _Dial, *, count: bool) -> Refusal | None:
         """The rules' verdict on the facts; with ``count``, the atomic count after it."""
+        rules, now = self.rules.within(dial.calling_hours), dial.now
         on_dnc = await self._on_dnc(number.e164)
         try:
             recent, abandoned = await self.attempts.recent(number.e164, now)
         except (RedisError, OSError) as exc:
             raise _Unchecked(f"Redis: {exc}") from exc
-        refusal = self.rules.check(number, now, recent_calls=recent, last_abandoned=abandoned, on_dnc=on_dnc)
+        refusal = rules.check(number, now, recent_calls=recent, last_abandoned=abandoned, on_dnc=on_dnc)
         if refusal is not None or not count:
             return refusal
         try:
@@ -159,7 +164,7 @@ class DialGuard:
             return None
         # Another instance counted a call meanwhile: the limits, with the calls Redis holds now
         # (at a millisecond's edge the rules may see it free: it is still not counted, not dialled).
-        late = self.rules.check(number, now, recent_calls=taken.calls, last_abandoned=abandoned, on_dnc=False)
+        late = rules.check(number, now, recent_calls=taken.calls, last_abandoned=abandoned, on_dnc=False)
         return late or Refusal(Rule.RATE_5MIN, "the limits were reached meanwhile", now + RACE_RETRY)
 
     async def _on_dnc(self, e164: str) -> bool:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -101,6 +101,13 @@ class CallingRules:
             timedelta(hours=settings.abandon_lockout_h),
         )
 
+    def within(self, calling_hours: str | None) -> CallingRules:
+        """These rules with a campaign's own calling hours (``"09:00-18:00"``; None: the
+        center's), kept inside the center's: a campaign may call less, never at other hours."""
+        if calling_hours is None:
+            return self
+        return replace(self, hours=_overlap(self.hours, parse_calling_hours(calling_hours)))
+
     def check(
         self,
         number: Dialable,
@@ -162,12 +169,18 @@ class CallingRules:
         return any(window.holds(local) for window in self.hours)
 
     def _hours_text(self) -> str:
-        return ", ".join(str(window) for window in self.hours)
+        return ", ".join(str(window) for window in self.hours) or "(none)"
 
     def _hours_reason(self, now: datetime, closed: Sequence[ZoneInfo]) -> str:
         local = ", ".join(f"{now.astimezone(zone):%H:%M} in {zone.key}" for zone in closed[:3])
         more = f" and {len(closed) - 3} more zones" if len(closed) > 3 else ""
         return f"{local}{more}: outside the calling hours {self._hours_text()} (the callee's local time)"
+
+
+def _overlap(ours: Sequence[Window], theirs: Sequence[Window]) -> tuple[Window, ...]:
+    """The minutes of the day both sets of windows hold."""
+    both = (Window(max(a.start, b.start), min(a.end, b.end)) for a in ours for b in theirs)
+    return tuple(sorted((w for w in both if w.start < w.end), key=lambda window: window.start))
 
 
 def _opening(day: date, window: Window, zone: ZoneInfo) -> datetime:

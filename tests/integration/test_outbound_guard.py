@@ -218,3 +218,15 @@ async def test_refusal_times_are_the_clocks_whatever_its_zone(
     refused = await guarded.guard.admit(MOBILE, lead_id=None, campaign=None, now=utc_now)
     assert isinstance(refused, Refusal)
     assert refused.retry_at == datetime(2026, 12, 8, 1, 0, tzinfo=UTC)
+
+
+async def test_a_campaigns_own_calling_hours_narrow_the_centers(
+    store: AsyncEngine, redis: Redis, settings: Settings
+) -> None:
+    guard = make_guard(settings, store, redis).guard
+    evening = NOON.replace(hour=19)
+    assert isinstance(await guard.admit(MOBILE, lead_id=None, campaign="c", now=evening), Dialable)
+    refused = await guard.take(MOBILE, lead_id=None, campaign="c", now=evening, calling_hours="09:00-18:00")
+    assert isinstance(refused, Refusal)
+    assert (refused.rule, refused.retry_at) == (Rule.CALLING_HOURS, NOON.replace(day=8, hour=9))
+    assert not (await guard.attempts.recent(MOBILE, evening))[0]  # refused: nothing counted

@@ -223,3 +223,26 @@ def test_split_windows_retry_at_the_afternoon_opening() -> None:
     assert refusal is not None
     assert refusal.retry_at == beijing(7, 13, 30)
     assert check(beijing(7, 11, 59), rules=rules) is None
+
+
+@pytest.mark.parametrize(
+    ("campaign", "windows"),
+    [
+        (None, (Window(480, 1260),)),
+        ("09:00-18:00", (Window(540, 1080),)),
+        ("06:00-22:00", (Window(480, 1260),)),  # never beyond the center's
+        ("07:00-09:00,12:00-13:00,20:00-23:00", (Window(480, 540), Window(720, 780), Window(1200, 1260))),
+        ("21:00-23:00", ()),
+    ],
+)
+def test_a_campaigns_calling_hours_stay_inside_the_centers(
+    campaign: str | None, windows: tuple[Window, ...]
+) -> None:
+    assert RULES.within(campaign).hours == windows
+
+
+def test_a_campaign_with_no_hours_left_is_refused_and_never_retried() -> None:
+    refusal = check(NOON, rules=RULES.within("21:00-23:00"))
+    assert refusal is not None
+    assert (refusal.rule, refusal.retry_at) == (Rule.CALLING_HOURS, None)
+    assert "(none)" in refusal.reason
