@@ -230,3 +230,29 @@ async def test_a_campaigns_own_calling_hours_narrow_the_centers(
     assert isinstance(refused, Refusal)
     assert (refused.rule, refused.retry_at) == (Rule.CALLING_HOURS, NOON.replace(day=8, hour=9))
     assert not (await guard.attempts.recent(MOBILE, evening))[0]  # refused: nothing counted
+
+
+async def test_two_service_instances_taking_one_number_at_once_dial_it_the_limit_times(
+    store: AsyncEngine, redis: Redis, redis_url: str, settings: Settings
+) -> None:
+    other_redis = connect_redis(redis_url)
+    try:
+        first = make_guard(settings, store, redis)
+        second = DialGuard(
+            first.guard.policy,
+            first.guard.rules,
+            store,
+            DialAttempts(other_redis, first.guard.attempts.prefix),  # the same counts, another client
+            EventOutbox(other_redis, first.outbox.stream),
+        )
+        guards = (first.guard, second)
+        verdicts = await asyncio.gather(
+            *(guards[i % 2].take(MOBILE, lead_id=f"lead-{i}", campaign=None, now=NOON) for i in range(20))
+        )
+        assert sum(isinstance(verdict, Dialable) for verdict in verdicts) == 3
+        rules = {verdict.rule for verdict in verdicts if isinstance(verdict, Refusal)}
+        assert rules == {Rule.RATE_5MIN}
+        refused = [e for e in await first.recorded() if e.kind is EventKind.DIAL_REFUSED]
+        assert len(refused) == 17  # every refusal recorded, by whichever instance refused it
+    finally:
+        await other_redis.aclose()
