@@ -93,7 +93,7 @@ class QueueRouter:
         # The books' registries, by the names the call tracker, adoption and tests read.
         self.queues, self.agents, self.owned = books.queues, books.agents, books.owned
         self.calls, self.legs, self.customer_legs = books.calls, books.legs, books.customer_legs
-        self.lobby = Lobby(ari, state, config, prompts, books.spawn)
+        self.lobby = Lobby(ari, state, config, prompts, books.spawn, guard.dialable_at_all)
         # The rooms reach the routing pass and the end of a conversation through these two
         # methods: the rooms that hold them are built last, as they call on the others.
         self.line = Line(books, self.lobby, self.dispatch)

@@ -124,6 +124,12 @@ class DialGuard:
         dial = _Dial(raw_number, lead_id, campaign, call_id, now, calling_hours)
         return await self._judge(dial, count=True)
 
+    def dialable_at_all(self, raw_number: str) -> bool:
+        """Whether ``raw_number`` could ever be dialled: a valid number of a country and type the
+        center calls (the list, the hours and the counts aside). Records nothing: what an offer
+        to call back is made on, never a dial's permission (that is ``admit`` and ``take``)."""
+        return not isinstance(read_number(raw_number, self.policy), Refusal)
+
     async def note_abandoned(self, number_e164: str, now: datetime) -> None:
         """An answered call to ``number_e164`` got no agent in time: no redial during the lock-out."""
         await self.attempts.note_abandoned(number_e164, now, self.rules.abandon_lockout)

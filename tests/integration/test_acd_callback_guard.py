@@ -11,12 +11,17 @@ from pathlib import Path
 
 import pytest
 
+from cti.acd.announcements import position_announcement
+from cti.ari import AriClient, EventStream
+from cti.ari.events import PlaybackStarted
 from cti.events import CallEvent, EventKind
 from cti.outbound.dnc import add_numbers
 from cti.sim import place_simulated_call, set_agent_timing
 from cti.store import insert_events, make_engine, schema
 from cti.store.acd_history import recall_acd
-from tests.integration.conftest import Acd, MakeAcd
+from cti.tts import PromptRenderer
+from tests.integration.conftest import Acd, MakeAcd, OpenEventLog
+from tests.integration.hotline import FAST_SPEECH
 from tests.integration.test_acd_callbacks import busy_agent, first, of, sales
 
 
@@ -34,6 +39,28 @@ async def callback(acd: Acd, number: str, delay_s: float = 1) -> str:
         acd.ari, app=acd.app, app_args="caller,sales", caller_number=number, digits="1", delay_s=delay_s
     )
     return caller.id
+
+
+async def test_a_caller_whose_number_could_never_be_called_back_is_offered_no_callback(
+    make_acd: MakeAcd, open_event_log: OpenEventLog, ari: AriClient
+) -> None:
+    renderer = PromptRenderer.from_settings(FAST_SPEECH)
+    acd = await make_acd(
+        (sales(announce_every_s=1, callback_key="1"),), ["1201"], login=False, prompts=renderer
+    )
+    observer = f"observer-{uuid.uuid4().hex[:8]}"
+    log = await open_event_log(EventStream(ari, observer))
+    caller = await place_simulated_call(
+        ari, app=acd.app, app_args="caller,sales", caller_number="+12125551234", hold_s=15
+    )
+    await ari.subscribe(observer, f"channel:{caller.id}")
+    started = await log.wait_for(
+        lambda e: isinstance(e, PlaybackStarted) and e.playback.id.startswith("acd-say-"), within_s=10
+    )
+    assert isinstance(started, PlaybackStarted)
+    spoken = renderer.path_for(position_announcement(1, 0.0, "zh", None), "zh")  # no "press 1"
+    assert started.playback.media_uri == f"sound:{spoken.with_suffix('')}"
+    await ari.hangup(caller.id)
 
 
 @pytest.mark.parametrize(
