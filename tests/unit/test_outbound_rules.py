@@ -246,3 +246,11 @@ def test_a_campaign_with_no_hours_left_is_refused_and_never_retried() -> None:
     assert refusal is not None
     assert (refusal.rule, refusal.retry_at) == (Rule.CALLING_HOURS, None)
     assert "(none)" in refusal.reason
+
+
+def test_the_window_opens_at_8_local_across_a_daylight_saving_change() -> None:
+    # New York moves its clocks forward at 02:00 on 2026-03-08: 08:00 that day is 12:00 UTC.
+    refusal = check(datetime(2026, 3, 7, 21, 30, tzinfo=NEW_YORK), NEW_JERSEY)
+    assert refusal is not None
+    assert refusal.retry_at == datetime(2026, 3, 8, 8, 0, tzinfo=NEW_YORK)
+    assert refusal.retry_at.astimezone(UTC) == datetime(2026, 3, 8, 12, 0, tzinfo=UTC)
