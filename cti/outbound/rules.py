@@ -18,6 +18,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
@@ -25,7 +26,9 @@ from phonenumbers import timezone as number_timezones
 
 from cti.outbound.numbers import Dialable
 from cti.outbound.refusal import Refusal, Rule
-from cti.settings import OutboundSettings
+
+if TYPE_CHECKING:  # cti.settings reads calling hours with this module's reader
+    from cti.settings import OutboundSettings
 
 DAY = timedelta(hours=24)
 FIVE_MINUTES = timedelta(minutes=5)
