@@ -16,6 +16,7 @@ from cti.web.auth import TOKENS, load_tokens
 from cti.web.customers import add_customer_routes
 from cti.web.desk import Desk
 from cti.web.desktop import add_desktop_routes
+from cti.web.dnc import add_dnc_routes
 from cti.web.health import VITALS, add_health_routes
 from cti.web.kpi import ENGINE, REPORTS, SETTINGS, get_kpi
 from cti.web.login import THROTTLE, add_login_routes
@@ -72,6 +73,7 @@ def build_web_app(settings: Settings, desk: Desk | None = None) -> web.Applicati
     add_report_routes(app)
     add_login_routes(app)
     add_customer_routes(app)
+    add_dnc_routes(app)
     if desk is not None:
         add_agent_routes(app, desk)
         add_wallboard_route(app, desk)
