@@ -109,6 +109,11 @@ class CampaignStore:
         self._tz = tz
         self._clock = clock
 
+    @property
+    def engine(self) -> AsyncEngine:
+        """The store's engine (a list import runs its own transaction on it)."""
+        return self._engine
+
     async def create(self, campaign: Campaign, by: str) -> Campaign:
         """Store a new campaign (``CampaignExists`` if its name is taken)."""
         now = to_us(self._clock())
