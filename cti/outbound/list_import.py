@@ -11,6 +11,7 @@ add it twice: importing the same file again adds nothing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -55,11 +56,15 @@ class ListImport:
 async def import_list(
     engine: AsyncEngine, campaign_name: str, calls: CallList, how: ListImport, now: datetime
 ) -> Report:
-    """Judge ``calls`` for campaign ``campaign_name`` and store its good lines (see the module)."""
+    """Judge ``calls`` for campaign ``campaign_name`` and store its good lines (see the module).
+    Reading the numbers takes seconds of CPU for a long list: a worker thread does it, off the
+    loop that handles calls, before the transaction starts."""
+    async with engine.connect() as connection:
+        kind = (await _campaign(connection, campaign_name)).kind
+    lines = await asyncio.to_thread(number_lines, calls, how.policy, kind)
     try:
         async with engine.begin() as connection:
-            campaign = await _campaign(connection, campaign_name)
-            lines = number_lines(calls, how.policy, campaign.kind)
+            campaign = await _campaign(connection, campaign_name)  # not stopped meanwhile
             judged = await _judged(connection, campaign, lines, now)
             report = Report(calls.name, campaign.name, tuple(judged), stored=0, dry_run=how.dry_run)
             if how.dry_run:

@@ -9,6 +9,7 @@ Managers run campaigns; supervisors may read them. The rules are ``cti.outbound`
 
 from __future__ import annotations
 
+import asyncio
 import functools
 from datetime import UTC, datetime
 from pathlib import Path
@@ -153,7 +154,8 @@ async def post_list(request: web.Request) -> web.Response:
         strict=_flag(fields, "strict"),
     )
     try:
-        calls = read_list(name, data, parse_mapping([m for m in fields.get("map", []) if m.strip()]))
+        mapping = parse_mapping([m for m in fields.get("map", []) if m.strip()])
+        calls = await asyncio.to_thread(read_list, name, data, mapping)  # CPU: off the call-handling loop
         report = await import_list(request.app[ENGINE], _name(request), calls, how, datetime.now(UTC))
     except ListRefused as exc:
         raise ApiError(400, str(exc)) from exc
