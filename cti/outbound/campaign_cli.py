@@ -219,7 +219,7 @@ def import_command(
         calls = read_list(path.name, path.read_bytes(), parse_mapping(mapping))
     except (CtiError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    how = ListImport(policy, ZoneInfo(state.settings.kpi.timezone), dry_run=dry_run, strict=strict)
+    how = ListImport(policy, ZoneInfo(state.settings.kpi.timezone), _by(), dry_run=dry_run, strict=strict)
     report = _with_store(state, lambda store: import_list(store.engine, name, calls, how, datetime.now(UTC)))
     if report_path is not None:
         report_path.write_text(report.to_csv(), encoding="utf-8")

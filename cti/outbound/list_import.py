@@ -45,10 +45,11 @@ class ImportRaced(CtiError):
 class ListImport:
     """How to import: ``policy`` reads the numbers, ``tz`` is the center's (a line due on a day
     is due from that day's midnight there), ``dry_run`` writes nothing, ``strict`` writes
-    nothing when any line is rejected."""
+    nothing when any line is rejected; ``by``: who imports (logged)."""
 
     policy: NumberPolicy
     tz: tzinfo
+    by: str = "unknown"  # who imports, for the log
     dry_run: bool = False
     strict: bool = False
 
@@ -77,7 +78,14 @@ async def import_list(
             f"another import into campaign {campaign_name} wrote some of these numbers meanwhile: "
             "nothing of this file was stored; import it again"
         ) from exc
-    log.info("list %s: %d of %d lines stored in campaign %s", calls.name, stored, len(judged), campaign.name)
+    log.info(
+        "list %s: %d of %d lines stored in campaign %s by %s",
+        calls.name,
+        stored,
+        len(judged),
+        campaign.name,
+        how.by,
+    )
     return Report(calls.name, campaign.name, tuple(judged), stored=stored)
 
 

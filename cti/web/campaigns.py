@@ -150,6 +150,7 @@ async def post_list(request: web.Request) -> web.Response:
     how = ListImport(
         NumberPolicy.of(outbound.region, outbound.allowed_regions, outbound.allowed_types),
         ZoneInfo(settings.kpi.timezone),
+        request[PRINCIPAL].user,
         dry_run=_flag(fields, "dry_run"),
         strict=_flag(fields, "strict"),
     )
