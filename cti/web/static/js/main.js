@@ -1,5 +1,6 @@
 // The page's start: the language, the sign-in form, and by the signed-in role the agent
-// desktop (agent) or the wallboard (supervisor, manager). The session survives a reload of
+// desktop (agent) or the wallboard and the campaigns (supervisor, manager; a switch in the top
+// bar, campaigns.js). The session survives a reload of
 // this tab; signing out, or a session the service ends, comes back to the sign-in form.
 import { withCampaigns } from "./campaigns.js";
 import { startDesk } from "./desk.js";
