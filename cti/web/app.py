@@ -13,6 +13,7 @@ from cti.settings import Settings
 from cti.store import make_engine
 from cti.web.agents import add_agent_routes
 from cti.web.auth import TOKENS, load_tokens
+from cti.web.campaigns import add_campaign_routes
 from cti.web.customers import add_customer_routes
 from cti.web.desk import Desk
 from cti.web.desktop import add_desktop_routes
@@ -74,6 +75,7 @@ def build_web_app(settings: Settings, desk: Desk | None = None) -> web.Applicati
     add_login_routes(app)
     add_customer_routes(app)
     add_dnc_routes(app)
+    add_campaign_routes(app)
     if desk is not None:
         add_agent_routes(app, desk)
         add_wallboard_route(app, desk)

@@ -31,6 +31,7 @@ COMMANDS = [
     ["users", "set-password"],
     ["users", "demo"],
     ["crm", "import"],
+    *(["campaign", verb] for verb in ("create", "list", "show", "import", "start", "pause", "stop")),
 ]
 
 
