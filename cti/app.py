@@ -42,6 +42,7 @@ from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedC
 from cti.live.acd_state import StaleAgentState
 from cti.loop_lag import watch_loop_lag
 from cti.loop_thread import LoopThread
+from cti.outbound.intake import LeadIntake
 from cti.settings import Settings
 from cti.stop_watch import pending_stacks, watch_stop
 from cti.store import ensure_schema, make_engine
@@ -130,7 +131,8 @@ async def _run_leased(
     acd_state = AcdState(redis, settings.acd.redis_prefix)
     control = AgentControl(files.acd_config, acd_state, outbox)
     desk = Desk(control, files.dispositions, DispositionDesk(control, files.dispositions, engine, time.time))
-    web_app = build_web_app(settings, desk)
+    leads = LeadIntake.of(settings, engine, redis, outbox, settings.ari.app)
+    web_app = build_web_app(settings, desk, leads)
     topics = PushTopics(redis, settings.acd.redis_prefix, settings.web.replay_max)
     hub = PushHub(topics, acd_state, agent_views(files.acd_config, files.dispositions))
     add_push_routes(web_app, hub)
@@ -161,15 +163,17 @@ async def _run_leased(
         web_app[WALLBOARD], topics, wallboard_lease(redis, settings.acd.redis_prefix)
     )
     wallboard_task = asyncio.create_task(wallboard.run(stopping), name="wallboard-publisher")
+    refill = asyncio.create_task(leads.hopper.keep_filled(leads.store, stopping), name="hopper-refill")
     vitals.push = lambda: _push_figures(publishing, wallboard, hub)
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
     try:
-        await _serve(settings, files, outbox, acd_state, engine, clock, vitals)
+        await _serve(settings, files, outbox, acd_state, engine, clock, vitals, leads)
     finally:
+        await leads.aclose()  # callback leads being stored get a moment
         await outbox.aclose()  # what it held while Redis was away, before the last drain
         stopping.set()
-        await asyncio.gather(drain.stop(), desk_publisher.stop(), wallboard_task)
+        await asyncio.gather(drain.stop(), desk_publisher.stop(), wallboard_task, refill)
         heartbeat.cancel()
         lag.cancel()
         await asyncio.gather(heartbeat, lag, return_exceptions=True)
@@ -265,6 +269,7 @@ async def _serve(
     engine: AsyncEngine,
     clock: Clock,
     vitals: Vitals,
+    leads: LeadIntake,
 ) -> None:
     acd_config, flows, context = files.acd_config, files.flows, files.context
     prompts = PromptRenderer.from_settings(settings.sounds)
@@ -281,6 +286,7 @@ async def _serve(
             prompts=prompts,
             recall=lambda: recall_acd(engine),
             observe_routing=vitals.routing_seconds.observe,
+            unserved_callbacks=leads,
         )
         await router.recover()  # Redis may have lost the live state (or this is its first start)
         if settings.acd.auto_login:
@@ -301,6 +307,7 @@ async def _serve(
             clock=clock,
             lookup_timeout_s=settings.ivr.lookup_timeout_s,
             checkpoints=OwnedCalls(acd_state.redis, acd_state.prefix, settings.ari.app, "ivr"),
+            leads=leads,
         )
         tracker = CallTracker(ari, outbox, fallback, router, ivr, flows)
         dispatcher = Dispatcher(tracker.handle)

@@ -6,6 +6,11 @@ front, any instance takes it (a lease, ``take``), rings an agent, and once the a
 (the entry marked dialled, so exactly once) dials the customer and bridges them
 (``callback_served``, ``customer_answered``). ``CallbackDesk`` carries all of that out, and
 follows the customer's leg to its end.
+
+A callback dialled once and not answered (busy, no answer, a failed dial) or that could not be
+dialled at all is not dropped: it becomes a lead of source ``queue_callback`` under its booking's
+lead id (``UnservedCallbacks``, ``cti.outbound.intake``), dialled again later by the dialer's
+rules. A callback whose agent did not answer is not "unserved": it goes back to the line.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Protocol
 
 from redis.exceptions import RedisError
 
@@ -39,11 +45,26 @@ CALLABLE_NUMBER = re.compile(r"\+?\d{3,20}")
 CALLBACK_LEASE_S = 120.0
 
 
+class UnservedCallbacks(Protocol):
+    """Where a callback the customer did not answer (or that could not be dialled) goes."""
+
+    async def queue_callback(
+        self, number: str, *, lead_id: str, call_id: str, queue: str, reason: str
+    ) -> None: ...
+
+
 class CallbackDesk:
-    def __init__(self, books: Books, lobby: Lobby, finish: Callable[[Waiting, str], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        books: Books,
+        lobby: Lobby,
+        finish: Callable[[Waiting, str], Awaitable[None]],
+        unserved: UnservedCallbacks | None = None,
+    ) -> None:
         self.books = books
         self.lobby = lobby
         self.finish = finish  # the conversation ended (``Outcomes.finish``)
+        self.unserved = unserved  # None: an unanswered callback ends there
 
     async def key(self, session: Waiting, digit: str) -> None:
         """A key from a waiting caller: the queue's callback key books a callback."""
@@ -154,6 +175,7 @@ class CallbackDesk:
             log.warning(
                 "acd: cannot call the customer back: %s", exc, extra={"channel": session.entry.call_id}
             )
+            await self._not_served(session, "customer_unreachable")
             await self.finish(session, "customer_unreachable")
 
     async def dial_customer(self, channel_id: str) -> None:
@@ -199,4 +221,17 @@ class CallbackDesk:
             books.customer_legs.pop(event.channel.id, None)
             books.in_stasis.discard(event.channel.id)
             session.customer_channel = None
+            if not session.customer_answered:
+                await self._not_served(session, "customer_no_answer")
             await self.finish(session, "customer" if session.customer_answered else "customer_no_answer")
+
+    async def _not_served(self, session: Waiting, reason: str) -> None:
+        """The customer was not reached: the callback becomes a lead, to be dialled again."""
+        if self.unserved is not None and session.callback_number and session.lead_id:
+            await self.unserved.queue_callback(
+                session.callback_number,
+                lead_id=session.lead_id,
+                call_id=session.entry.call_id,
+                queue=session.entry.queue,
+                reason=reason,
+            )

@@ -18,11 +18,14 @@ import contextlib
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
+import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cti.errors import ServiceUnavailable
+from cti.errors import ConfigError, ServiceUnavailable
 from cti.events import CallEvent, EventKind
 from cti.live.outbox import EventOutbox
 from cti.outbound.hopper import Hopper
@@ -35,9 +38,12 @@ from cti.outbound.leads import (
     LeadSource,
     NumberRefused,
     callback_lead,
+    deadline_s,
     lead_created_event,
 )
+from cti.outbound.numbers import NumberPolicy
 from cti.outbound.refusal import Refusal
+from cti.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,26 @@ STORE_WITHIN_S = 3600.0  # and given up (logged as an error) after this long
 
 
 class LeadIntake:
+    @classmethod
+    def of(
+        cls,
+        settings: Settings,
+        engine: AsyncEngine,
+        redis: aioredis.Redis,
+        outbox: EventOutbox,
+        instance: str,
+    ) -> LeadIntake:
+        """The service's intake: its store, the hopper under ``[acd] redis_prefix``, the rules
+        of ``[outbound]`` and the center's time zone (``[kpi] timezone``)."""
+        outbound = settings.outbound
+        try:
+            policy = NumberPolicy.of(outbound.region, outbound.allowed_regions, outbound.allowed_types)
+        except ValueError as exc:
+            raise ConfigError("[outbound]", "region, allowed_regions, allowed_types", str(exc)) from exc
+        rules = LeadRules(policy, outbound.lead_deadline_s, ZoneInfo(settings.kpi.timezone))
+        hopper = Hopper(redis, f"{settings.acd.redis_prefix}:hopper", instance)
+        return cls(LeadStore(engine), hopper, outbox, rules, callback_retry_s=outbound.callback_retry_s)
+
     def __init__(
         self,
         store: LeadStore,
@@ -136,6 +162,39 @@ class LeadIntake:
                 data={"rule": refusal.rule.value, "reason": refusal.reason, "campaign": None},
             )
         )
+
+    async def ivr_callback(
+        self,
+        number: str,
+        lead_id: str,
+        call_id: str,
+        queue: str,
+        language: str,
+        *,
+        now: datetime,
+        due_at: datetime | None,
+    ) -> dict[str, object]:
+        """An IVR caller's callback request as a lead under ``lead_id`` (one per call: keyed by
+        the caller's channel), due at ``due_at`` (the center's next opening; None: at once), to
+        be called back on the caller's number. Returns what its ``lead_created`` says of it:
+        the deadline and due time, or the rule that refused the number."""
+        try:
+            request = callback_lead(
+                LeadSource.IVR_CALLBACK,
+                number,
+                f"ivr_callback:{call_id}",
+                self.rules,
+                now,
+                due_at=due_at,
+                lead_id=lead_id,
+                data={"queue": queue, "call_id": call_id, "language": language},
+            )
+        except NumberRefused as exc:
+            await self.refused(exc.refusal, lead_id=lead_id, call_id=call_id, queue=queue)
+            return {"refused": exc.refusal.rule.value}
+        self.remember(request)
+        due = request.due_at.isoformat() if request.due_at else None
+        return {"deadline_s": deadline_s(request), "due_at": due}
 
     async def queue_callback(
         self, number: str, *, lead_id: str, call_id: str, queue: str, reason: str
