@@ -190,3 +190,22 @@ async def test_a_bad_list_parameter_is_a_400_naming_it(site: Site, query: str, p
 async def test_an_unknown_lead_is_a_404(site: Site) -> None:
     assert (await site.call("GET", "/api/leads/nope", API))[0] == 404
     assert (await site.call("GET", f"/api/leads/{'x' * 65}", API))[0] == 400
+
+
+async def test_a_lead_whose_event_redis_did_not_take_is_a_503_and_its_retry_completes_it(site: Site) -> None:
+    working = site.intake.outbox
+    away = connect_redis("redis://127.0.0.1:1")  # nothing listens there: Redis is away
+    site.intake.outbox = EventOutbox(away, working.stream)
+    try:
+        status, said = await site.call("POST", "/api/leads", API, key="case-9", json=LEAD)
+    finally:
+        site.intake.outbox = working
+        await away.aclose()
+    assert status == 503  # not acknowledged: the sender retries with the same key
+    status, again = await site.call("POST", "/api/leads", API, key="case-9", json=LEAD)
+    assert status == 200  # the lead was stored the first time; its event is recorded now
+    entries = await working.redis.xrange(working.stream)
+    (event,) = [event_from_json(fields["e"]) for _, fields in entries]
+    assert (event.kind, event.lead_id) == (EventKind.LEAD_CREATED, again["lead_id"])
+    assert await site.intake.hopper.holds(again["lead_id"])
+    assert "not recorded" in said["message"]
