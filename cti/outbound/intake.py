@@ -33,6 +33,7 @@ from cti.outbound.lead_store import LeadConflict, LeadStore
 from cti.outbound.leads import (
     WAITING,
     Lead,
+    LeadInvalid,
     LeadRequest,
     LeadRules,
     LeadSource,
@@ -94,8 +95,11 @@ class LeadIntake:
     async def take_in(self, request: LeadRequest) -> tuple[Lead, bool]:
         """Store the lead (or find the one its key made: False), record ``lead_created``, and
         put it in the hopper. ``LeadConflict``: the key was used for another lead;
-        ``ServiceUnavailable``: the store or Redis is away (nothing acknowledged: retry)."""
+        ``ServiceUnavailable``: the store or Redis is away (nothing acknowledged: retry);
+        ``LeadInvalid``: its campaign does not exist (its lead would wait for no dialer)."""
         try:
+            if request.campaign is not None and not await self.store.campaign_exists(request.campaign):
+                raise LeadInvalid({"campaign": f"no campaign {request.campaign!r}"})
             lead, created = await self.store.create(request)
         except SQLAlchemyError as exc:
             raise ServiceUnavailable(f"the store did not take the lead: {exc.__class__.__name__}") from exc

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from cti.errors import CtiError
 from cti.events import from_us, to_us
 from cti.outbound.leads import WAITING, Lead, LeadRequest, LeadStatus, micros
-from cti.store.models import LeadRow
+from cti.store.models import CampaignRow, LeadRow
 
 
 class LeadConflict(CtiError):
@@ -50,6 +50,11 @@ class LeadStore:
         created = await self.get(request.lead_id)
         assert created is not None, "a lead just committed reads back"
         return created, True
+
+    async def campaign_exists(self, name: str) -> bool:
+        async with self.engine.connect() as connection:
+            found = await connection.scalar(select(CampaignRow.name).where(CampaignRow.name == name))
+        return found is not None
 
     async def get(self, lead_id: str) -> Lead | None:
         return await self._one(select(LeadRow).where(LeadRow.lead_id == lead_id))

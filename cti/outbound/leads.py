@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,7 @@ NAME_MAX = 200
 CAMPAIGN_MAX = 64
 REQUEST_FIELDS = ("phone", "name", "source", "campaign", "vehicle", "due_on", "deadline", KEY_FIELD)
 VEHICLE_FIELDS = ("plate", "model", "vin")
+_CAMPAIGN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]*")
 
 
 class LeadSource(StrEnum):
@@ -322,7 +324,10 @@ def _api_source(value: str) -> LeadSource:
 
 
 def _campaign(value: str) -> str:
-    return fields.kind(value) if len(value) <= CAMPAIGN_MAX else fields.text(value, CAMPAIGN_MAX)
+    """A campaign's name as campaigns are named: letters, digits and ``_ . : -``, 64 at most."""
+    if not _CAMPAIGN.fullmatch(value):
+        raise ValueError(f"{value!r} is no campaign name (letters, digits, _ . : -)")
+    return fields.text(value, CAMPAIGN_MAX)
 
 
 def _key(header: str | None, body_key: str | None, problems: dict[str, str]) -> str | None:

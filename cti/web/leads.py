@@ -42,6 +42,8 @@ async def post_lead(request: web.Request) -> web.Response:
         raise ApiError(422, str(exc), {"field": "phone", "rule": rule, "reason": exc.refusal.reason}) from exc
     try:
         lead, created = await intake.take_in(lead_request)
+    except LeadInvalid as exc:
+        raise ApiError(400, str(exc), {"fields": exc.problems}) from exc
     except LeadConflict as exc:
         raise ApiError(409, str(exc), {"field": "idempotency_key"}) from exc
     said = {

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import insert
 
 from cti.events import EventKind, event_from_json
 from cti.live import EventOutbox, connect_redis
@@ -24,6 +25,7 @@ from cti.outbound.leads import LeadRules
 from cti.outbound.numbers import NumberPolicy
 from cti.settings import DatabaseSettings, WebSettings, load_settings
 from cti.store import make_engine
+from cti.store.models import CampaignRow
 from cti.web import build_web_app
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -160,7 +162,30 @@ async def test_who_may_do_what(site: Site) -> None:
     assert (await site.call("GET", "/api/leads/x", AGENT))[0] == 403
 
 
+async def add_campaign(site: Site, name: str) -> None:
+    async with site.intake.store.engine.begin() as connection:
+        await connection.execute(
+            insert(CampaignRow).values(
+                name=name,
+                title=name,
+                kind="leads",
+                queue="sales",
+                dial_mode="progressive",
+                status="running",
+                settings={},
+                created_at_us=0,
+                updated_at_us=0,
+            )
+        )
+
+
+async def test_a_lead_of_a_campaign_that_does_not_exist_is_a_400(site: Site) -> None:
+    status, said = await site.call("POST", "/api/leads", API, key="k", json={**LEAD, "campaign": "nope"})
+    assert (status, said["details"]) == (400, {"fields": {"campaign": "no campaign 'nope'"}})
+
+
 async def test_the_list_of_leads_by_status_and_campaign(site: Site) -> None:
+    await add_campaign(site, "renewals")
     _, first = await site.call("POST", "/api/leads", API, key="a", json={**LEAD, "campaign": "renewals"})
     _, second = await site.call("POST", "/api/leads", API, key="b", json={**LEAD, "phone": "13800000002"})
     status, listed = await site.call("GET", "/api/leads?status=new&limit=10", SUPERVISOR)

@@ -75,7 +75,7 @@ def test_a_missing_or_unreadable_key_is_refused_naming_the_field(key: str | None
         ({**GOOD, "phone": ["138"]}, "phone", "must be text"),
         ({**GOOD, "name": 5}, "name", "must be text"),
         ({**GOOD, "name": "x" * 201}, "name", "at most 200"),
-        ({**GOOD, "campaign": "Big Sale!"}, "campaign", "not a kind"),
+        ({**GOOD, "campaign": "Big Sale!"}, "campaign", "no campaign name"),
         ({**GOOD, "campaign": "a" * 65}, "campaign", "at most 64"),
         ({**GOOD, "due_on": "tomorrow"}, "due_on", "not a date"),
         ({**GOOD, "deadline": "soon"}, "deadline", "not a date"),
