@@ -309,7 +309,9 @@ def _texts(body: Mapping[str, Any], problems: dict[str, str]) -> dict[str, str]:
         value = body.get(name)
         if name == "vehicle" or value is None:
             continue
-        if isinstance(value, str):
+        if isinstance(value, str) and "\x00" in value:
+            problems[name] = "holds a NUL character"
+        elif isinstance(value, str):
             texts[name] = value
         elif name == "phone" and isinstance(value, int) and not isinstance(value, bool):
             texts[name] = str(value)  # a number typed as a JSON number: its digits
@@ -360,7 +362,10 @@ def _vehicle(value: Any, problems: dict[str, str]) -> Vehicle | None:
             problems[f"vehicle.{name}"] = f"not a field of a vehicle ({', '.join(VEHICLE_FIELDS)})"
         elif item is not None and not isinstance(item, str):
             problems[f"vehicle.{name}"] = f"must be text, not {type(item).__name__}"
-    cells = fields.Cells({k: v for k, v in value.items() if k in VEHICLE_FIELDS and isinstance(v, str)})
+        elif item is not None and "\x00" in item:
+            problems[f"vehicle.{name}"] = "holds a NUL character"
+    texts = {k: v for k, v in value.items() if k in VEHICLE_FIELDS and isinstance(v, str) and "\x00" not in v}
+    cells = fields.Cells(texts)
     vehicle = Vehicle(
         plate=cells.get("plate", fields.plate),
         model=cells.get("model", fields.model),

@@ -5,6 +5,8 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from cti.events import EventKind
 from cti.outbound.leads import (
@@ -85,6 +87,8 @@ def test_a_missing_or_unreadable_key_is_refused_naming_the_field(key: str | None
         ({**GOOD, "vehicle": {"colour": "red"}}, "vehicle.colour", "not a field of a vehicle"),
         ({**GOOD, "vehicle": {"plate": 7}}, "vehicle.plate", "must be text"),
         ({**GOOD, "email": "a@b.c"}, "email", "not a field of a lead"),
+        ({**GOOD, "name": "王\x00芳"}, "name", "NUL"),
+        ({**GOOD, "vehicle": {"model": "A6\x00"}}, "vehicle.model", "NUL"),
     ],
 )
 def test_each_bad_field_is_named_with_what_is_wrong(body: dict[str, Any], field: str, said: str) -> None:
@@ -187,3 +191,25 @@ def test_lead_created_carries_the_source_the_deadline_and_the_number_with_one_id
     )
     assert dict(event.data) == {"source": "insurer", "deadline_s": 60.0}
     assert event.event_id == lead_created_event(lead(), NOW).event_id
+
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
+    max_leaves=8,
+)
+FIELD_VALUES = st.dictionaries(
+    st.sampled_from([*GOOD, "campaign", "vehicle", "due_on", "deadline", "idempotency_key", "x"]),
+    JSON | st.sampled_from(["13800000001", "insurer", "2026-12-09", "2026-12-07T11:00", "0001-01-01"]),
+)
+
+
+@given(body=FIELD_VALUES, key=st.none() | st.text(max_size=140))
+def test_any_body_is_a_lead_or_a_refusal_naming_what_is_wrong(body: dict[str, Any], key: str | None) -> None:
+    outcome: object
+    try:
+        outcome = read(body, key)
+    except (LeadInvalid, NumberRefused) as exc:
+        outcome = exc
+    said = outcome.problems if isinstance(outcome, LeadInvalid) else getattr(outcome, "refusal", True)
+    assert said
