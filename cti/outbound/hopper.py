@@ -223,11 +223,18 @@ class Hopper:
     async def keep_filled(self, leads: LeadStore, stopping: asyncio.Event, every_s: float = 5.0) -> None:
         """``refill`` every ``every_s`` until ``stopping`` is set: leads that became due (an
         after-hours callback at opening time) or that a Redis restart lost come (back) in.
-        Redis or SQL trouble is logged and tried again, never fatal."""
+        Redis or SQL trouble is tried again, never fatal, and logged when it starts and ends."""
+        failing = False
         while not stopping.is_set():
             try:
                 await self.refill(leads, datetime.now(UTC).timestamp())
             except (RedisError, SQLAlchemyError, OSError) as exc:
-                log.warning("hopper: refill failed, trying again: %s", exc)
+                if not failing:
+                    log.warning("hopper: refill failing, trying again every %gs: %s", every_s, exc)
+                failing = True
+            else:
+                if failing:
+                    log.warning("hopper: refilling again")
+                failing = False
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stopping.wait(), every_s)

@@ -20,6 +20,7 @@ from cti.outbound.hopper import Hopper
 from cti.outbound.lead_store import LeadConflict, LeadStore
 from cti.outbound.leads import LeadRules, LeadStatus, read_lead
 from cti.outbound.numbers import NumberPolicy
+from tests.conftest import eventually
 
 NOW = datetime(2026, 12, 7, 2, 0, tzinfo=UTC)
 RULES = LeadRules(NumberPolicy(), 60.0, ZoneInfo("Asia/Shanghai"))
@@ -212,3 +213,19 @@ async def test_refill_does_not_bring_back_a_lead_done_after_it_read_sql(
     assert [found.lead_id for found in read_before] == [lead.lead_id]
     assert not await hopper.offer(lead.lead_id, due_at, urgency, None, now=now + 1)
     assert await hopper.take(1, now + 1) == []
+
+
+async def test_the_service_keeps_the_hopper_filled_after_redis_lost_it(
+    store: AsyncEngine, redis: aioredis.Redis, prefix: str
+) -> None:
+    leads, hopper = LeadStore(store), Hopper(redis, prefix, "i1")
+    lead, _ = await leads.create(request("k1", moment=datetime.now(UTC)))
+    stopping = asyncio.Event()
+    filling = asyncio.create_task(hopper.keep_filled(leads, stopping, every_s=0.1))
+    try:
+        await eventually(lambda: hopper.holds(lead.lead_id), what="the lead put in from SQL")
+        await forget(redis, prefix)
+        await eventually(lambda: hopper.holds(lead.lead_id), what="the lead put back after Redis lost it")
+    finally:
+        stopping.set()
+        await filling
