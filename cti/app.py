@@ -43,6 +43,7 @@ from cti.live.acd_state import StaleAgentState
 from cti.loop_lag import watch_loop_lag
 from cti.loop_thread import LoopThread
 from cti.outbound.guard import DialGuard
+from cti.outbound.intake import LeadIntake
 from cti.settings import Settings
 from cti.stop_watch import pending_stacks, watch_stop
 from cti.store import ensure_schema, make_engine
@@ -131,7 +132,8 @@ async def _run_leased(
     acd_state = AcdState(redis, settings.acd.redis_prefix)
     control = AgentControl(files.acd_config, acd_state, outbox)
     desk = Desk(control, files.dispositions, DispositionDesk(control, files.dispositions, engine, time.time))
-    web_app = build_web_app(settings, desk)
+    leads = LeadIntake.of(settings, engine, redis, outbox, settings.ari.app)
+    web_app = build_web_app(settings, desk, leads)
     topics = PushTopics(redis, settings.acd.redis_prefix, settings.web.replay_max)
     hub = PushHub(topics, acd_state, agent_views(files.acd_config, files.dispositions))
     add_push_routes(web_app, hub)
@@ -162,15 +164,17 @@ async def _run_leased(
         web_app[WALLBOARD], topics, wallboard_lease(redis, settings.acd.redis_prefix)
     )
     wallboard_task = asyncio.create_task(wallboard.run(stopping), name="wallboard-publisher")
+    refill = asyncio.create_task(leads.hopper.keep_filled(leads.store, stopping), name="hopper-refill")
     vitals.push = lambda: _push_figures(publishing, wallboard, hub)
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
     try:
-        await _serve(settings, files, outbox, acd_state, engine, clock, vitals)
+        await _serve(settings, files, outbox, acd_state, engine, clock, vitals, leads)
     finally:
+        await leads.aclose()  # callback leads being stored get a moment
         await outbox.aclose()  # what it held while Redis was away, before the last drain
         stopping.set()
-        await asyncio.gather(drain.stop(), desk_publisher.stop(), wallboard_task)
+        await asyncio.gather(drain.stop(), desk_publisher.stop(), wallboard_task, refill)
         heartbeat.cancel()
         lag.cancel()
         await asyncio.gather(heartbeat, lag, return_exceptions=True)
@@ -266,6 +270,7 @@ async def _serve(
     engine: AsyncEngine,
     clock: Clock,
     vitals: Vitals,
+    leads: LeadIntake,
 ) -> None:
     acd_config, flows, context = files.acd_config, files.flows, files.context
     prompts = PromptRenderer.from_settings(settings.sounds)
@@ -283,6 +288,7 @@ async def _serve(
             recall=lambda: recall_acd(engine),
             observe_routing=vitals.routing_seconds.observe,
             guard=DialGuard.from_settings(settings, engine, acd_state.redis, outbox),
+            unserved_callbacks=leads,
         )
         await router.recover()  # Redis may have lost the live state (or this is its first start)
         if settings.acd.auto_login:
@@ -303,6 +309,7 @@ async def _serve(
             clock=clock,
             lookup_timeout_s=settings.ivr.lookup_timeout_s,
             checkpoints=OwnedCalls(acd_state.redis, acd_state.prefix, settings.ari.app, "ivr"),
+            leads=leads,
         )
         tracker = CallTracker(ari, outbox, fallback, router, ivr, flows)
         dispatcher = Dispatcher(tracker.handle)

@@ -248,6 +248,8 @@ class OutboundSettings(_Section):
     abandon_cap: float = Field(default=0.03, gt=0, lt=1)
     no_agent_s: float = Field(default=2.0, gt=0)  # an answered customer waits this long for an agent
     lead_deadline_s: float = Field(default=60.0, gt=0)  # a new lead is to be contacted within this
+    # (leads) A queue callback the customer did not answer becomes a lead, dialled again this much later.
+    callback_retry_s: float = Field(default=300.0, gt=0)
 
     @field_validator("calling_hours")
     @classmethod

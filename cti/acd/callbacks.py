@@ -15,6 +15,10 @@ then), before any agent is rung: refused, it leaves the line (its lead's ``dial_
 why and when it may be tried again); a guard that could not check keeps the lease, so the
 callback is looked at again when the lease runs out. Just before the dial (``take``, which counts
 the call): refused, the callback ends (``completed``, by ``dial_refused``) and its agent is freed.
+A callback dialled once and not answered (busy, no answer, a failed dial) or that could not be
+dialled at all is not dropped: it becomes a lead of source ``queue_callback`` under its booking's
+lead id (``UnservedCallbacks``, ``cti.outbound.intake``), dialled again later by the dialer's
+rules. A callback whose agent did not answer is not "unserved": it goes back to the line.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
+from typing import Protocol
 
 from redis.exceptions import RedisError
 
@@ -51,6 +56,14 @@ def _moment(epoch_s: float) -> datetime:
     return datetime.fromtimestamp(epoch_s, UTC)
 
 
+class UnservedCallbacks(Protocol):
+    """Where a callback the customer did not answer (or that could not be dialled) goes."""
+
+    async def queue_callback(
+        self, number: str, *, lead_id: str, call_id: str, queue: str, reason: str
+    ) -> None: ...
+
+
 class CallbackDesk:
     def __init__(
         self,
@@ -59,12 +72,14 @@ class CallbackDesk:
         finish: Callable[[Waiting, str], Awaitable[None]],
         route: Callable[[], Awaitable[None]],
         guard: DialGuard,
+        unserved: UnservedCallbacks | None = None,
     ) -> None:
         self.books = books
         self.lobby = lobby
         self.finish = finish  # the conversation ended (``Outcomes.finish``)
         self.route = route  # a routing pass (``QueueRouter.dispatch``)
         self.guard = guard
+        self.unserved = unserved  # None: an unanswered callback ends there
 
     async def key(self, session: Waiting, digit: str) -> None:
         """A key from a waiting caller: the queue's callback key books a callback."""
@@ -219,6 +234,7 @@ class CallbackDesk:
             log.warning(
                 "acd: cannot call the customer back: %s", exc, extra={"channel": session.entry.call_id}
             )
+            await self._not_served(session, "customer_unreachable")
             await self.finish(session, "customer_unreachable")
 
     async def dial_customer(self, channel_id: str) -> None:
@@ -264,4 +280,17 @@ class CallbackDesk:
             books.customer_legs.pop(event.channel.id, None)
             books.in_stasis.discard(event.channel.id)
             session.customer_channel = None
+            if not session.customer_answered:
+                await self._not_served(session, "customer_no_answer")
             await self.finish(session, "customer" if session.customer_answered else "customer_no_answer")
+
+    async def _not_served(self, session: Waiting, reason: str) -> None:
+        """The customer was not reached: the callback becomes a lead, to be dialled again."""
+        if self.unserved is not None and session.callback_number and session.lead_id:
+            await self.unserved.queue_callback(
+                session.callback_number,
+                lead_id=session.lead_id,
+                call_id=session.entry.call_id,
+                queue=session.entry.queue,
+                reason=reason,
+            )

@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 from cti.acd.adoption import reconcile
 from cti.acd.agents import AgentStatus
 from cti.acd.books import Books
-from cti.acd.callbacks import CallbackDesk
+from cti.acd.callbacks import CallbackDesk, UnservedCallbacks
 from cti.acd.line import Line
 from cti.acd.lobby import Lobby
 from cti.acd.model import AcdConfig, AgentState, Entry
@@ -86,6 +86,7 @@ class QueueRouter:
         recall: Callable[[], Awaitable[Recall]] | None = None,
         observe_routing: Callable[[float], None] | None = None,
         guard: DialGuard,
+        unserved_callbacks: UnservedCallbacks | None = None,
     ) -> None:
         self.books = books = Books(ari, app, config, state, outbox, clock)
         self.ari, self.app, self.config, self.state, self.clock = ari, app, config, state, clock
@@ -97,7 +98,9 @@ class QueueRouter:
         # The rooms reach the routing pass and the end of a conversation through these two
         # methods: the rooms that hold them are built last, as they call on the others.
         self.line = Line(books, self.lobby, self.dispatch)
-        self.callbacks = CallbackDesk(books, self.lobby, self._finish, self.dispatch, guard)
+        self.callbacks = CallbackDesk(
+            books, self.lobby, self._finish, self.dispatch, guard, unserved_callbacks
+        )
         self.outcomes = Outcomes(books, self.lobby, self.callbacks, self.dispatch)
         self.routing = Routing(
             books,

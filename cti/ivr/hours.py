@@ -12,7 +12,7 @@ missing year (the adapter says so in the log, ``cti.ivr.calendars``).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Protocol
 from zoneinfo import ZoneInfo
@@ -58,3 +58,29 @@ def hours_status(flow: Flow, now: datetime, calendar: PublicCalendar | None) -> 
     weekday = WORKDAY_HOURS if kind is DayKind.WORKDAY else list(Weekday)[local.weekday()]
     opened = any(hours.covers(local.time()) for hours in flow.business_hours.get(weekday, ()))
     return "open" if opened else "closed"
+
+
+#: How far ahead ``next_opening`` looks: a year and a bit covers the longest holiday season.
+OPENING_HORIZON_DAYS = 400
+
+
+def next_opening(flow: Flow, now: datetime, calendar: PublicCalendar | None) -> datetime | None:
+    """When the center is next open at or after ``now``: ``now`` itself when open, else the start
+    of the next opening interval (holidays and make-up working days as ``hours_status`` judges
+    them); ``None`` when it opens on no day of the horizon (a flow with no hours at all). An
+    after-hours callback request is due then (``cti.ivr.runner``)."""
+    if hours_status(flow, now, calendar) == "open":
+        return now
+    business_hours = flow.business_hours or {}
+    local = now.astimezone(ZoneInfo(flow.timezone))
+    for offset in range(OPENING_HORIZON_DAYS):
+        day = local.date() + timedelta(days=offset)
+        kind = day_kind(flow, day, calendar)
+        if kind is DayKind.HOLIDAY:
+            continue
+        weekday = WORKDAY_HOURS if kind is DayKind.WORKDAY else list(Weekday)[day.weekday()]
+        starts = sorted(hours.start for hours in business_hours.get(weekday, ()))
+        later = [start for start in starts if offset > 0 or start > local.time()]
+        if later:
+            return datetime.combine(day, later[0], tzinfo=local.tzinfo)
+    return None

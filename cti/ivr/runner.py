@@ -37,6 +37,7 @@ from cti.ari.models import Channel
 from cti.errors import AriError, AriNotFound, CtiError
 from cti.events import EventKind
 from cti.ivr.call_events import call_event, journey_event
+from cti.ivr.hours import next_opening
 from cti.ivr.interpreter import step
 from cti.ivr.messages import (
     Action,
@@ -64,6 +65,7 @@ from cti.ivr.messages import (
 from cti.ivr.model import Flow
 from cti.live.outbox import EventOutbox
 from cti.live.owned import OwnedCalls, Reconciled
+from cti.outbound.intake import LeadIntake
 from cti.tts.renderer import Prompts
 
 log = logging.getLogger(__name__)
@@ -110,6 +112,7 @@ class IvrRunner:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         lookup_timeout_s: float = 2.0,
         checkpoints: OwnedCalls | None = None,
+        leads: LeadIntake | None = None,
     ) -> None:
         self.ari = ari
         self.outbox = outbox
@@ -120,6 +123,7 @@ class IvrRunner:
         self.clock = clock
         self.lookup_timeout_s = lookup_timeout_s
         self.checkpoints = checkpoints  # where each caller is, for the next start to resume
+        self.leads = leads  # where callback requests become leads; None: events only (tests)
         self.calls: dict[str, IvrCall] = {}
         self._playback_owner: dict[str, str] = {}  # playback id -> channel id
 
@@ -366,17 +370,23 @@ class IvrRunner:
             await self.ari.hangup(channel.id, missing_ok=True)
 
     async def _callback_requested(self, call: IvrCall, queue: str) -> None:
-        """A callback request is a lead (source ``ivr_callback``): the one-minute KPI counts it."""
-        lead_id = uuid.uuid4().hex
-        log.info("ivr: callback requested for queue %s", queue, extra={"channel": call.channel.id})
+        """A callback request is a lead (source ``ivr_callback``): the one-minute KPI counts it,
+        and it is stored and put in the hopper, due when the center opens."""
+        lead_id, channel = uuid.uuid4().hex, call.channel
+        log.info("ivr: callback requested for queue %s", queue, extra={"channel": channel.id})
+        said: dict[str, object] = {}
+        if self.leads is not None:
+            now = self.clock()
+            opens = next_opening(call.flow, now, self.context.calendar(call.flow))
+            said = await self.leads.ivr_callback(
+                channel.caller.number, lead_id, channel.id, queue, call.state.language, now=now, due_at=opens
+            )
         await self.outbox.try_record(
+            call_event(channel, EventKind.CALLBACK_REQUESTED, {"from": "ivr"}, queue=queue, lead_id=lead_id),
             call_event(
-                call.channel, EventKind.CALLBACK_REQUESTED, {"from": "ivr"}, queue=queue, lead_id=lead_id
-            ),
-            call_event(
-                call.channel,
+                channel,
                 EventKind.LEAD_CREATED,
-                {"source": "ivr_callback", "language": call.state.language},
+                {"source": "ivr_callback", "language": call.state.language, **said},
                 queue=queue,
                 lead_id=lead_id,
             ),

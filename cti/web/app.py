@@ -9,6 +9,7 @@ from aiohttp import web
 from cti.desk.users import UserStore
 from cti.kpi.workers import ReportWorkers
 from cti.live import connect_redis
+from cti.outbound.intake import LeadIntake
 from cti.settings import Settings
 from cti.store import make_engine
 from cti.web.agents import add_agent_routes
@@ -20,6 +21,7 @@ from cti.web.desktop import add_desktop_routes
 from cti.web.dnc import add_dnc_routes
 from cti.web.health import VITALS, add_health_routes
 from cti.web.kpi import ENGINE, REPORTS, SETTINGS, get_kpi
+from cti.web.leads import add_lead_routes
 from cti.web.login import THROTTLE, add_login_routes
 from cti.web.principal import SIGN_IN, SignIn, UserCache
 from cti.web.problems import problems
@@ -61,8 +63,11 @@ def _sign_in(tokens: SignInTokens) -> Callable[[web.Application], AsyncIterator[
     return context
 
 
-def build_web_app(settings: Settings, desk: Desk | None = None) -> web.Application:
-    """The API; with ``desk`` (the live state's), the agent desktop's routes too."""
+def build_web_app(
+    settings: Settings, desk: Desk | None = None, leads: LeadIntake | None = None
+) -> web.Application:
+    """The API; with ``desk`` (the live state's), the agent desktop's routes too; with
+    ``leads``, ``/api/leads``."""
     app = web.Application(middlewares=[problems])
     app[SETTINGS] = settings
     app[TOKENS] = load_tokens(settings.web.tokens_file)
@@ -79,5 +84,7 @@ def build_web_app(settings: Settings, desk: Desk | None = None) -> web.Applicati
     if desk is not None:
         add_agent_routes(app, desk)
         add_wallboard_route(app, desk)
+    if leads is not None:
+        add_lead_routes(app, leads)
     add_desktop_routes(app)
     return app
