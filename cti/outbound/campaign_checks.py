@@ -15,7 +15,6 @@ from cti.outbound.campaigns import (
     ALL_WEEKDAYS,
     DEFAULT_RETRIES,
     RETRY_RESULTS,
-    CallingHours,
     Campaign,
     CampaignKind,
     CampaignSettings,
@@ -26,6 +25,7 @@ from cti.outbound.campaigns import (
     Schedule,
     StatusRefused,
 )
+from cti.outbound.rules import CallingHours
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 TITLE_MAX = 200

@@ -9,14 +9,14 @@ center's are what the law allows; a campaign may be more polite, not less).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import date, time, timedelta
+from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
 from cti.errors import CtiError
+from cti.outbound.rules import CallingHours
 from cti.settings import OutboundSettings
 
 
@@ -69,38 +69,9 @@ class CampaignStatus(StrEnum):
 #: The results of an attempt that may be retried (``dial_attempts.result``).
 RETRY_RESULTS = ("busy", "no_answer", "failed", "machine")
 
-_HOURS = re.compile(r"(\d\d):(\d\d)-(\d\d):(\d\d)")
-
 
 class StatusRefused(CtiError):
     """A status change the campaign's current status does not allow."""
-
-
-@dataclass(frozen=True)
-class CallingHours:
-    """A daily window in the callee's local time, ``start`` included, ``end`` excluded."""
-
-    start: time
-    end: time
-
-    @classmethod
-    def parse(cls, text: str) -> CallingHours:
-        """``"08:00-21:00"``; ``ValueError`` saying what is wrong."""
-        match = _HOURS.fullmatch(text.strip())
-        if match is None:
-            raise ValueError(f"{text!r} is not a window such as 08:00-21:00")
-        h1, m1, h2, m2 = (int(group) for group in match.groups())
-        if max(h1, h2) > 23 or max(m1, m2) > 59:
-            raise ValueError(f"{text!r} is not a window of times of day (00:00 to 23:59)")
-        if (h2, m2) <= (h1, m1):
-            raise ValueError(f"{text!r} ends before it starts")
-        return cls(time(h1, m1), time(h2, m2))
-
-    def within(self, other: CallingHours) -> bool:
-        return other.start <= self.start and self.end <= other.end
-
-    def __str__(self) -> str:
-        return f"{self.start.strftime('%H:%M')}-{self.end.strftime('%H:%M')}"
 
 
 @dataclass(frozen=True)

@@ -71,6 +71,26 @@ def parse_calling_hours(text: str) -> tuple[Window, ...]:
     return tuple(sorted(windows, key=lambda window: window.start))
 
 
+@dataclass(frozen=True)
+class CallingHours:
+    """A center's or a campaign's calling hours as written in the settings and the API
+    (``"09:00-12:00, 13:30-20:00"``): its windows, each in the callee's local time."""
+
+    windows: tuple[Window, ...]
+
+    @classmethod
+    def parse(cls, text: str) -> CallingHours:
+        return cls(parse_calling_hours(text))
+
+    def within(self, other: CallingHours) -> bool:
+        """Whether every window lies inside one of ``other``'s (a campaign may call less than
+        the center, never at other hours)."""
+        return all(any(o.start <= w.start and w.end <= o.end for o in other.windows) for w in self.windows)
+
+    def __str__(self) -> str:
+        return ", ".join(str(window) for window in self.windows)
+
+
 def number_zones(number: Dialable, center: ZoneInfo) -> tuple[ZoneInfo, ...]:
     """The timezones the number may ring in (phonenumbers' geography), else the center's."""
     names = number_timezones.time_zones_for_number(phonenumbers.parse(number.e164))
