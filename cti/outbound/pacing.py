@@ -146,6 +146,13 @@ class _Means:
         weight = self.weight * (1 - 1 / window) + 1
         return _Means(tuple(v + (x - v) / weight for v, x in zip(self.values, sample, strict=True)), weight)
 
+    def add_one_hot(self, index: int, window: int) -> _Means:
+        """``add`` of the sample that is 1 at ``index`` and 0 elsewhere, in one pass."""
+        weight = self.weight * (1 - 1 / window) + 1
+        values = [v * (1 - 1 / weight) for v in self.values]
+        values[index] += 1 / weight
+        return _Means(tuple(values), weight)
+
     def fitted(self) -> LogNormal:
         """The lognormal of these means of ``(ln t, ln^2 t)``."""
         first, second = self.values
@@ -199,9 +206,7 @@ class PacingTracker:
         """One dial attempt ended ``after_s`` seconds after the dial: answered by a person
         (``live``), or not (no answer, busy, failed, an answering machine)."""
         index = min(int(_checked_s("after_s", after_s)), RING_BINS - 1) + (0 if live else RING_BINS)
-        ending = [0.0] * (2 * RING_BINS)
-        ending[index] = 1.0
-        endings = self.endings.add(ending, self.window)
+        endings = self.endings.add_one_hot(index, self.window)
         return replace(self, attempts=self.attempts + 1, answers=self.answers + live, endings=endings)
 
     def talked(self, seconds: float) -> PacingTracker:
@@ -331,26 +336,32 @@ def pace(question: PacingInput) -> PacingDecision:
 
 
 def _predictive(question: PacingInput, ready: int, groups: tuple[Agents, ...], held: str) -> PacingDecision:
-    stats, p, wait = question.stats, question.stats.answer_rate, question.no_agent_s
+    stats, wait = question.stats, question.no_agent_s
     busy = [s for group in groups for s in group.free_in_s(stats, CHECKPOINTS_S[-1] + wait)]
-    ages = Counter(min(int(age), RING_BINS) for age in question.dialling_for_s)  # the histogram's bins
-    batches = [
+    agents = [ready + sum(1 for s in busy if s <= within + wait) for within in CHECKPOINTS_S]
+    most = math.floor(question.max_ratio * agents[-1]) - len(question.dialling_for_s)
+    lines, abandons = 0, 0.0
+    if most > 0:
+        lines, abandons = _most_lines(_batches(question, agents), stats.answer_rate, question.line_rate, most)
+    why = (
+        f"agents free {'/'.join(map(str, agents))} within {'/'.join(f'{t:.0f}' for t in CHECKPOINTS_S)} s "
+        f"(+{wait:.0f}), {len(question.dialling_for_s)} lines ringing, live answers {stats.answer_rate:.0%}: "
+        f"{lines} more, {abandons:.2f} abandons expected{'; ' + held if held else ''}"
+    )
+    return PacingDecision(lines, DialMode.PREDICTIVE, why)
+
+
+def _batches(question: PacingInput, agents: list[int]) -> list[_Batch]:
+    stats = question.stats
+    ages = Counter(min(int(age), RING_BINS) for age in question.dialling_for_s)  # by the histogram's bins
+    return [
         _Batch(
-            ready + sum(1 for s in busy if s <= within + wait),
+            free,
             [(stats.answers_within(age, within), lines) for age, lines in ages.items()],
             stats.answered_by[min(int(within), RING_BINS)],
         )
-        for within in CHECKPOINTS_S
+        for free, within in zip(agents, CHECKPOINTS_S, strict=True)
     ]
-    ringing = len(question.dialling_for_s)
-    most = math.floor(question.max_ratio * batches[-1].agents) - ringing
-    lines, abandons = _most_lines(batches, p, question.line_rate, most)
-    why = (
-        f"agents free {'/'.join(str(b.agents) for b in batches)} within "
-        f"{'/'.join(f'{t:.0f}' for t in CHECKPOINTS_S)} s (+{wait:.0f}), {ringing} lines ringing, "
-        f"live answers {p:.0%}: {lines} more, {abandons:.2f} abandons expected{'; ' + held if held else ''}"
-    )
-    return PacingDecision(lines, DialMode.PREDICTIVE, why)
 
 
 def _progressive(question: PacingInput, ready: int, why: str) -> PacingDecision:
@@ -399,12 +410,15 @@ class _Batch:
         """``ringing``: (chance, lines) for each group of lines that rang as long."""
         self.agents, self.fresh = agents, fresh
         self.ringing_answers = math.fsum(chance * lines for chance, lines in ringing)
-        self.ringing = [1.0] + [0.0] * (agents - 1) if agents else []  # P(ringing answers = j), j < F
+        ringing_pmf = [1.0] + [0.0] * (agents - 1) if agents else []  # P(ringing answers = j), j < F
         for chance, lines in ringing:
-            group = _binomial(lines, chance, agents)
-            self.ringing = [
-                sum(self.ringing[j - i] * group[i] for i in range(min(j, lines) + 1)) for j in range(agents)
-            ]
+            keep = 1.0 - chance
+            for _ in range(lines):  # one line more: P(j) = P(j) (1 - c) + P(j - 1) c
+                before = 0.0
+                for j, value in enumerate(ringing_pmf):
+                    ringing_pmf[j] = value * keep + before * chance
+                    before = value
+        self.ringing = ringing_pmf
 
     def abandons(self, n: int) -> float:
         """``E[(A - F)+]`` with ``n`` more lines. With ``P(A = j) = sum_k R(k) B(j - k)`` (``R`` the
@@ -428,22 +442,21 @@ def _most_lines(batches: list[_Batch], p: float, rate: float, most: int) -> tupl
     checkpoint), is at most ``rate`` of their expected answers ``n p``; and that cost.
 
     Only the added lines' cost counts: the lines already ringing were paid for when they were
-    dialled. (Asking again at every event that *all* lines in flight abandon at most ``rate`` of
-    their answers counts the old lines' answers anew each time, and in ``bench/dialer_sim.py``
-    abandoned five times the aim.) Each added line adds ``fresh P(A >= F)`` abandons at a
-    checkpoint, more with each line, so the cost less ``rate n p`` is convex in ``n``, 0 at
+    dialled. Each added line adds ``fresh P(A >= F)`` abandons at a checkpoint, more with each
+    line, so the cost less ``rate n p`` is convex in ``n``, 0 at
     ``n = 0`` and at most 0 until the lines in flight outnumber the first checkpoint's agents:
-    the qualifying ``n`` are an interval from 0, and a bisection finds its end."""
+    the qualifying ``n`` are an interval from 0, whose end a galloping search finds (it is
+    mostly a few lines: a few evaluations)."""
     committed = [batch.abandons(0) for batch in batches]
 
     def cost(n: int) -> float:
         return max(batch.abandons(n) - before for batch, before in zip(batches, committed, strict=True))
 
-    low, high, spent = 0, max(most, 0), 0.0
+    low, high, step, spent = 0, max(most, 0), 1, 0.0
     while low < high:
-        middle = (low + high + 1) // 2
+        middle = min(low + step, high) if step else (low + high + 1) // 2
         if (added := cost(middle)) <= rate * middle * p:
-            low, spent = middle, added
+            low, spent, step = middle, added, step * 2
         else:
-            high = middle - 1
+            high, step = middle - 1, 0  # from here on, bisect
     return low, spent
