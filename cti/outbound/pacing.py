@@ -412,6 +412,8 @@ class _Batch:
         self.ringing_answers = math.fsum(chance * lines for chance, lines in ringing)
         ringing_pmf = [1.0] + [0.0] * (agents - 1) if agents else []  # P(ringing answers = j), j < F
         for chance, lines in ringing:
+            if chance <= 0.0:  # rung too long to be answered by then
+                continue
             keep = 1.0 - chance
             for _ in range(lines):  # one line more: P(j) = P(j) (1 - c) + P(j - 1) c
                 before = 0.0
