@@ -21,20 +21,15 @@ abandons (a live answer with no agent within the no-agent window, 2 s) under the
   distributions; a line's abandons are those at the checkpoint where it adds most.
 - *Choice*: the most new lines ``n <= max_ratio * F(last) - lines in flight`` whose own cost
   (the abandons they add over those of the lines already in flight) is at most ``line_rate`` of
-  their expected answers ``n p``. Only the added lines are charged: asking at every event that
-  *all* lines in flight abandon at most a rate of their answers counts the old lines' answers
-  anew each time, and abandoned several times the aim in ``bench/dialer_sim.py``. The cost less
-  ``line_rate n p`` is convex in ``n`` (each line adds ``L(t) P(A >= F)``, growing) and 0 at
-  ``n = 0``, so the lines that qualify are an interval from 0 and a bisection finds its end.
+  their expected answers ``n p`` (charging all lines in flight at every event counts the old
+  lines' answers anew each time: it abandoned several times the aim in ``bench/dialer_sim.py``).
 - *Feedback*: the model counts answers against agents at a few instants and takes busy agents'
   free times as certain, so it under-counts abandons (by 2-4x in ``bench/dialer_sim.py``, most
   with many agents): ``line_rate`` (0.6 %) is set well under the cap, and while the abandons of
   the rolling 24 h (Ofcom) or 30 days (US TSR) are over ``aim * cap`` (80 % of 3 %) of their
   live answers there is no overdial at all (progressive, which abandons nothing) until answers
-  have brought the rate back under. That is what keeps both windows under the cap.
-
-Predictive falls back to progressive (the decision's mode says so, with the reason) until the
-tracker has seen ``min_samples`` attempts, and whenever the abandon rate is over the aim.
+  have brought the rate back under; so too until the tracker has seen ``min_samples`` attempts.
+  The decision's mode and reason say so.
 
 **Inbound wins**: while inbound callers wait, or the three-ring rate is at risk, the agents who
 also take inbound calls (``PacingInput.blended``) are left to inbound: no line is dialled for
@@ -70,9 +65,8 @@ class DialMode(StrEnum):
 
 @dataclass(frozen=True)
 class LogNormal:
-    """A duration whose logarithm is normal with mean ``mu`` and deviation ``sigma``: call and
-    wrap-up times are skewed to the right like this (Brown et al., "Statistical analysis of a
-    telephone call center", JASA 2005, found service times close to lognormal)."""
+    """A duration whose logarithm is normal (``mu``, ``sigma``): service times in call centers are
+    close to lognormal (Brown et al., "Statistical analysis of a telephone call center", 2005)."""
 
     mu: float
     sigma: float
@@ -163,10 +157,9 @@ def _log_moments(prior: LogNormal) -> _Means:
     return _Means((prior.mu, prior.mu**2 + prior.sigma**2), PRIOR_WEIGHT)
 
 
-def _checked_s(what: str, seconds: float) -> float:
-    if not math.isfinite(seconds) or seconds < 0:
-        raise ValueError(f"PacingTracker: {what} must be a finite number of seconds >= 0, not {seconds!r}")
-    return seconds
+def _check_seconds(where: str, *seconds: float) -> None:
+    if seconds and not (min(seconds) >= 0 and math.isfinite(math.fsum(seconds))):  # NaN: fsum is NaN
+        raise ValueError(f"{where} must be finite seconds >= 0, not {list(seconds)}")
 
 
 def _prior_endings() -> _Means:
@@ -205,7 +198,8 @@ class PacingTracker:
     def attempted(self, after_s: float, *, live: bool) -> PacingTracker:
         """One dial attempt ended ``after_s`` seconds after the dial: answered by a person
         (``live``), or not (no answer, busy, failed, an answering machine)."""
-        index = min(int(_checked_s("after_s", after_s)), RING_BINS - 1) + (0 if live else RING_BINS)
+        _check_seconds("PacingTracker.attempted: after_s", after_s)
+        index = min(int(after_s), RING_BINS - 1) + (0 if live else RING_BINS)
         endings = self.endings.add_one_hot(index, self.window)
         return replace(self, attempts=self.attempts + 1, answers=self.answers + live, endings=endings)
 
@@ -217,7 +211,8 @@ class PacingTracker:
 
     def _with(self, moments: _Means, what: str, seconds: float) -> _Means:
         # A sub-second call or wrap-up counts as one second (ln 0 is -inf).
-        log = math.log(max(_checked_s(what, seconds), 1.0))
+        _check_seconds(f"PacingTracker: {what}", seconds)
+        log = math.log(max(seconds, 1.0))
         return moments.add((log, log * log), self.window)
 
     @property
@@ -231,11 +226,6 @@ class PacingTracker:
             talk=self.talk.fitted(),
             wrap=self.wrap.fitted(),
         )
-
-
-def _check_seconds(where: str, seconds: Sequence[float]) -> None:
-    if seconds and not (min(seconds) >= 0 and max(seconds) < math.inf):  # NaN fails both
-        raise ValueError(f"{where} must hold finite seconds >= 0, not {list(seconds)}")
 
 
 @dataclass(frozen=True)
@@ -252,8 +242,8 @@ class Agents:
     def __post_init__(self) -> None:
         if self.ready < 0:
             raise ValueError(f"Agents.ready must be >= 0, not {self.ready}")
-        _check_seconds("Agents.talking_for_s", self.talking_for_s)
-        _check_seconds("Agents.wrapping_for_s", self.wrapping_for_s)
+        _check_seconds("Agents.talking_for_s", *self.talking_for_s)
+        _check_seconds("Agents.wrapping_for_s", *self.wrapping_for_s)
 
     def free_in_s(self, stats: PacingStats, within_s: float) -> list[float]:
         """The busy ones' expected seconds until free, of those who may be free ``within_s``."""
@@ -292,7 +282,7 @@ class PacingInput:
     def __post_init__(self) -> None:
         if min(self.inbound_waiting, self.min_samples) < 0:
             raise ValueError(f"PacingInput: inbound_waiting and min_samples must be >= 0, not {self}")
-        _check_seconds("PacingInput.dialling_for_s", self.dialling_for_s)
+        _check_seconds("PacingInput.dialling_for_s", *self.dialling_for_s)
         for window, abandoned, answered in (
             ("24h", self.abandoned_24h, self.answered_24h),
             ("30d", self.abandoned_30d, self.answered_30d),
@@ -400,11 +390,8 @@ def _binomial(n: int, p: float, terms: int) -> list[float]:
 
 
 class _Batch:
-    """The lines in flight against the agents free at one checkpoint: ``E[(A - F)+]`` when ``n``
-    more lines are added. ``A`` = the ringing lines' answers by then (independent, each its own
-    chance: Poisson-binomial) + ``Binomial(n, fresh)``; ``E[(A - F)+] = E[A] - F +
-    sum_{j<F} (F - j) P(A = j)``, so only ``P(A = j)`` for ``j < F`` is needed: a few terms when
-    few agents are free."""
+    """The lines in flight against the ``agents`` free at one checkpoint: their answers by then
+    (Poisson-binomial), ``P(A = j)`` for ``j < F`` only, which is all ``abandons`` needs."""
 
     def __init__(self, agents: int, ringing: Sequence[tuple[float, int]], fresh: float) -> None:
         """``ringing``: (chance, lines) for each group of lines that rang as long."""
@@ -423,9 +410,10 @@ class _Batch:
         self.ringing = ringing_pmf
 
     def abandons(self, n: int) -> float:
-        """``E[(A - F)+]`` with ``n`` more lines. With ``P(A = j) = sum_k R(k) B(j - k)`` (``R`` the
-        ringing lines', ``B`` the new lines' distribution), the idle-agent sum is
-        ``sum_k R(k) W(F - k)``, ``W(m) = sum_{i<m} (m - i) B(i)``: linear in ``F``."""
+        """``E[(A - F)+] = E[A] - F + sum_{j<F} (F - j) P(A = j)`` with ``n`` more lines, each
+        answered with chance ``fresh``. With ``P(A = j) = sum_k R(k) B(j - k)`` (``R`` the ringing
+        lines', ``B`` the new lines' distribution) the sum is ``sum_k R(k) W(F - k)``,
+        ``W(m) = sum_{i<m} (m - i) B(i)``: linear in ``F``."""
         agents, p = self.agents, self.fresh
         short = 0.0  # sum_{j<F} (F - j) P(A = j): the agents the answers leave idle
         if agents:
@@ -443,12 +431,9 @@ def _most_lines(batches: list[_Batch], p: float, rate: float, most: int) -> tupl
     """The most lines ``n <= most`` to add whose own cost, the abandons they add (at the worst
     checkpoint), is at most ``rate`` of their expected answers ``n p``; and that cost.
 
-    Only the added lines' cost counts: the lines already ringing were paid for when they were
-    dialled. Each added line adds ``fresh P(A >= F)`` abandons at a checkpoint, more with each
-    line, so the cost less ``rate n p`` is convex in ``n``, 0 at
-    ``n = 0`` and at most 0 until the lines in flight outnumber the first checkpoint's agents:
-    the qualifying ``n`` are an interval from 0, whose end a galloping search finds (it is
-    mostly a few lines: a few evaluations)."""
+    Each added line adds ``fresh P(A >= F)`` abandons at a checkpoint, more with each line, so
+    the cost less ``rate n p`` is convex in ``n`` and 0 at ``n = 0``: the qualifying ``n`` are an
+    interval from 0, whose end a galloping search finds in a few evaluations."""
     committed = [batch.abandons(0) for batch in batches]
 
     def cost(n: int) -> float:

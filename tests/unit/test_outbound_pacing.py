@@ -92,9 +92,12 @@ def test_a_line_that_has_rung_long_is_less_likely_answered() -> None:
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda t: t.attempted(-1.0, live=True), "after_s must be a finite number of seconds >= 0, not -1.0"),
-        (lambda t: t.talked(math.nan), "talk time must be a finite number of seconds >= 0, not nan"),
-        (lambda t: t.wrapped(math.inf), "wrap-up time must be a finite number of seconds >= 0, not inf"),
+        (
+            lambda t: t.attempted(-1.0, live=True),
+            "attempted: after_s must be finite seconds >= 0, not [-1.0]",
+        ),
+        (lambda t: t.talked(math.nan), "talk time must be finite seconds >= 0, not [nan]"),
+        (lambda t: t.wrapped(math.inf), "wrap-up time must be finite seconds >= 0, not [inf]"),
     ],
 )
 def test_bad_durations_are_refused_with_what_was_wrong(call: object, message: str) -> None:
@@ -318,9 +321,10 @@ def test_given_three_ring_rate_at_risk_then_outbound_only_agents_alone_are_diall
     ("build", "message"),
     [
         (lambda: Agents(ready=-1), "Agents.ready must be >= 0, not -1"),
-        (lambda: Agents(talking_for_s=[-1.0]), "Agents.talking_for_s must hold finite seconds >= 0"),
-        (lambda: Agents(wrapping_for_s=[math.nan]), "Agents.wrapping_for_s must hold finite seconds >= 0"),
-        (lambda: predictive(dialling_for_s=[math.inf]), "PacingInput.dialling_for_s must hold finite"),
+        (lambda: Agents(talking_for_s=[-1.0]), "Agents.talking_for_s must be finite seconds >= 0"),
+        (lambda: Agents(wrapping_for_s=[math.nan]), "Agents.wrapping_for_s must be finite seconds >= 0"),
+        (lambda: Agents(talking_for_s=[1.0, math.nan, 2.0]), "Agents.talking_for_s must be finite"),
+        (lambda: predictive(dialling_for_s=[math.inf]), "PacingInput.dialling_for_s must be finite"),
         (lambda: predictive(inbound_waiting=-2), "inbound_waiting and min_samples must be >= 0, not"),
         (lambda: predictive(abandoned_24h=3, answered_24h=2), "abandoned_24h (3) must be between 0 and"),
         (lambda: predictive(abandoned_30d=-1), "abandoned_30d (-1) must be between 0 and"),
