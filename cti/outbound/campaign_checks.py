@@ -20,11 +20,11 @@ from cti.outbound.campaigns import (
     CampaignSettings,
     CampaignStatus,
     CenterLimits,
-    DialMode,
     RetryRule,
     Schedule,
     StatusRefused,
 )
+from cti.outbound.pacing import DialMode
 from cti.outbound.rules import CallingHours
 
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")

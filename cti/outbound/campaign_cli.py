@@ -25,9 +25,10 @@ from cti.errors import CtiError
 from cti.outbound.call_lists import Report, parse_mapping, read_list
 from cti.outbound.campaign_checks import new_campaign
 from cti.outbound.campaign_store import CampaignStore
-from cti.outbound.campaigns import RETRY_RESULTS, CampaignKind, CampaignStatus, CenterLimits, DialMode
+from cti.outbound.campaigns import RETRY_RESULTS, CampaignKind, CampaignStatus, CenterLimits
 from cti.outbound.list_import import ListImport, import_list
 from cti.outbound.numbers import NumberPolicy
+from cti.outbound.pacing import DialMode
 from cti.store import make_engine
 
 if TYPE_CHECKING:

@@ -16,6 +16,7 @@ from enum import StrEnum
 from typing import Any
 
 from cti.errors import CtiError
+from cti.outbound.pacing import DialMode
 from cti.outbound.rules import CallingHours
 from cti.settings import OutboundSettings
 
@@ -49,14 +50,6 @@ _DUE_OFFSETS: dict[CampaignKind, tuple[str, timedelta]] = {
     CampaignKind.PERIODIC_MAINTENANCE: ("due", timedelta(days=-7)),
     CampaignKind.INSURANCE_RENEWAL: ("due", timedelta(days=-30)),
 }
-
-
-class DialMode(StrEnum):
-    """How the dialer paces the campaign (the same values as ``cti.outbound.pacing``'s)."""
-
-    PREVIEW = "preview"  # the agent sees the record first and clicks to dial
-    PROGRESSIVE = "progressive"  # one call per free agent
-    PREDICTIVE = "predictive"  # more lines than free agents, under the abandon cap
 
 
 class CampaignStatus(StrEnum):

@@ -15,12 +15,12 @@ from cti.outbound.campaigns import (
     CampaignSettings,
     CampaignStatus,
     CenterLimits,
-    DialMode,
     RetryRule,
     Schedule,
     StatusRefused,
     change_status,
 )
+from cti.outbound.pacing import DialMode
 from cti.outbound.rules import CallingHours
 from cti.settings import OutboundSettings
 
