@@ -42,6 +42,7 @@ from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedC
 from cti.live.acd_state import StaleAgentState
 from cti.loop_lag import watch_loop_lag
 from cti.loop_thread import LoopThread
+from cti.outbound.dialer import Dialer, DialerParts
 from cti.settings import Settings
 from cti.stop_watch import pending_stacks, watch_stop
 from cti.store import ensure_schema, make_engine
@@ -302,7 +303,22 @@ async def _serve(
             lookup_timeout_s=settings.ivr.lookup_timeout_s,
             checkpoints=OwnedCalls(acd_state.redis, acd_state.prefix, settings.ari.app, "ivr"),
         )
-        tracker = CallTracker(ari, outbox, fallback, router, ivr, flows)
+        dialer = Dialer(
+            DialerParts(
+                ari,
+                settings.ari.app,
+                router.outbound,
+                acd_config,
+                acd_state,
+                engine,
+                outbox,
+                settings.outbound,
+                prompts,
+            )
+        )
+        await dialer.prepare()
+        dialing = asyncio.create_task(dialer.run(), name="outbound-dialer")
+        tracker = CallTracker(ari, outbox, fallback, router, ivr, flows, dialer)
         dispatcher = Dispatcher(tracker.handle)
         vitals.events_connected = lambda: stream.connected
         vitals.connects = lambda: stream.connects
@@ -330,6 +346,9 @@ async def _serve(
                 dispatcher.submit(event)
         finally:
             sweeper.cancel()
+            dialing.cancel()
+            await asyncio.gather(dialing, return_exceptions=True)
+            await dialer.aclose()
             await dispatcher.aclose(grace_s=STOP_GRACE_S)
             try:
                 await tracker.stop()
