@@ -25,6 +25,7 @@ from cti.outbound.dial_records import take_due
 from cti.outbound.dialer import Dialer, DialerParts
 from cti.settings import OutboundSettings
 from cti.sim import Customer, acd_entry, customer_number, place_simulated_call, set_agent_timing
+from cti.store import make_engine
 from cti.store.models import DialAttemptRow, LeadRow
 from cti.tts import PromptRenderer
 from tests.conftest import eventually
@@ -256,3 +257,19 @@ async def test_given_a_caller_waiting_when_an_agent_is_free_for_both_then_the_ca
     offered = [e for e in every if e.kind is EventKind.AGENT_OFFERED]
     assert [e.call_id for e in offered] == [caller.id]
     assert (await out.row(lead_id)).status == "new"  # back in the hopper, not dialled
+
+
+async def test_given_two_instances_when_both_take_due_leads_then_no_lead_is_taken_twice(
+    make_outbound: MakeOutbound, migrated_database: str
+) -> None:
+    out = await make_outbound()
+    leads = {await out.lead(customer_number(Customer.ANSWERS, line=10 + i)) for i in range(12)}
+    other = make_engine(migrated_database)  # a second instance: its own engine and connections
+    try:
+        batches = await asyncio.gather(
+            *(take_due(engine, time.time(), 12) for engine in (out.engine, other, out.engine, other))
+        )
+    finally:
+        await other.dispose()
+    taken = [lead.lead_id for batch in batches for lead in batch]
+    assert sorted(taken) == sorted(leads)  # every lead once, whichever instance took it
