@@ -33,6 +33,7 @@ class DueLead:
     lead_id: str
     phone_number: str
     status: str  # what it was before it was taken (``put_back`` restores it)
+    source: str  # insurer | web | ivr_callback | queue_callback | list
     campaign: str | None
     name: str | None
     deadline_at: float | None  # epoch seconds: contact wanted by (leads), None for list work
@@ -71,6 +72,7 @@ async def take_due(engine: AsyncEngine, now: float, limit: int) -> list[DueLead]
                         row.lead_id,
                         row.phone_number,
                         row.status,
+                        row.source,
                         row.campaign,
                         row.name,
                         deadline,

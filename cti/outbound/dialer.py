@@ -54,8 +54,12 @@ class Dialer:
         self.legs = CustomerLegs(parts, self._settle)
         self._asking: set[str] = set()  # calls waiting for their reservation
         self._tasks: set[asyncio.Task[Any]] = set()
-        if settings.queue not in {queue.name for queue in parts.acd.queues}:
-            raise ValueError(f"[outbound] queue {settings.queue!r} is not a queue of the ACD")
+        #: The queue of leads of no campaign; a center whose ACD has no such queue dials none.
+        self.queue = settings.queue if settings.queue in {q.name for q in parts.acd.queues} else None
+        if self.queue is None:
+            log.error(
+                "outbound: [outbound] queue %r is not a queue of the ACD: no lead is dialled", settings.queue
+            )
 
     async def prepare(self) -> None:
         """Render the abandon message before the first call needs it (cached afterwards)."""
@@ -131,7 +135,7 @@ class Dialer:
 
     def _queue_of(self, lead: DueLead) -> str:
         """The queue whose agents take the lead (SWAP AT MERGE: its campaign's queue)."""
-        return self.parts.settings.queue
+        return self.queue or self.parts.settings.queue
 
     def _rules_of(self, lead: DueLead) -> Mapping[DialResult, RetryRule]:
         """The lead's retry rules (SWAP AT MERGE: its campaign's)."""

@@ -112,9 +112,15 @@ class CustomerLegs:
     async def originate(self, call: OutboundCall) -> None:
         parts, settings = self.parts, self.parts.settings
         self.calls[call.call_id] = call
-        await self._record(
-            EventKind.DIAL_STARTED, call, {"campaign": call.lead.campaign, "attempt": call.lead.attempts + 1}
-        )
+        lead = call.lead
+        # The lead's name and source ride along for the agent's screen-pop (``cti.desk.pop``).
+        started = {
+            "campaign": lead.campaign,
+            "attempt": lead.attempts + 1,
+            "source": lead.source,
+            "name": lead.name,
+        }
+        await self._record(EventKind.DIAL_STARTED, call, started)
         endpoint = settings.trunk.format(number=call.number.e164, national=call.number.national)
         variables = {"CALLERID(num)": settings.caller_id} if settings.caller_id else None
         try:
