@@ -1,0 +1,90 @@
+"""The whole service dials a due lead: the dialer runs beside the ACD (``cti.app``), the call
+tracker hands it the customer's leg, the agent's desktop pops the lead. Demo agents
+(config/acd.demo.toml, ``[agent-sim]``), a ``[customer-sim]`` customer (config/cti.toml's
+``[outbound] trunk``), the store a migrated database."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import insert
+
+from cti.desk.push import PushTopics
+from cti.events import EventKind
+from cti.live import connect_redis
+from cti.sim import Customer, customer_number
+from cti.store import events_between, make_engine
+from cti.store.models import LeadRow
+from tests.conftest import eventually
+from tests.integration.conftest import StartHotline
+
+OPEN = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
+NUMBER = customer_number(Customer.ANSWERS, ring_s=1, stay_s=8, line=42)
+
+
+async def test_given_the_service_when_a_lead_is_due_then_an_agent_talks_to_the_customer_with_its_pop(
+    start_hotline: StartHotline, migrated_database: str, redis_url: str
+) -> None:
+    hotline = await start_hotline(OPEN, database_url=migrated_database)
+    engine = make_engine(migrated_database)
+    lead_id = uuid.uuid4().hex
+    try:
+        async with engine.begin() as connection:
+            now_us = int(time.time() * 1e6)
+            await connection.execute(
+                insert(LeadRow).values(
+                    lead_id=lead_id,
+                    source="insurer",
+                    phone_number=f"+86{NUMBER}",
+                    created_at_us=now_us,
+                    status="new",
+                    name="李女士",
+                    deadline_at_us=now_us + 60_000_000,
+                    data={},
+                    attempts=0,
+                )
+            )
+
+        async def lead_events() -> list[Any]:
+            every = await events_between(engine, None, None)
+            calls = {e.call_id for e in every if e.lead_id == lead_id}
+            return sorted((e for e in every if e.call_id in calls), key=lambda e: e.at)
+
+        events = await eventually(
+            lead_events,
+            lambda ev: any(e.kind is EventKind.AGENT_ANSWERED for e in ev),
+            within_s=30,
+            what=lambda ev: f"events so far: {[e.kind.value for e in ev]}",
+        )
+        answered = next(e for e in events if e.kind is EventKind.AGENT_ANSWERED)
+        assert answered.lead_id == lead_id
+        assert answered.caller_number == f"+86{NUMBER}"
+        topics = PushTopics(connect_redis(redis_url), f"test:{hotline.app}:acd", 100)
+        try:
+            pops = await eventually(lambda: topics.open_pops(answered.agent or ""), what="the agent's pop")
+        finally:
+            await topics.redis.aclose()
+        (pop,) = pops
+        assert pop["call_id"] == answered.call_id
+        assert pop["caller"]["number"] == f"+86{NUMBER}"
+        assert pop["lead"]["lead_id"] == lead_id
+        assert pop["lead"]["name"] == "李女士"
+        done = await eventually(
+            lead_events,
+            lambda ev: any(e.kind is EventKind.DIAL_RESULT for e in ev),
+            within_s=30,
+            what=lambda ev: f"events so far: {[e.kind.value for e in ev]}",
+        )
+        assert [e.kind.value for e in done if e.kind is not EventKind.AGENT_STATE_CHANGED] == [
+            "dial_started",
+            "customer_answered",
+            "agent_offered",
+            "agent_answered",
+            "completed",
+            "dial_result",
+        ]
+    finally:
+        await engine.dispose()
