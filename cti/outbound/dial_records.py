@@ -10,6 +10,7 @@ read, checked by its row count), so two instances never take one lead.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -66,20 +67,30 @@ async def take_due(engine: AsyncEngine, now: float, limit: int) -> list[DueLead]
                 .values(status=DIALING, updated_at_us=_us(now))
             )
             if (await connection.execute(claim)).rowcount == 1:
-                deadline = None if row.deadline_at_us is None else row.deadline_at_us / 1_000_000
-                taken.append(
-                    DueLead(
-                        row.lead_id,
-                        row.phone_number,
-                        row.status,
-                        row.source,
-                        row.campaign,
-                        row.name,
-                        deadline,
-                        row.attempts,
-                    )
-                )
+                taken.append(_due_lead(row, row.status))
     return taken
+
+
+async def leased(engine: AsyncEngine, lead_id: str, status_before: str) -> DueLead | None:
+    """A lead taken earlier (``dialing``) as the dialer needs it; None if it is no longer taken."""
+    query = select(LeadRow).where(LeadRow.lead_id == lead_id, LeadRow.status == DIALING)
+    async with engine.connect() as connection:
+        row = (await connection.execute(query)).one_or_none()
+    return None if row is None else _due_lead(row, status_before)
+
+
+def _due_lead(row: Any, status_before: str) -> DueLead:
+    deadline = None if row.deadline_at_us is None else row.deadline_at_us / 1_000_000
+    return DueLead(
+        row.lead_id,
+        row.phone_number,
+        status_before,
+        row.source,
+        row.campaign,
+        row.name,
+        deadline,
+        row.attempts,
+    )
 
 
 async def put_back(engine: AsyncEngine, lead: DueLead, now: float, due_at: float | None = None) -> None:

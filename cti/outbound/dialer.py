@@ -12,7 +12,7 @@ decides the lead's next step (``cti.outbound.retries``) and both are stored.
 Where the other outbound parts plug in (each call site is the one place to change):
 ``_lines`` is pacing's (``pacing.pace``: predictive dials more lines than agents, with
 ``dial(lead, reserve=False)``); ``take_due`` the hopper's (``Hopper.take``); ``_check`` the
-guard's (``DialGuard.take``, which also counts the attempt); ``_queue_of`` and ``_rules_of`` the
+guard's (``DialGuard.take``, which also counts the attempt); ``queue_of`` and ``_rules_of`` the
 campaigns' (the campaign's queue and retry rules).
 """
 
@@ -96,22 +96,28 @@ class Dialer:
     def channels(self) -> set[str]:
         return self.legs.channels
 
-    async def dial(self, lead: DueLead, *, reserve: bool = True) -> None:
+    async def dial(
+        self, lead: DueLead, *, reserve: bool = True, agent: str | None = None, call_id: str | None = None
+    ) -> str | None:
         """One attempt for a lead taken from the hopper: check, reserve (unless ``reserve`` is
-        False: predictive pacing dials ahead of agents), dial."""
+        False: predictive pacing dials ahead of agents; or ``agent`` was claimed already for
+        ``call_id``: a preview), dial. The call's id, or None when it was not dialled."""
         parts = self.parts
         number = await self._check(lead)
         if isinstance(number, Refusal):
             await self._refused(lead, number)
-            return
-        call_id = f"out-{uuid.uuid4().hex[:16]}"
-        queue = self._queue_of(lead)
-        agent = await self._reserve(call_id, queue, lead) if reserve else None
-        if reserve and agent is None:
-            await put_back(parts.engine, lead, parts.clock())
-            return
-        call = OutboundCall(lead, call_id, number, queue, agent, parts.clock())
-        await self.legs.originate(call)
+            if agent is not None:
+                await parts.desk.release(agent)
+            return None
+        call_id = call_id or f"out-{uuid.uuid4().hex[:16]}"
+        queue = self.queue_of(lead)
+        if agent is None and reserve:
+            agent = await self._reserve(call_id, queue, lead)
+            if agent is None:
+                await put_back(parts.engine, lead, parts.clock())
+                return None
+        await self.legs.originate(OutboundCall(lead, call_id, number, queue, agent, parts.clock()))
+        return call_id
 
     async def aclose(self) -> None:
         for task in list(self._tasks):
@@ -133,7 +139,7 @@ class Dialer:
         """May this lead's number be dialled now (SWAP AT MERGE: ``DialGuard.take``)."""
         return read_number(lead.phone_number, self.policy)
 
-    def _queue_of(self, lead: DueLead) -> str:
+    def queue_of(self, lead: DueLead) -> str:
         """The queue whose agents take the lead (SWAP AT MERGE: its campaign's queue)."""
         return self.queue or self.parts.settings.queue
 

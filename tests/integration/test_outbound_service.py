@@ -8,12 +8,13 @@ from __future__ import annotations
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import Any
 
+import aiohttp
 from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.desk.push import PushTopics
-from cti.events import EventKind
+from cti.events import CallEvent, EventKind
 from cti.live import connect_redis
 from cti.sim import Customer, customer_number
 from cti.store import events_between, make_engine
@@ -25,33 +26,43 @@ OPEN = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 NUMBER = customer_number(Customer.ANSWERS, ring_s=1, stay_s=8, line=42)
 
 
+async def add_lead(engine: AsyncEngine, number: str) -> str:
+    lead_id = uuid.uuid4().hex
+    async with engine.begin() as connection:
+        now_us = int(time.time() * 1e6)
+        await connection.execute(
+            insert(LeadRow).values(
+                lead_id=lead_id,
+                source="insurer",
+                phone_number=f"+86{number}",
+                created_at_us=now_us,
+                status="new",
+                name="李女士",
+                deadline_at_us=now_us + 60_000_000,
+                data={},
+                attempts=0,
+            )
+        )
+    return lead_id
+
+
+async def events_of_lead(engine: AsyncEngine, lead_id: str) -> list[CallEvent]:
+    """The lead's calls' events, in order."""
+    every = await events_between(engine, None, None)
+    calls = {e.call_id for e in every if e.lead_id == lead_id}
+    return sorted((e for e in every if e.call_id in calls), key=lambda e: e.at)
+
+
 async def test_given_the_service_when_a_lead_is_due_then_an_agent_talks_to_the_customer_with_its_pop(
     start_hotline: StartHotline, migrated_database: str, redis_url: str
 ) -> None:
     hotline = await start_hotline(OPEN, database_url=migrated_database)
     engine = make_engine(migrated_database)
-    lead_id = uuid.uuid4().hex
     try:
-        async with engine.begin() as connection:
-            now_us = int(time.time() * 1e6)
-            await connection.execute(
-                insert(LeadRow).values(
-                    lead_id=lead_id,
-                    source="insurer",
-                    phone_number=f"+86{NUMBER}",
-                    created_at_us=now_us,
-                    status="new",
-                    name="李女士",
-                    deadline_at_us=now_us + 60_000_000,
-                    data={},
-                    attempts=0,
-                )
-            )
+        lead_id = await add_lead(engine, NUMBER)
 
-        async def lead_events() -> list[Any]:
-            every = await events_between(engine, None, None)
-            calls = {e.call_id for e in every if e.lead_id == lead_id}
-            return sorted((e for e in every if e.call_id in calls), key=lambda e: e.at)
+        async def lead_events() -> list[CallEvent]:
+            return await events_of_lead(engine, lead_id)
 
         events = await eventually(
             lead_events,
@@ -86,5 +97,42 @@ async def test_given_the_service_when_a_lead_is_due_then_an_agent_talks_to_the_c
             "completed",
             "dial_result",
         ]
+    finally:
+        await engine.dispose()
+
+
+async def test_given_a_preview_when_the_agent_dials_it_then_that_agent_talks_to_the_customer(
+    start_hotline: StartHotline, migrated_database: str
+) -> None:
+    hotline = await start_hotline(OPEN, database_url=migrated_database, auto_login=False)  # nobody ready
+    engine = make_engine(migrated_database)
+    api = {"Authorization": "Bearer dev-api-token"}
+    try:
+        lead_id = await add_lead(engine, customer_number(Customer.ANSWERS, ring_s=1, stay_s=6, line=43))
+        async with aiohttp.ClientSession(hotline.web, headers=api) as http:
+            async with http.post("/api/agents/1001/preview") as response:
+                assert response.status == 200
+                record = await response.json()
+            assert (record["lead_id"], record["name"], record["source"]) == (lead_id, "李女士", "insurer")
+            async with http.post(f"/api/agents/1001/preview/{lead_id}/dial") as response:
+                assert response.status == 409  # not signed in, so not ready
+            async with http.post("/api/agents/1001/login", json={}) as response:
+                assert response.status == 200
+            async with http.post("/api/agents/1001/preview") as response:
+                assert (await response.json())["lead_id"] == lead_id  # the same preview, held
+            async with http.post(f"/api/agents/1001/preview/{lead_id}/dial") as response:
+                assert response.status == 202
+                call_id = (await response.json())["call_id"]
+            async with http.post(f"/api/agents/1001/preview/{lead_id}/dial") as response:
+                assert response.status == 404  # dialled: no preview held any more
+        events = await eventually(
+            lambda: events_of_lead(engine, lead_id),
+            lambda ev: any(e.kind is EventKind.DIAL_RESULT for e in ev),
+            within_s=30,
+            what=lambda ev: f"events so far: {[e.kind.value for e in ev]}",
+        )
+        answered = next(e for e in events if e.kind is EventKind.AGENT_ANSWERED)
+        assert (answered.call_id, answered.agent) == (call_id, "1001")
+        assert next(e for e in events if e.kind is EventKind.DIAL_RESULT).data["result"] == "answered"
     finally:
         await engine.dispose()
