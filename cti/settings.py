@@ -263,6 +263,8 @@ class OutboundSettings(_Section):
         "Call-Info": "<sip:127.0.0.1>;answer-after=0",
         "Alert-Info": "<http://127.0.0.1>;info=alert-autoanswer",
     }
+    # How long a lead waits for an agent's reservation before it goes back to the hopper.
+    reserve_wait_s: float = Field(default=2.0, gt=0)
 
 
 class Settings(_Section):

@@ -5,7 +5,7 @@ lines may be dialled now (``_lines``: a ready agent of the queue each, less the 
 in it and the reservations already asked), takes that many due leads (``take_due``: atomic, so
 two instances never take one lead), and works each lead on its own task: the number is checked
 (``_check``), an agent is reserved through the ACD's one claim path (``OutboundDesk.reserve``:
-after every inbound caller; none within ``RESERVE_WAIT_S`` puts the lead back), and the
+after every inbound caller; none within ``[outbound] reserve_wait_s`` puts the lead back), and the
 customer's leg is dialled (``cti.outbound.outbound_leg``). When the attempt ends, its result
 decides the lead's next step (``cti.outbound.retries``) and both are stored.
 
@@ -40,8 +40,6 @@ from cti.outbound.refusal import Refusal
 from cti.outbound.retries import DEFAULT_RULES, DialResult, RetryRule, after
 
 log = logging.getLogger(__name__)
-
-RESERVE_WAIT_S = 2.0  # a lead whose reservation is not won by then goes back to the hopper
 
 __all__ = ["Dialer", "DialerParts"]
 
@@ -153,10 +151,15 @@ class Dialer:
         agent = await desk.reserve(call_id, queue, lead.urgency, self.legs.hold_s)
         self._asking.add(call_id)
         try:
-            return await asyncio.wait_for(asyncio.shield(agent), RESERVE_WAIT_S)
-        except TimeoutError:
-            desk.withdraw(call_id)
-            return agent.result() if agent.done() and not agent.cancelled() else None
+            return await asyncio.wait_for(asyncio.shield(agent), self.parts.settings.reserve_wait_s)
+        except (TimeoutError, asyncio.CancelledError) as exc:
+            desk.withdraw(call_id)  # a claim won from now on frees its agent (``Routing``)
+            won = agent.result() if agent.done() and not agent.cancelled() else None
+            if isinstance(exc, asyncio.CancelledError):  # stopping: no dial, the agent is free
+                if won is not None:
+                    self._spawn(desk.release(won))
+                raise
+            return won
         finally:
             self._asking.discard(call_id)
 

@@ -6,19 +6,23 @@ database, and the dialer sees every event first, as in the service (``CallTracke
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cti.acd import AcdConfig, Command, QueueConfig
+from cti.acd import AcdConfig, Command
 from cti.acd.model import AgentState
 from cti.acd.router import QueueRouter
 from cti.ari import AriClient, Dispatcher, Event, EventStream
+from cti.ari.models import Bridge
+from cti.errors import AriNotFound
 from cti.events import CallEvent, EventKind, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
 from cti.outbound.dial_records import take_due
@@ -75,10 +79,13 @@ class Outbound:
             query = select(DialAttemptRow).where(DialAttemptRow.lead_id == lead_id)
             return list((await connection.execute(query)).all())  # type: ignore[arg-type]
 
+    async def recorded(self) -> list[CallEvent]:
+        entries = await self.outbox.redis.xrange(self.outbox.stream)
+        return [event_from_json(fields["e"]) for _, fields in entries]
+
     async def events(self, lead_id: str) -> list[CallEvent]:
         """The lead's events and those of its calls (agent offered, answered, completed)."""
-        entries = await self.outbox.redis.xrange(self.outbox.stream)
-        every = [event_from_json(fields["e"]) for _, fields in entries]
+        every = await self.recorded()
         calls = {e.call_id for e in every if e.lead_id == lead_id and e.call_id}
         return [e for e in every if e.lead_id == lead_id or (e.call_id in calls and e.call_id)]
 
@@ -110,20 +117,19 @@ async def make_outbound(ari: AriClient, redis_url: str, store: AsyncEngine) -> A
     redis = connect_redis(redis_url)
     made: list[tuple[QueueRouter, Dialer, Dispatcher, EventStream, asyncio.Task[None]]] = []
 
-    async def make(
-        queues: tuple[QueueConfig, ...] = (sales(),), agent_ids: list[str] | None = None
-    ) -> Outbound:
-        if agent_ids is None:
-            agent_ids = ["1001"]
+    async def make(**outbound: Any) -> Outbound:
+        """A router with agent 1001 in the sales queue, and a dialer with ``OUTBOUND``'s
+        settings, or ``outbound``'s where it names some."""
         app = f"out-{uuid.uuid4().hex[:8]}"
-        config = AcdConfig(agents=agents(list(agent_ids)), queues=queues)
+        config = AcdConfig(agents=agents(["1001"]), queues=(sales(),))
         state = AcdState(redis, prefix)
         outbox = EventOutbox(redis, f"{prefix}:events:{app}")
         router = QueueRouter(ari, app, config, state, outbox)
         router.start()
         prompts = PromptRenderer.from_settings(FAST_SPEECH)
+        settings = OUTBOUND.model_copy(update=outbound)
         dialer = Dialer(
-            DialerParts(ari, app, router.outbound, config, state, store, outbox, OUTBOUND, prompts)
+            DialerParts(ari, app, router.outbound, config, state, store, outbox, settings, prompts)
         )
         entry = acd_entry(router)
 
@@ -174,8 +180,20 @@ async def test_given_a_free_agent_when_a_lead_is_due_then_it_is_dialled_answered
     talking = await out.until(lead_id, ended(EventKind.AGENT_ANSWERED))
     answered = next(e for e in talking if e.kind is EventKind.AGENT_ANSWERED)
     session = out.router.calls[answered.call_id]
-    bridge = await eventually(lambda: ari.get_bridge(session.bridge_id or ""), lambda b: len(b.channels) == 2)
-    assert set(bridge.channels) == {answered.call_id, session.agent_channel}
+
+    async def bridge() -> Bridge | None:
+        """The conversation's bridge once both are in it (``agent_answered`` is recorded a
+        moment before the bridge is made)."""
+        if session.bridge_id is None:
+            return None
+        with contextlib.suppress(AriNotFound):
+            found = await ari.get_bridge(session.bridge_id)
+            return found if len(found.channels) == 2 else None
+        return None
+
+    bridged = await eventually(bridge, what="the customer and the agent bridged")
+    assert bridged is not None
+    assert set(bridged.channels) == {answered.call_id, session.agent_channel}
 
     events = await out.until(lead_id, ended(EventKind.DIAL_RESULT))
     assert kinds(events) == [
@@ -238,7 +256,7 @@ async def test_given_no_free_agent_when_the_customer_answers_then_the_message_pl
 async def test_given_a_caller_waiting_when_an_agent_is_free_for_both_then_the_caller_gets_the_agent(
     make_outbound: MakeOutbound, ari: AriClient
 ) -> None:
-    out = await make_outbound()
+    out = await make_outbound(reserve_wait_s=60)  # the lead keeps asking for an agent throughout
     await set_agent_timing(ari, "1001", ring_s=1)
     await login(out, "1001")
     await out.state.transition("1001", Command.PAUSE, time.time(), reason="break")
@@ -246,17 +264,22 @@ async def test_given_a_caller_waiting_when_an_agent_is_free_for_both_then_the_ca
     (lead,) = await take_due(out.engine, time.time(), 1)
     dialling = asyncio.create_task(out.dialer.dial(lead))  # asks for an agent: none is free
     await eventually(lambda: out.dialer._asking, what="the reservation asked")
-
-    caller = await place_simulated_call(ari, app=out.app, app_args="caller,sales", hold_s=5)
+    caller = await place_simulated_call(ari, app=out.app, app_args="caller,sales", hold_s=30)
     await eventually(lambda: caller.id in out.router.calls and out.router.calls[caller.id].in_line)
-    await out.state.transition("1001", Command.UNPAUSE, time.time())
 
-    await dialling
-    entries = await out.outbox.redis.xrange(out.outbox.stream)
-    every = [event_from_json(fields["e"]) for _, fields in entries]
-    offered = [e for e in every if e.kind is EventKind.AGENT_OFFERED]
-    assert [e.call_id for e in offered] == [caller.id]
-    assert (await out.row(lead_id)).status == "new"  # back in the hopper, not dialled
+    await out.state.transition("1001", Command.UNPAUSE, time.time())
+    every = await eventually(
+        lambda: out.recorded(), lambda ev: any(e.kind is EventKind.AGENT_ANSWERED for e in ev)
+    )
+    assert [(e.call_id, e.agent) for e in every if e.kind is EventKind.AGENT_ANSWERED] == [
+        (caller.id, "1001")
+    ]
+    assert not dialling.done()  # the lead still waits for an agent: nothing was dialled
+    assert [e for e in await out.events(lead_id) if e.kind is EventKind.DIAL_STARTED] == []
+    dialling.cancel()
+    await asyncio.gather(dialling, return_exceptions=True)
+    assert out.dialer._asking == set()
+    await ari.hangup(caller.id)
 
 
 async def test_given_two_instances_when_both_take_due_leads_then_no_lead_is_taken_twice(
