@@ -59,7 +59,7 @@ class Outbound:
                 insert(LeadRow).values(
                     lead_id=lead_id,
                     source="web",
-                    phone_number=f"+86{number}",
+                    phone_number=number if number.startswith("+") else f"+86{number}",
                     created_at_us=now_us,
                     status="new",
                     name="张三",
@@ -249,8 +249,28 @@ async def test_given_no_free_agent_when_the_customer_answers_then_the_message_pl
     abandoned = events[2]
     assert abandoned.number("wait_s") >= OUTBOUND.no_agent_s
     assert events[-1].data["result"] == "abandoned"
+    heard_s = (events[-1].at - abandoned.at).total_seconds()
+    assert heard_s >= 1.0, f"hung up {heard_s} s after the abandon: the message was not played"
     row = await eventually(lambda: out.row(lead_id), lambda r: r.status == "retry")
     assert row.last_result == "abandoned"
+
+
+async def test_given_a_number_the_rules_refuse_when_its_lead_is_due_then_it_is_never_dialled(
+    make_outbound: MakeOutbound,
+) -> None:
+    out = await make_outbound()
+    await login(out, "1001")
+    lead_id = await out.lead("+14155550123")  # the center calls China only
+
+    assert await out.dialer.tick() == 1
+    row = await eventually(lambda: out.row(lead_id), lambda r: r.status == "refused")
+    assert row.last_result == "international"
+    (refused,) = await out.events(lead_id)
+    assert refused.kind is EventKind.DIAL_REFUSED
+    assert refused.data["rule"] == "international"
+    assert await out.attempts(lead_id) == []
+    status, _ = await out.state.agent("1001")
+    assert status.state is AgentState.READY  # no agent was reserved for it
 
 
 async def test_given_a_caller_waiting_when_an_agent_is_free_for_both_then_the_caller_gets_the_agent(
