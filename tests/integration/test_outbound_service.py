@@ -5,22 +5,29 @@ tracker hands it the customer's leg, the agent's desktop pops the lead. Demo age
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from datetime import UTC, datetime
+from pathlib import Path
 
 import aiohttp
 from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from cti.app import run_service
+from cti.ari import AriClient
 from cti.desk.push import PushTopics
 from cti.events import CallEvent, EventKind
 from cti.live import connect_redis
+from cti.settings import DatabaseSettings, RedisSettings
 from cti.sim import Customer, customer_number
+from cti.sim.drill import free_port
 from cti.store import events_between, make_engine
 from cti.store.models import LeadRow
 from tests.conftest import eventually
-from tests.integration.conftest import StartHotline
+from tests.integration.conftest import AsteriskStack, StartHotline
+from tests.integration.hotline import FAST_SPEECH, until_serving
 
 OPEN = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 NUMBER = customer_number(Customer.ANSWERS, ring_s=1, stay_s=8, line=42)
@@ -136,3 +143,56 @@ async def test_given_a_preview_when_the_agent_dials_it_then_that_agent_talks_to_
         assert next(e for e in events if e.kind is EventKind.DIAL_RESULT).data["result"] == "answered"
     finally:
         await engine.dispose()
+
+
+async def test_given_two_service_instances_when_leads_are_due_then_each_lead_is_dialled_once(
+    asterisk: AsteriskStack, ari: AriClient, migrated_database: str, redis_url: str
+) -> None:
+    """Two instances (their own Stasis apps) on one store, one Redis, one pool of agents."""
+    shared = f"test-{uuid.uuid4().hex[:8]}"
+    services: list[asyncio.Task[None]] = []
+    for name in ("a", "b"):
+        app = f"{shared}-{name}"
+        settings = asterisk.settings.model_copy(
+            update={
+                "ari": asterisk.settings.ari.model_copy(update={"app": app}),
+                "redis": RedisSettings(url=redis_url, outbox_stream=f"test:{shared}:events"),
+                "database": DatabaseSettings(url=migrated_database),
+                "web": asterisk.settings.web.model_copy(update={"port": free_port(), "demo_users": False}),
+                "sounds": FAST_SPEECH,
+                "acd": asterisk.settings.acd.model_copy(
+                    update={"config_file": Path("config/acd.demo.toml"), "redis_prefix": f"test:{shared}:acd"}
+                ),
+            }
+        )
+        services.append(asyncio.create_task(run_service(settings, clock=lambda: OPEN)))
+        await until_serving(ari, app, services[-1])
+    engine = make_engine(migrated_database)
+    try:
+        numbers = [customer_number(Customer.ANSWERS, ring_s=1, stay_s=2, line=50 + i) for i in range(8)]
+        leads = [await add_lead(engine, number) for number in numbers]
+
+        async def dialled() -> list[CallEvent]:
+            every = await events_between(engine, None, None)
+            return [e for e in every if e.lead_id in leads and e.kind is EventKind.DIAL_STARTED]
+
+        async def results() -> list[CallEvent]:
+            every = await events_between(engine, None, None)
+            return [e for e in every if e.lead_id in leads and e.kind is EventKind.DIAL_RESULT]
+
+        ended = await eventually(results, lambda found: len(found) >= len(leads), within_s=120)
+        assert sorted(e.lead_id or "" for e in ended) == sorted(leads)
+        assert {e.data["result"] for e in ended} == {"answered"}
+        assert sorted(e.lead_id or "" for e in await dialled()) == sorted(leads)  # once each
+        instances = {e.call_id for e in await dialled()}
+        assert len(instances) == len(leads)
+    finally:
+        await engine.dispose()
+        for service in services:
+            service.cancel()
+        await asyncio.gather(*services, return_exceptions=True)
+        redis = connect_redis(redis_url)
+        keys = [key async for key in redis.scan_iter(f"test:{shared}*")]
+        if keys:
+            await redis.delete(*keys)
+        await redis.aclose()
