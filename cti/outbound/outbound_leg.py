@@ -53,6 +53,7 @@ log = logging.getLogger(__name__)
 
 OUTBOUND_CUSTOMER = "outbound-customer"  # Stasis args of a customer's leg: outbound-customer,<lead id>
 ANSWERED_FIRST = float("-inf")  # an answered customer's urgency: ahead of every lead
+HOLD_MARGIN_S = 10.0  # a reserved agent's deadline beyond the rings and the wait it may cover
 MESSAGE_MAX_S = 30.0  # the abandoned customer is hung up after this even if no PlaybackFinished comes
 
 
@@ -107,7 +108,7 @@ class CustomerLegs:
         for an agent, the agent's own ring; the sweeper frees the agent after that."""
         parts = self.parts
         longest_ring = max((queue.ring_timeout_s for queue in parts.acd.queues), default=0.0)
-        return parts.settings.ring_s + parts.settings.no_agent_s + longest_ring + 10.0
+        return parts.settings.ring_s + parts.settings.no_agent_s + longest_ring + HOLD_MARGIN_S
 
     async def originate(self, call: OutboundCall) -> None:
         parts, settings = self.parts, self.parts.settings
@@ -289,6 +290,7 @@ class CustomerLegs:
             data={k: v for k, v in data.items() if v is not None},
         )
         await self.parts.outbox.try_record(event)
+        shown = {k: v for k, v in event.data.items() if k != "name"}  # the log is no CRM
         log.info(
-            "outbound: %s", kind.value, extra={"channel": call.call_id, "lead": call.lead.lead_id, **data}
+            "outbound: %s", kind.value, extra={"channel": call.call_id, "lead": call.lead.lead_id, **shown}
         )
