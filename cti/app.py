@@ -42,8 +42,10 @@ from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedC
 from cti.live.acd_state import StaleAgentState
 from cti.loop_lag import watch_loop_lag
 from cti.loop_thread import LoopThread
+from cti.outbound.dialer import Dialer, DialerParts
 from cti.outbound.guard import DialGuard
 from cti.outbound.intake import LeadIntake
+from cti.outbound.preview import Previews
 from cti.settings import Settings
 from cti.stop_watch import pending_stacks, watch_stop
 from cti.store import ensure_schema, make_engine
@@ -53,6 +55,7 @@ from cti.tts import PromptRenderer, flow_prompts
 from cti.web import build_web_app
 from cti.web.desk import Desk
 from cti.web.health import VITALS, AcdFigures, PushFigures, Vitals
+from cti.web.preview import add_preview_routes
 from cti.web.wallboard import WALLBOARD
 from cti.web.ws import add_push_routes
 
@@ -137,6 +140,8 @@ async def _run_leased(
     topics = PushTopics(redis, settings.acd.redis_prefix, settings.web.replay_max)
     hub = PushHub(topics, acd_state, agent_views(files.acd_config, files.dispositions))
     add_push_routes(web_app, hub)
+    previews = Previews(acd_state, engine, outbox)  # its dialer comes with ARI (``_serve``)
+    add_preview_routes(web_app, previews)
     vitals = web_app[VITALS]
     vitals.redis, vitals.lease, vitals.outbox_stream = redis, lease, settings.redis.outbox_stream
     web_runner = web.AppRunner(web_app, access_log=None)
@@ -169,7 +174,7 @@ async def _run_leased(
     heartbeat = asyncio.create_task(lease.keep(), name="instance-heartbeat")
     lag = asyncio.create_task(watch_loop_lag(vitals.loop_lag_seconds.observe), name="loop-lag")
     try:
-        await _serve(settings, files, outbox, acd_state, engine, clock, vitals, leads)
+        await _serve(settings, files, outbox, acd_state, engine, clock, vitals, leads, previews)
     finally:
         await leads.aclose()  # callback leads being stored get a moment
         await outbox.aclose()  # what it held while Redis was away, before the last drain
@@ -271,6 +276,7 @@ async def _serve(
     clock: Clock,
     vitals: Vitals,
     leads: LeadIntake,
+    previews: Previews,
 ) -> None:
     acd_config, flows, context = files.acd_config, files.flows, files.context
     prompts = PromptRenderer.from_settings(settings.sounds)
@@ -311,7 +317,23 @@ async def _serve(
             checkpoints=OwnedCalls(acd_state.redis, acd_state.prefix, settings.ari.app, "ivr"),
             leads=leads,
         )
-        tracker = CallTracker(ari, outbox, fallback, router, ivr, flows)
+        dialer = Dialer(
+            DialerParts(
+                ari,
+                settings.ari.app,
+                router.outbound,
+                acd_config,
+                acd_state,
+                engine,
+                outbox,
+                settings.outbound,
+                prompts,
+            )
+        )
+        await dialer.prepare()
+        previews.dialer = dialer
+        dialing = asyncio.create_task(dialer.run(), name="outbound-dialer")
+        tracker = CallTracker(ari, outbox, fallback, router, ivr, flows, dialer)
         dispatcher = Dispatcher(tracker.handle)
         vitals.events_connected = lambda: stream.connected
         vitals.connects = lambda: stream.connects
@@ -339,6 +361,9 @@ async def _serve(
                 dispatcher.submit(event)
         finally:
             sweeper.cancel()
+            dialing.cancel()
+            await asyncio.gather(dialing, return_exceptions=True)
+            await dialer.aclose()
             await dispatcher.aclose(grace_s=STOP_GRACE_S)
             try:
                 await tracker.stop()

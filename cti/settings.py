@@ -250,6 +250,24 @@ class OutboundSettings(_Section):
     lead_deadline_s: float = Field(default=60.0, gt=0)  # a new lead is to be contacted within this
     # (leads) A queue callback the customer did not answer becomes a lead, dialled again this much later.
     callback_retry_s: float = Field(default=300.0, gt=0)
+    # The dialer (cti.outbound.dialer): the queue whose agents take leads of no campaign, how long
+    # a customer's phone rings, how often due leads are looked for, and what an answered customer
+    # who got no agent hears ({center}: center_name), spoken by the prompts' TTS.
+    queue: str = "sales"
+    ring_s: int = Field(default=30, ge=5, le=300)
+    poll_s: float = Field(default=1.0, gt=0)
+    center_name: str = "客户关怀中心"
+    abandon_message: str = "您好, 这里是{center}. 抱歉现在没有空闲的客服, 我们稍后再联系您. 再见."
+    abandon_language: str = "zh"
+    # SIP headers that make a real agent's phone answer by itself: the customer is already on
+    # the line, and has no_agent_s to be connected (Polycom, Yealink, Grandstream, baresip read
+    # Call-Info answer-after; others Alert-Info). Simulated agents (Local/) get none.
+    agent_answer_headers: dict[str, str] = {
+        "Call-Info": "<sip:127.0.0.1>;answer-after=0",
+        "Alert-Info": "<http://127.0.0.1>;info=alert-autoanswer",
+    }
+    # How long a lead waits for an agent's reservation before it goes back to the hopper.
+    reserve_wait_s: float = Field(default=2.0, gt=0)
 
     @field_validator("calling_hours")
     @classmethod

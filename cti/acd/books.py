@@ -158,7 +158,7 @@ class Books:
             session.entry.call_id,
             queue=session.entry.queue,
             agent=agent,
-            lead_id=lead_id,
+            lead_id=lead_id or session.lead_id,  # a callback's or an outbound call's lead
             caller_number=session.caller_number,
             data=data or {},
         )

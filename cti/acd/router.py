@@ -11,7 +11,8 @@ when Redis lost it. The rooms, each sharing the router's ``Books``:
 - ``cti.acd.routing``: the routing passes: view, match, claim in Redis, ring (``agent_offered``);
 - ``cti.acd.outcomes``: answered, ring no answer, abandoned, completed, wrap-up;
 - ``cti.acd.callbacks``: the callback key, taking and serving callbacks, the customer's leg;
-- ``cti.acd.adoption``: what Asterisk holds after a reconnect or a restart.
+- ``cti.acd.adoption``: what Asterisk holds after a reconnect or a restart;
+- ``cti.acd.outbound``: agents reserved for the dialer's calls, and its answered customers.
 
 What the waiting caller hears (music, announcements, the callback confirmation) is ``Lobby``'s.
 
@@ -37,6 +38,7 @@ from cti.acd.callbacks import CallbackDesk, UnservedCallbacks
 from cti.acd.line import Line
 from cti.acd.lobby import Lobby
 from cti.acd.model import AcdConfig, AgentState, Entry
+from cti.acd.outbound import OutboundDesk
 from cti.acd.outcomes import Outcomes
 from cti.acd.recovery import LiveAgent, Recall, rebuilt_agents
 from cti.acd.routing import Routing
@@ -110,6 +112,7 @@ class QueueRouter:
             rng or random.Random(),
             observe_routing or (lambda seconds: None),
         )
+        self.outbound = OutboundDesk(books, self.routing)  # the dialer's way to agents
         self.recall = recall  # what the store remembers; None: no rebuild (tests, benches)
         self._epoch: str | None = None
         self._closing = False

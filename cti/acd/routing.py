@@ -14,7 +14,7 @@ import logging
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from cti.acd.agents import Command, StateChange, agent_state_event
 from cti.acd.books import Books, View
@@ -23,7 +23,7 @@ from cti.acd.line import Line
 from cti.acd.model import AgentState, Entry, Strategy
 from cti.acd.outcomes import Outcomes
 from cti.acd.session import AGENT_LEG, Waiting
-from cti.acd.strategies import RoundRobinMemory, leaving_empty, match
+from cti.acd.strategies import Reservation, RoundRobinMemory, blend, leaving_empty
 from cti.errors import AriError, AriUnavailable
 from cti.events import CallEvent, EventKind
 
@@ -59,6 +59,26 @@ class Routing:
         self._dirty = False
         self._ari_away_until = 0.0  # monotonic: no routing pass before (``_not_reached``)
         self._after_pause: asyncio.Task[None] | None = None
+        #: Outbound work asking for an agent (``reserve``), by call id: the reservation, how long
+        #: the claimed agent is held (its ringing state's deadline), and the agent once claimed.
+        self._reservations: dict[str, tuple[Reservation, float, asyncio.Future[str]]] = {}
+
+    def reserve(self, reservation: Reservation, hold_s: float) -> asyncio.Future[str]:
+        """Ask for an agent of the reservation's queue for outbound work: the next routing passes
+        claim one (after every inbound caller, ``strategies.blend``) and the future gets its id.
+        The agent is then *ringing* for ``reservation.entry.call_id`` for at most ``hold_s``
+        (the sweeper frees it after); ``withdraw`` gives the request up."""
+        if reservation.entry.queue not in self.books.queues:
+            raise ValueError(f"no queue {reservation.entry.queue!r}; configured: {sorted(self.books.queues)}")
+        agent: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._reservations[reservation.entry.call_id] = (reservation, hold_s, agent)
+        return agent
+
+    def withdraw(self, call_id: str) -> None:
+        """Give up a reservation not claimed yet (an agent claimed meanwhile is freed)."""
+        reservation = self._reservations.pop(call_id, None)
+        if reservation is not None:
+            reservation[2].cancel()
 
     async def dispatch(self) -> None:
         """Offer waiting callers to free agents; call it after every change.
@@ -83,16 +103,17 @@ class Routing:
         async with self._matching:
             while self._dirty:
                 self._dirty = False
-                rings, entered = await self._claim_offers()
+                rings, recorded = await self._claim_offers()
                 now = self.books.clock()  # newcomers' queue_entered and the claims' agent state changes
                 changes = [
                     StateChange(a, AgentState.RINGING, "offered", now, s.entry.call_id) for s, a, _ in rings
                 ]
-                if entered or changes:
-                    self.books.spawn(self.books.record_events([*entered, *map(agent_state_event, changes)]))
+                if recorded or changes:
+                    self.books.spawn(self.books.record_events([*recorded, *map(agent_state_event, changes)]))
 
     async def _claim_offers(self) -> tuple[list[Leg], list[CallEvent]]:
-        """One routing pass: the rings to start, and ``queue_entered`` for the callers it put in line."""
+        """One routing pass: the rings to start, and the events to record: ``queue_entered`` for
+        the callers it put in line, the state changes of the agents it reserved."""
         books = self.books
         now, started = books.clock(), time.monotonic()
         joining, books.joining = books.joining, []
@@ -115,7 +136,11 @@ class Routing:
         # A copy: what this pass's match remembers counts once saved with its claims, and a
         # claim makes the view (the memory with it) stale, so the next pass reads them again.
         memory = RoundRobinMemory(dict(view.rotation.last))
-        offers = match(books.queues, view.agents, waiting, now, memory, self.rng)
+        asking = [reservation for reservation, _, _ in self._reservations.values()]
+        offers, outbound = blend(books.queues, view.agents, waiting, asking, now, memory, self.rng)
+        reserved = [  # (agent, call id, held until), before any await: a withdrawal may follow
+            (o.agents[0], o.entry.call_id, now + self._reservations[o.entry.call_id][1]) for o in outbound
+        ]
         for offer in offers:
             if offer.entry.call_id in callbacks:
                 await self.callbacks.take(*callbacks[offer.entry.call_id], now)
@@ -127,8 +152,9 @@ class Routing:
         ]
         rotated = {o.entry.queue: o.agents[0] for o in offers if o.entry.queue in self._rotating}
         books.pass_started.update((channel_id, started) for _, _, channel_id in legs)
-        rings, positions = await self._claim(legs, joining, now, rotated)
+        rings, positions, won = await self._claim(legs, joining, now, rotated, reserved)
         entered += self._in_line(joining, positions)
+        entered += [agent_state_event(StateChange(a, AgentState.RINGING, "offered", now, c)) for a, c in won]
         for session in {s.entry.call_id: s for s, _, _ in legs}.values():
             if session.serving_callback and session.waiting and not session.ringing:
                 await self.callbacks.give_back(session)  # its agent went elsewhere: back to the line
@@ -163,14 +189,21 @@ class Routing:
         return waiting, callbacks
 
     async def _claim(
-        self, legs: list[Leg], joining: list[Waiting], now: float, rotated: dict[str, str]
-    ) -> tuple[list[Leg], list[int]]:
-        """Claim the matched agents and put the newcomers in line, in one round trip; return
-        the rings (claims won) and the newcomers' positions. The round-robin queues' memory
-        (``rotated``: queue -> agent offered last) is saved in the same round trip.
+        self,
+        legs: list[Leg],
+        joining: list[Waiting],
+        now: float,
+        rotated: dict[str, str],
+        reserved: list[tuple[str, str, float]],
+    ) -> tuple[list[Leg], list[int], list[tuple[str, str]]]:
+        """Claim the matched agents (the inbound callers' and the ``reserved`` ones of outbound
+        work: the same claim) and put the newcomers in line, in one round trip; return the rings
+        (claims won), the newcomers' positions and the reservations won (agent, call id). The
+        round-robin queues' memory (``rotated``: queue -> agent offered last) is saved in the
+        same round trip.
 
         A pass with a few offers (the usual case: a caller arrives, an agent is idle) creates
-        the agents' channels while the claim is under way (see ``_ring``): the request overlaps
+        the agents' channels while the claim is under way (see ``ring``): the request overlaps
         the round trip. A burst's pass claims first: fifty requests' worth of work on the event
         loop would hold up the claim's answer, and every dial waits for it.
         """
@@ -180,12 +213,15 @@ class Routing:
             books.legs[channel_id] = session.entry.call_id
             self._claims[channel_id] = asyncio.get_running_loop().create_future()
             if early:
-                books.spawn(self._ring(session, agent_id, channel_id))
+                books.spawn(self.ring(session, agent_id, channel_id))
         try:
             claimed, positions = await books.state.claim_and_join(
                 [
-                    (agent_id, s.entry.call_id, now + books.queues[s.entry.queue].ring_timeout_s)
-                    for s, agent_id, _ in legs
+                    *(
+                        (agent_id, s.entry.call_id, now + books.queues[s.entry.queue].ring_timeout_s)
+                        for s, agent_id, _ in legs
+                    ),
+                    *reserved,
                 ],
                 now,
                 [session.entry for session in joining],
@@ -197,13 +233,31 @@ class Routing:
                 books.legs.pop(channel_id, None)
                 self._claims.pop(channel_id).set_result(False)
             raise
-        if legs:
+        if legs or reserved:
             books.changed()  # this pass's claims: the view is stale
-        rings = self._settle_claims(legs, claimed, now)
+        rings = self._settle_claims(legs, claimed[: len(legs)], now)
         if not early:
             for session, agent_id, channel_id in rings:
-                books.spawn(self._ring(session, agent_id, channel_id))
-        return rings, positions
+                books.spawn(self.ring(session, agent_id, channel_id))
+        return rings, positions, self._settle_reservations(reserved, claimed[len(legs) :], now)
+
+    def _settle_reservations(
+        self, reserved: list[tuple[str, str, float]], claimed: list[bool], now: float
+    ) -> list[tuple[str, str]]:
+        """The reservations' claims: a won one hands its agent over (or frees it, when the
+        request was withdrawn meanwhile), a lost one makes the pass run again."""
+        won = []
+        for (agent_id, call_id, _), claim in zip(reserved, claimed, strict=True):
+            if not claim:
+                self._dirty = True
+                continue
+            won.append((agent_id, call_id))
+            asked = self._reservations.pop(call_id, None)
+            if asked is not None and not asked[2].done():
+                asked[2].set_result(agent_id)
+            else:
+                self.books.spawn(self.books.agent(agent_id, Command.CANCEL, now))
+        return won
 
     def _settle_claims(self, legs: list[Leg], claimed: list[bool], now: float) -> list[Leg]:
         """The claims' answers: a won one rings (``dial`` waits for it), a lost one reads the
@@ -244,11 +298,14 @@ class Routing:
         return entered
 
     # --- ringing ------------------------------------------------------------------------------
-    async def _ring(self, session: Waiting, agent_id: str, channel_id: str) -> None:
+    async def ring(
+        self, session: Waiting, agent_id: str, channel_id: str, variables: Mapping[str, str] | None = None
+    ) -> None:
         """Create the agent's channel, maybe while the claim is under way (``_claim``): a created
         channel does not ring the agent (a Local channel runs no dialplan, a PJSIP one sends no
         INVITE, before the dial), and ``dial`` dials it only once the claim is won. A lost
-        claim costs a channel created and hung up."""
+        claim costs a channel created and hung up. ``variables`` are set on the channel (an
+        outbound call's auto-answer headers, ``PJSIP_HEADER(add,...)``)."""
         books = self.books
         try:
             await books.ari.create_channel(
@@ -257,6 +314,7 @@ class Routing:
                 channel_id=channel_id,
                 app_args=f"{AGENT_LEG},{session.entry.call_id}",
                 originator=None if session.serving_callback else session.entry.call_id,
+                variables=variables,
             )
         except AriUnavailable as exc:  # Asterisk out of reach: not the agent's miss
             log.warning(
@@ -306,7 +364,7 @@ class Routing:
 
     async def dial(self, channel_id: str) -> None:
         """The agent's channel is in our app: now it may be dialled (earlier gives 409), once
-        the agent is claimed (``_ring``)."""
+        the agent is claimed (``ring``)."""
         books = self.books
         if channel_id in self._claims:
             await self._claims[channel_id]

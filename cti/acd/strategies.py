@@ -125,6 +125,42 @@ def match(
     return offers
 
 
+@dataclass(frozen=True)
+class Reservation:
+    """Outbound work asking for an agent of ``entry.queue`` (an offer of kind ``outbound``):
+    a lead or list line about to be dialled, or an answered customer. Lower ``urgency`` is served
+    first (a lead's contact deadline, a list line's due time)."""
+
+    entry: Entry
+    urgency: float
+
+
+def blend(
+    queues: Mapping[str, QueueConfig],
+    agents: Sequence[AgentSnapshot],
+    waiting: Iterable[Entry],
+    reservations: Iterable[Reservation],
+    now: float,
+    memory: RoundRobinMemory,
+    rng: random.Random,
+) -> tuple[list[Offer], list[Offer]]:
+    """Inbound first, then outbound, over one snapshot: the callers waiting are matched as
+    ``match`` does; the agents left free go to the reservations, most urgent first, one agent
+    each (ringall too: a reservation takes a person, not a ring group). An agent free for both
+    therefore takes the inbound caller. Returns (inbound offers, outbound offers)."""
+    inbound = match(queues, agents, waiting, now, memory, rng)
+    taken = {agent for offer in inbound for agent in offer.agents}
+    free = [a for a in agents if a.state is AgentState.READY and a.id not in taken]
+    outbound: list[Offer] = []
+    for reservation in sorted(reservations, key=lambda r: (r.urgency, r.entry.call_id)):
+        queue = queues[reservation.entry.queue]
+        picked = choose(queue, eligible(queue, free, reservation.entry, now), agents, now, memory, rng)[:1]
+        if picked:
+            outbound.append(Offer(reservation.entry, tuple(picked)))
+            free = [a for a in free if a.id != picked[0]]
+    return inbound, outbound
+
+
 def staffed(queue: QueueConfig, agents: Iterable[AgentSnapshot]) -> bool:
     """Someone could take this queue's calls: logged in for it, not paused, with its skill."""
     present = (AgentState.LOGGED_OUT, AgentState.PAUSED)

@@ -15,6 +15,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Protocol
 
 from cti.acd.router import QueueRouter
 from cti.ari.client import AriClient
@@ -62,6 +63,15 @@ def _started(channel: Channel) -> float:
     return time.monotonic() - max(0.0, (datetime.now(UTC) - created).total_seconds())
 
 
+class OutboundLegs(Protocol):
+    """The dialer's side of the events (``cti.outbound.dialer.Dialer``): it sees them first."""
+
+    async def handle(self, event: Event) -> bool: ...
+
+    @property
+    def channels(self) -> set[str]: ...
+
+
 @dataclass(frozen=True)
 class DialplanLocation:
     context: str
@@ -85,8 +95,10 @@ class CallTracker:
         router: QueueRouter,
         ivr: IvrRunner,
         flows: Mapping[str, Flow],
+        dialer: OutboundLegs | None = None,
     ) -> None:
         self.ari = ari
+        self.dialer = dialer
         self.outbox = outbox
         self.fallback = fallback
         self.router = router
@@ -98,6 +110,8 @@ class CallTracker:
     async def handle(self, event: Event) -> None:
         if await self.holds.handle(event):
             return  # a hold or unhold: of a conversation's channel (agent, caller or customer) or none
+        if self.dialer is not None and await self.dialer.handle(event):
+            return  # an outbound customer's leg before its conversation: the dialer's alone
         ends = isinstance(event, StasisEnd | ChannelDestroyed)
         if await self.router.handle(event) and not ends:
             return  # the ACD's own business (agent legs, answers); a caller's end concerns us too
@@ -188,7 +202,9 @@ class CallTracker:
                 channel = alive[channel_id]
                 caller = fit_caller_number(channel.caller.number) or ""
                 self.calls[channel_id] = LiveCall(channel, caller, _started(channel))
-        owned = acd.channels | ivr.channels | set(self.calls)
+        owned = (
+            acd.channels | ivr.channels | set(self.calls) | (self.dialer.channels if self.dialer else set())
+        )
         for channel in alive.values():
             if channel.id in owned or channel.stasis_args is None:
                 continue  # ours, or the far half of a Local channel we originated

@@ -36,6 +36,7 @@ def build_pop(
     events = sorted(journey, key=lambda event: event.at)
     offer_id = str(offer.data.get("offer", ""))
     entered = next((e.at for e in events if e.kind is EventKind.QUEUE_ENTERED), None)
+    lead = _lead(events)
     customer = (
         None
         if card is None
@@ -50,11 +51,12 @@ def build_pop(
         "rang_at": offer.at.isoformat(),
         "caller": {
             "number": shown_number(offer.caller_number or "", viewer),
-            "name": card.name if card else None,
+            "name": card.name if card else lead.get("name") if lead else None,
             "segment": card.segment if card else None,
             "language": _ivr_language(events) or (card.language if card else None),
         },
         "customer": customer,
+        "lead": lead,
         "new_customer": card is None and crm_reached,
         "crm_reached": crm_reached,
         "ivr": _ivr(events),
@@ -143,6 +145,16 @@ def _ivr(events: Sequence[CallEvent]) -> dict[str, Any]:
             flow = handed.get("flow") or flow
             values = {str(name): _scalar(value) for name, value in (handed.get("values") or {}).items()}
     return {"flow": flow, "path": path, "keys": keys, "values": values}
+
+
+def _lead(events: Sequence[CallEvent]) -> dict[str, Any] | None:
+    """The lead an outbound call dials (its ``dial_started``): who the agent is calling, and why."""
+    started = next((e for e in events if e.kind is EventKind.DIAL_STARTED and e.lead_id), None)
+    if started is None:
+        return None
+    data = started.data
+    fields = ("name", "source", "campaign", "attempt")
+    return {"lead_id": started.lead_id, **{name: _scalar(data.get(name)) for name in fields}}
 
 
 def _ivr_language(events: Sequence[CallEvent]) -> str | None:

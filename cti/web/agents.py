@@ -53,7 +53,7 @@ def _by(request: web.Request) -> str:
     return "api" if principal.role is Role.API else f"{principal.role.value}:{principal.user}"
 
 
-def _acting_for(request: web.Request) -> str:
+def acting_for(request: web.Request) -> str:
     agent_id = request.match_info["id"]
     if not may_act_for(request[PRINCIPAL], agent_id):
         raise ApiError(
@@ -95,7 +95,7 @@ async def get_agents(request: web.Request) -> web.Response:
 
 @require(*EVERYONE)
 async def post_login(request: web.Request) -> web.Response:
-    agent_id, body = _acting_for(request), await json_object(request, empty_ok=True)
+    agent_id, body = acting_for(request), await json_object(request, empty_ok=True)
     queues = body.get("queues")
     if queues is not None and not (isinstance(queues, list) and all(isinstance(q, str) for q in queues)):
         raise ApiError(400, "'queues' must be a list of queue names", {"field": "queues"})
@@ -107,7 +107,7 @@ async def post_login(request: web.Request) -> web.Response:
 
 @require(*EVERYONE)
 async def post_pause(request: web.Request) -> web.Response:
-    agent_id, body = _acting_for(request), await json_object(request, empty_ok=True)
+    agent_id, body = acting_for(request), await json_object(request, empty_ok=True)
     desk = request.app[DESK]
     with _refusals():
         await desk.control.pause(agent_id, _by(request), _text(body, "reason", required=True))
@@ -122,7 +122,7 @@ def _plain(change: Change) -> Handler:
 
     @require(*EVERYONE)
     async def handler(request: web.Request) -> web.Response:
-        agent_id, desk = _acting_for(request), request.app[DESK]
+        agent_id, desk = acting_for(request), request.app[DESK]
         with _refusals():
             await change(desk.control, agent_id, _by(request))
         return await _view(desk, agent_id)

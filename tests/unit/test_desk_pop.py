@@ -258,3 +258,26 @@ def test_the_pop_is_json_and_the_same_in_whatever_order_the_journey_arrives(
     body = build_pop(OFFER, [JOURNEY[i] for i in order], card, NO_HISTORY, viewer=viewer, now=NOW)
     assert json.loads(json.dumps(body)) == body
     assert body == pop(card=card, viewer=viewer)
+
+
+def test_an_outbound_call_pops_the_lead_it_dials() -> None:
+    dialled = CallEvent(
+        EventKind.DIAL_STARTED,
+        at(-10),
+        "call-1",
+        queue="service",
+        lead_id="lead-9",
+        caller_number=CALLER,
+        data={"source": "insurer", "name": "李女士", "campaign": None, "attempt": 2},
+    )
+    body = pop(card=None, journey=[dialled, event(EventKind.CUSTOMER_ANSWERED, -3)])
+    assert body["lead"] == {
+        "lead_id": "lead-9",
+        "name": "李女士",
+        "source": "insurer",
+        "campaign": None,
+        "attempt": 2,
+    }
+    assert body["caller"]["name"] == "李女士"  # no card: the lead's name
+    assert pop(card=CARD, journey=[dialled])["caller"]["name"] == CARD.name  # the card's, when there is one
+    assert pop()["lead"] is None  # an inbound call dials no lead
