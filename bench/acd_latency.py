@@ -50,8 +50,10 @@ from cti.ari.models import Channel
 from cti.errors import AriError
 from cti.kpi.definitions import percentile
 from cti.live import AcdState, EventOutbox, connect_redis
-from cti.settings import load_settings
+from cti.outbound.guard import DialGuard
+from cti.settings import Settings, load_settings
 from cti.sim import acd_entry, place_simulated_call, set_agent_timing, sim_agent_endpoint
+from cti.store import make_engine
 
 PROJECT = Path(__file__).resolve().parents[1]
 AGENTS = [str(1300 + i) for i in range(50)]
@@ -93,9 +95,9 @@ async def always_idle() -> bool:
     return True  # app_queue: its members are free once the channels are gone
 
 
-async def start_ours(ari: AriClient, redis_url: str) -> tuple[System, QueueRouter]:
+async def start_ours(ari: AriClient, settings: Settings) -> tuple[System, QueueRouter]:
     app = f"bench-ours-{uuid.uuid4().hex[:6]}"
-    redis = connect_redis(redis_url)
+    redis = connect_redis(settings.redis.url)
     prefix = f"bench:{app}"
     config = AcdConfig(
         agents=tuple(
@@ -104,7 +106,10 @@ async def start_ours(ari: AriClient, redis_url: str) -> tuple[System, QueueRoute
         queues=(QueueConfig(name="bench", strategy=Strategy.LONGEST_IDLE, auto_pause_after=0, wrapup_s=0),),
     )
     state = AcdState(redis, prefix)
-    router = QueueRouter(ari, app, config, state, EventOutbox(redis, f"{prefix}:events"))
+    outbox = EventOutbox(redis, f"{prefix}:events")
+    # The bench's queue offers no callback: the guard (the service's, on its store) is never asked.
+    guard = DialGuard.from_settings(settings, make_engine(settings.database.url), redis, outbox)
+    router = QueueRouter(ari, app, config, state, outbox, guard=guard)
     router.start()  # as the service does: follow the agents' changes, safety passes
     for agent in AGENTS:
         await state.transition(agent, Command.LOGIN, time.time())
@@ -221,7 +226,7 @@ async def main(sequential: int, burst: int, rounds: int) -> None:
     ) as ari:
         for agent in AGENTS:
             await set_agent_timing(ari, agent, ring_s=120)  # they ring until the caller leaves
-        ours, router = await start_ours(ari, settings.redis.url)
+        ours, router = await start_ours(ari, settings)
         systems = [ours, System("app_queue", "", always_idle), await start_floor(ari)]
         print(HEADER)
         for system in systems:

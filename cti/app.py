@@ -45,6 +45,7 @@ from cti.live.outbox import FLUSH_S
 from cti.loop_lag import watch_loop_lag
 from cti.loop_process import LoopProcess, shared_count
 from cti.loop_thread import LoopThread
+from cti.outbound.guard import DialGuard
 from cti.settings import Settings
 from cti.stop_watch import pending_stacks, watch_stop
 from cti.store import ensure_schema, make_engine
@@ -314,6 +315,7 @@ async def _serve(
             prompts=prompts,
             recall=lambda: recall_acd(engine),
             observe_routing=vitals.routing_seconds.observe,
+            guard=DialGuard.from_settings(settings, engine, acd_state.redis, outbox),
         )
         await router.recover()  # Redis may have lost the live state (or this is its first start)
         if settings.acd.auto_login:

@@ -32,6 +32,8 @@ from cti.kpi.report import GROUP_BY, make_period
 from cti.kpi.service import import_queue_log, kpi_report, publish_reports
 from cti.live import connect_redis, read_dead_letters, redis_durability, redis_version
 from cti.logs import configure_logging, redact_url
+from cti.outbound.campaign_cli import campaign
+from cti.outbound.dnc_cli import dnc
 from cti.settings import Settings, load_settings
 from cti.sim import place_simulated_call
 from cti.store import database_version, schema
@@ -321,6 +323,8 @@ cli.add_command(tts)
 cli.add_command(users)
 cli.add_command(crm)
 cli.add_command(agent)
+cli.add_command(dnc)
+cli.add_command(campaign)
 
 
 @cli.group()

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, f
 from cti.errors import ConfigError
 from cti.kpi.definitions import KpiConfig
 from cti.kpi.targets import Targets
+from cti.outbound.rules import parse_calling_hours
 from cti.timezones import TimeZoneName
 
 DEFAULT_CONFIG_PATH = Path("config/cti.toml")
@@ -247,6 +248,13 @@ class OutboundSettings(_Section):
     abandon_cap: float = Field(default=0.03, gt=0, lt=1)
     no_agent_s: float = Field(default=2.0, gt=0)  # an answered customer waits this long for an agent
     lead_deadline_s: float = Field(default=60.0, gt=0)  # a new lead is to be contacted within this
+
+    @field_validator("calling_hours")
+    @classmethod
+    def _calling_hours(cls, value: str) -> str:
+        """Read at load, so a bad window stops the start naming the key (rules' reader says why)."""
+        parse_calling_hours(value)
+        return value
 
 
 class Settings(_Section):

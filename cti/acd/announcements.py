@@ -23,6 +23,7 @@ _TEXT = {
         "ahead": "您前面还有{ahead}位客户，预计等待约{minutes}分钟。",
         "callback": "如需回电，请按{key}，我们将为您保留排队位置，轮到您时给您回电。",
         "confirmed": "好的，我们已为您保留排队位置，轮到您时将拨打{number}与您联系。再见。",
+        "refused": "抱歉，我们无法回拨您的号码，请继续等候。",
     },
     "en": {
         "next": "You are next in line. Please hold.",
@@ -30,6 +31,7 @@ _TEXT = {
         "callback": "To be called back instead, keeping your place in line, press {key}.",
         "confirmed": "Thank you. You keep your place in line, and we will call you back on {number} "
         "when it is your turn. Goodbye.",
+        "refused": "Sorry, we cannot call your number back. Please stay on the line.",
     },
 }
 LANGUAGES = frozenset(_TEXT)
@@ -68,6 +70,11 @@ def callback_confirmation(number: str, language: str) -> str:
     """Said once the callback is recorded, before the line is cleared."""
     text = _TEXT.get(language, _TEXT["en"])
     return text["confirmed"].format(number=" ".join(number) if number else "")
+
+
+def callback_refused(language: str) -> str:
+    """Said when the dial guard refuses the caller's number a callback: the caller keeps waiting."""
+    return _TEXT.get(language, _TEXT["en"])["refused"]
 
 
 def _spoken_key(key: str, language: str) -> str:

@@ -6,6 +6,15 @@ front, any instance takes it (a lease, ``take``), rings an agent, and once the a
 (the entry marked dialled, so exactly once) dials the customer and bridges them
 (``callback_served``, ``customer_answered``). ``CallbackDesk`` carries all of that out, and
 follows the customer's leg to its end.
+
+Caller ids can be forged: the number goes through the dial guard (``cti.outbound.guard``, the
+dialer's too) three times. When the key is pressed (``admit``): a number that may not be called
+books nothing, the caller hears so and keeps waiting. When the callback reaches the front
+(``admit`` again: the do-not-call list, the calling hours and the limits may say otherwise by
+then), before any agent is rung: refused, it leaves the line (its lead's ``dial_refused`` says
+why and when it may be tried again); a guard that could not check keeps the lease, so the
+callback is looked at again when the lease runs out. Just before the dial (``take``, which counts
+the call): refused, the callback ends (``completed``, by ``dial_refused``) and its agent is freed.
 """
 
 from __future__ import annotations
@@ -13,10 +22,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 from redis.exceptions import RedisError
 
@@ -28,22 +37,34 @@ from cti.acd.session import CUSTOMER_LEG, Waiting
 from cti.ari.events import ChannelDestroyed, ChannelStateChange, Event
 from cti.errors import AriBadRequest, AriError, AriNotFound, AriUnavailable
 from cti.events import EventKind
+from cti.outbound.guard import DialGuard
+from cti.outbound.refusal import Refusal, Rule
 
 log = logging.getLogger("cti.acd.router")
 
-#: A number a callback may dial: digits, maybe a leading +. Caller ids can be forged; anything
-#: else would go into a dial string (toll fraud).
-CALLABLE_NUMBER = re.compile(r"\+?\d{3,20}")
 #: How long a taken callback is this instance's before another may take it over (an instance
 #: that died between taking and dialling); far longer than an agent's ring timeout.
 CALLBACK_LEASE_S = 120.0
 
 
+def _moment(epoch_s: float) -> datetime:
+    return datetime.fromtimestamp(epoch_s, UTC)
+
+
 class CallbackDesk:
-    def __init__(self, books: Books, lobby: Lobby, finish: Callable[[Waiting, str], Awaitable[None]]) -> None:
+    def __init__(
+        self,
+        books: Books,
+        lobby: Lobby,
+        finish: Callable[[Waiting, str], Awaitable[None]],
+        route: Callable[[], Awaitable[None]],
+        guard: DialGuard,
+    ) -> None:
         self.books = books
         self.lobby = lobby
         self.finish = finish  # the conversation ended (``Outcomes.finish``)
+        self.route = route  # a routing pass (``QueueRouter.dispatch``)
+        self.guard = guard
 
     async def key(self, session: Waiting, digit: str) -> None:
         """A key from a waiting caller: the queue's callback key books a callback."""
@@ -52,29 +73,43 @@ class CallbackDesk:
         if digit != queue.callback_key or not session.waiting or session.serving_callback:
             return
         number = session.caller_number or ""
-        if not CALLABLE_NUMBER.fullmatch(number):  # anonymous, or not a number: nothing to dial
+        if not number:  # anonymous: nothing to call back
             log.info("acd: callback key ignored: no number to call", extra={"channel": session.entry.call_id})
             return
         async with session.lock:
             if not session.waiting or session.entry.queue != queue.name:
                 return
-            lead_id = uuid.uuid4().hex
-            if not await books.state.request_callback(session.entry, number, lead_id):
-                log.warning("acd: callback not booked: the entry left the line", extra={"channel": number})
-                return
-            session.callback_number, session.lead_id = number, lead_id
-            await books.cancel_ringing(session)
-            for task in (session.timer, session.escalation):
-                if task is not None:
-                    task.cancel()
-            wait_s = session.entry.wait_s(books.clock())
-            data = {"position": session.position, "wait_s": wait_s, "priority": session.entry.priority}
-            await books.record(EventKind.CALLBACK_REQUESTED, session, data=data, lead_id=lead_id)
-            await books.record(
-                EventKind.LEAD_CREATED, session, data={"source": "queue_callback"}, lead_id=lead_id
+            verdict = await self.guard.admit(
+                number, lead_id=None, campaign=None, now=_moment(books.clock()), call_id=session.entry.call_id
             )
-            await books.own(session)  # a restart during the confirmation must know it was booked
-        await self.lobby.confirm_callback(session)  # outside the lock: it may render speech
+            refused = isinstance(verdict, Refusal)
+            if not refused:
+                await self._book(session, number)
+        if refused:  # outside the lock, as the confirmation: it may render speech
+            await self.lobby.refuse_callback(session)
+        elif session.callback_number is not None:
+            await self.lobby.confirm_callback(session)
+
+    async def _book(self, session: Waiting, number: str) -> None:
+        """The caller's place in line becomes a callback to ``number`` (and a lead)."""
+        books = self.books
+        lead_id = uuid.uuid4().hex
+        if not await books.state.request_callback(session.entry, number, lead_id):
+            log.warning(
+                "acd: callback not booked: the entry left the line", extra={"channel": session.entry.call_id}
+            )
+            return
+        session.callback_number, session.lead_id = number, lead_id
+        await books.cancel_ringing(session)
+        for task in (session.timer, session.escalation):
+            if task is not None:
+                task.cancel()
+        wait_s = session.entry.wait_s(books.clock())
+        data = {"position": session.position, "wait_s": wait_s, "priority": session.entry.priority}
+        await books.record(EventKind.CALLBACK_REQUESTED, session, data=data, lead_id=lead_id)
+        lead = {"source": "queue_callback"}
+        await books.record(EventKind.LEAD_CREATED, session, data=lead, lead_id=lead_id)
+        await books.own(session)  # a restart during the confirmation must know it was booked
 
     async def publish(self, call_id: str, retry_s: float = 1.0, within_s: float = 600) -> None:
         """Any instance may now serve the callback; while Redis is away this is tried again
@@ -102,11 +137,31 @@ class CallbackDesk:
         """Serve a callback that reached the front, unless another instance took it first."""
         books = self.books
         if await books.state.take_callback(entry.call_id, books.app, now, CALLBACK_LEASE_S):
+            verdict = await self.guard.admit(
+                number, lead_id=lead_id or None, campaign=None, now=_moment(now), call_id=entry.call_id
+            )
+            if isinstance(verdict, Refusal):
+                await self._refused_in_line(entry, verdict)
+                return
             session = Waiting(
                 entry, number, 0, callback_number=number, serving_callback=True, lead_id=lead_id, in_line=True
             )
             books.calls[entry.call_id] = session
             await books.own(session)
+
+    async def _refused_in_line(self, entry: Entry, refusal: Refusal) -> None:
+        """The guard refused a callback that reached the front: it leaves the line, no agent is
+        rung. Unless the guard could not check at all: then the lease is kept, and the callback
+        is looked at again once it runs out (not at every routing pass meanwhile)."""
+        if refusal.rule is Rule.UNCHECKED:
+            log.warning("acd: callback held: %s", refusal.reason, extra={"channel": entry.call_id})
+            return
+        await self.books.state.dequeue(entry)
+        self.books.changed()
+        log.warning(
+            "acd: callback refused, out of line: %s", refusal.rule.value, extra={"channel": entry.call_id}
+        )
+        await self.route()  # the agent it was matched with serves the next in line (the pass runs again)
 
     async def not_dialled(self, session: Waiting, agent_id: str, channel_id: str, now: float) -> None:
         """The agent answered a callback this instance no longer holds (its lease ran out and
@@ -130,9 +185,19 @@ class CallbackDesk:
     async def call_customer(self, session: Waiting, agent_channel: str) -> None:
         """The agent answered a callback (dialled-once flag already set): call the customer."""
         books = self.books
+        verdict = await self.guard.take(
+            session.callback_number or "",
+            lead_id=session.lead_id,
+            campaign=None,
+            now=_moment(books.clock()),
+            call_id=session.entry.call_id,
+        )
+        if isinstance(verdict, Refusal):  # the guard recorded why; the agent is freed
+            await self.finish(session, "dial_refused")
+            return
         with contextlib.suppress(AriNotFound, AriBadRequest):
             await books.ari.add_channel(session.bridge_id or "", [agent_channel])
-        endpoint = books.config.callback_dial.format(number=session.callback_number)
+        endpoint = books.config.callback_dial.format(number=verdict.e164, national=verdict.national)
         books.customer_legs[session.customer_leg] = session.entry.call_id
         session.customer_channel = session.customer_leg
         await books.own(session)

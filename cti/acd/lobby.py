@@ -4,7 +4,8 @@ Music on hold starts after a short grace (a caller with an idle agent is ringing
 milliseconds, and music for every caller would cost Asterisk a media stream per call: a burst
 of 50 saturated this 2-core machine). Every ``announce_every_s`` the music pauses for the
 caller's position and expected wait, spoken through TTS in the caller's language, with the
-callback offer when the queue has a callback key; the music resumes when the announcement ends.
+callback offer when the queue has a callback key (and the caller's number is one the dial guard
+could call back at all); the music resumes when the announcement ends.
 A caller who pressed the callback key hears the confirmation, then the line is cleared.
 """
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from cti.acd.announcements import (
     callback_confirmation,
+    callback_refused,
     expected_wait_s,
     position_announcement,
     serving,
@@ -43,13 +45,20 @@ class Lobby:
     """Music, announcements and the callback confirmation for the callers of one router."""
 
     def __init__(
-        self, ari: AriClient, state: AcdState, config: AcdConfig, prompts: Prompts | None, spawn: Spawn
+        self,
+        ari: AriClient,
+        state: AcdState,
+        config: AcdConfig,
+        prompts: Prompts | None,
+        spawn: Spawn,
+        callable_back: Callable[[str], bool],
     ) -> None:
         self.ari = ari
         self.state = state
         self.config = config
         self.prompts = prompts
         self._spawn = spawn
+        self._callable_back = callable_back  # a number that could be called back at all
         self._tasks: dict[str, list[asyncio.Task[None]]] = {}  # call id -> music, announcer
         self._music_on: set[str] = set()
         self._playing: dict[str, tuple[Waiting, str]] = {}  # playback id -> (session, purpose)
@@ -76,6 +85,11 @@ class Lobby:
             session, callback_confirmation(session.callback_number or "", session.language), CONFIRM
         ):
             await self.ari.hangup(session.entry.call_id, missing_ok=True)
+
+    async def refuse_callback(self, session: Waiting) -> None:
+        """Say that no callback is possible; the music resumes and the caller keeps waiting."""
+        if self.prompts is not None:
+            await self._say(session, callback_refused(session.language), ANNOUNCE)
 
     async def handle(self, event: PlaybackFinished) -> bool:
         """An announcement ended (music resumes) or the confirmation did (the line is cleared)."""
@@ -112,7 +126,9 @@ class Lobby:
             except KeyError:
                 return  # no longer in line
             staffed, handle_s = serving(queue, await self.state.snapshots(self.config.agents))
-            offer = queue.callback_key if session.caller_number else None  # no number, no callback
+            # No callback offered to a number the dial guard would never dial (none, forged, foreign).
+            number = session.caller_number
+            offer = queue.callback_key if number and self._callable_back(number) else None
             text = position_announcement(
                 position, expected_wait_s(position, staffed, handle_s), session.language, offer
             )

@@ -136,9 +136,10 @@ class QueueConfig(_Config):
 class AcdConfig(_Config):
     agents: tuple[AgentConfig, ...] = ()
     queues: tuple[QueueConfig, ...] = ()
-    # How a callback reaches the customer: a dial string with {number} (a trunk in production;
-    # the demo's and the tests' simulated customers answer in [agent-sim]).
-    callback_dial: str = Field(default="Local/{number}@agent-sim", pattern=r"\{number\}")
+    # How a callback reaches the customer: a dial string with {number} (E.164, with its +) or
+    # {national} (without the country code), the number as the dial guard read it (a trunk in
+    # production; the demo's and the tests' simulated customers answer in [agent-sim]).
+    callback_dial: str = Field(default="Local/{national}@agent-sim", pattern=r"\{(number|national)\}")
     # How long the customer's phone rings before the callback is given up as not answered
     # (ARI's dial timeout, whole seconds); the agent who answered waits that long at most.
     callback_ring_s: int = Field(default=40, ge=5, le=300)

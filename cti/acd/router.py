@@ -59,6 +59,7 @@ from cti.events import fit_caller_number
 from cti.live.acd_state import AcdState
 from cti.live.outbox import EventOutbox
 from cti.live.owned import Reconciled
+from cti.outbound.guard import DialGuard
 from cti.tts.renderer import Prompts
 
 log = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ class QueueRouter:
         prompts: Prompts | None = None,
         recall: Callable[[], Awaitable[Recall]] | None = None,
         observe_routing: Callable[[float], None] | None = None,
+        guard: DialGuard,
     ) -> None:
         self.books = books = Books(ari, app, config, state, outbox, clock)
         self.ari, self.app, self.config, self.state, self.clock = ari, app, config, state, clock
@@ -91,11 +93,11 @@ class QueueRouter:
         # The books' registries, by the names the call tracker, adoption and tests read.
         self.queues, self.agents, self.owned = books.queues, books.agents, books.owned
         self.calls, self.legs, self.customer_legs = books.calls, books.legs, books.customer_legs
-        self.lobby = Lobby(ari, state, config, prompts, books.spawn)
+        self.lobby = Lobby(ari, state, config, prompts, books.spawn, guard.dialable_at_all)
         # The rooms reach the routing pass and the end of a conversation through these two
         # methods: the rooms that hold them are built last, as they call on the others.
         self.line = Line(books, self.lobby, self.dispatch)
-        self.callbacks = CallbackDesk(books, self.lobby, self._finish)
+        self.callbacks = CallbackDesk(books, self.lobby, self._finish, self.dispatch, guard)
         self.outcomes = Outcomes(books, self.lobby, self.callbacks, self.dispatch)
         self.routing = Routing(
             books,

@@ -60,6 +60,9 @@ class Disposition(_Config):
     appointment: bool = False
     funnel_stage: str | None = None
     funnel_lost: FunnelLoss | None = None
+    # The agent spoke with the person the call was for (not a wrong number, not a relative):
+    # outbound campaigns' right-party contacts (cti.outbound.campaign_store.progress).
+    right_party: bool = False
 
     @field_validator("funnel_stage")
     @classmethod
@@ -87,9 +90,15 @@ class Dispositions(_Config):
     def codes(self) -> list[str]:
         return [d.code for d in self.dispositions]
 
+    @property
+    def right_party_codes(self) -> frozenset[str]:
+        """The codes that say the agent reached the right person."""
+        return frozenset(d.code for d in self.dispositions if d.right_party)
+
     def listed(self) -> list[dict[str, Any]]:
-        """The codes as the desktop shows them (``GET /api/agents/me``)."""
-        return [d.model_dump(mode="json") for d in self.dispositions]
+        """The codes as the desktop shows them (``GET /api/agents/me``): what the agent picks
+        from, without the flags only reports read."""
+        return [d.model_dump(mode="json", exclude={"right_party"}) for d in self.dispositions]
 
 
 def load_dispositions(path: Path) -> Dispositions:

@@ -22,6 +22,9 @@ class Rule(StrEnum):
     RATE_24H = "rate_24h"  # too many calls to this number in 24 h
     RATE_5MIN = "rate_5min"  # too many calls to this number in 5 minutes
     ABANDON_LOCKOUT = "abandon_lockout"  # an abandoned call to this number is too recent
+    # The rules could not be checked (the store or Redis did not answer in time): no dial on
+    # a guess; tried again later.
+    UNCHECKED = "unchecked"
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ CALLBACK_HISTORY = timedelta(days=7)
 
 
 async def recall_acd(engine: AsyncEngine, now: datetime | None = None) -> Recall:
-    """The agents' last recorded states and the queue callbacks never dialled."""
+    """The agents' last recorded states and the queue callbacks never dialled nor refused."""
     now = now or datetime.now(UTC)
     agents: dict[str, RecordedState] = {}
     for event in await events_of_kind(engine, EventKind.AGENT_STATE_CHANGED, now - AGENT_HISTORY):
@@ -36,10 +36,11 @@ async def recall_acd(engine: AsyncEngine, now: datetime | None = None) -> Recall
         for event in await events_of_kind(engine, EventKind.CALLBACK_REQUESTED, now - CALLBACK_HISTORY)
         if event.lead_id and event.queue and event.data.get("from") != "ivr"  # the IVR's go to campaigns
     ]
-    dialled = {
+    done = {  # dialled, or refused for good by the dial guard (``unchecked`` is tried again)
         event.lead_id
         for event in await events_of_leads(engine, [event.lead_id or "" for event in requests])
         if event.kind is EventKind.DIAL_STARTED
+        or (event.kind is EventKind.DIAL_REFUSED and event.data.get("rule") != "unchecked")
     }
     callbacks = tuple(
         PendingCallback(
@@ -53,6 +54,6 @@ async def recall_acd(engine: AsyncEngine, now: datetime | None = None) -> Recall
             event.lead_id or "",
         )
         for event in requests
-        if event.lead_id not in dialled and event.caller_number
+        if event.lead_id not in done and event.caller_number
     )
     return Recall(agents, callbacks)

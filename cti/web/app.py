@@ -13,9 +13,11 @@ from cti.settings import Settings
 from cti.store import make_engine
 from cti.web.agents import add_agent_routes
 from cti.web.auth import TOKENS, load_tokens
+from cti.web.campaigns import add_campaign_routes
 from cti.web.customers import add_customer_routes
 from cti.web.desk import Desk
 from cti.web.desktop import add_desktop_routes
+from cti.web.dnc import add_dnc_routes
 from cti.web.health import VITALS, add_health_routes
 from cti.web.kpi import ENGINE, REPORTS, SETTINGS, get_kpi
 from cti.web.login import THROTTLE, add_login_routes
@@ -72,6 +74,8 @@ def build_web_app(settings: Settings, desk: Desk | None = None) -> web.Applicati
     add_report_routes(app)
     add_login_routes(app)
     add_customer_routes(app)
+    add_dnc_routes(app)
+    add_campaign_routes(app)
     if desk is not None:
         add_agent_routes(app, desk)
         add_wallboard_route(app, desk)

@@ -36,8 +36,16 @@ from cti.desk.users import UserStore
 from cti.errors import AriConflict, AriNotFound
 from cti.events import CallEvent, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
+from cti.outbound.guard import DialGuard
 from cti.roles import Role
-from cti.settings import DatabaseSettings, IvrSettings, RedisSettings, Settings, load_settings
+from cti.settings import (
+    DatabaseSettings,
+    IvrSettings,
+    OutboundSettings,
+    RedisSettings,
+    Settings,
+    load_settings,
+)
 from cti.sim import (
     Softphone,
     SoftphoneUnavailable,
@@ -88,13 +96,21 @@ def settings() -> Settings:
     return load_settings(PROJECT / "config" / "cti.toml")
 
 
+#: Where ``scripts/asterisk.sh`` serves the project's Asterisk.
+PROJECT_ARI_URL = "http://127.0.0.1:8088/ari"
+
+
 @pytest.fixture(scope="session")
 def asterisk(settings: Settings) -> AsteriskStack:
-    done = subprocess.run(
-        [str(ASTERISK_SCRIPT), "up"], capture_output=True, text=True, timeout=600, check=False
-    )
-    if done.returncode != 0:
-        service_missing(f"the project's Asterisk did not come up: {done.stderr.strip()[-800:]}")
+    """The project's Asterisk, brought up (or restarted, if its config changed) by the script;
+    an Asterisk elsewhere (``CTI_ARI_URL``: an own instance, ``cti.sim.own_asterisk``) is used as
+    it is: bringing up the project's would restart it under whoever else uses it."""
+    if settings.ari.url == PROJECT_ARI_URL:
+        done = subprocess.run(
+            [str(ASTERISK_SCRIPT), "up"], capture_output=True, text=True, timeout=600, check=False
+        )
+        if done.returncode != 0:
+            service_missing(f"the project's Asterisk did not come up: {done.stderr.strip()[-800:]}")
     root = subprocess.run([str(ASTERISK_SCRIPT), "root"], capture_output=True, text=True, check=True)
     return AsteriskStack(settings, Path(root.stdout.strip()))
 
@@ -425,6 +441,7 @@ class Acd:
     router: QueueRouter
     state: AcdState
     outbox: EventOutbox
+    guard: DialGuard  # the callbacks' (its store: ``guard.engine``, the do-not-call list)
 
     async def recorded(self) -> list[CallEvent]:
         entries = await self.outbox.redis.xrange(self.outbox.stream)
@@ -462,10 +479,25 @@ class Acd:
 MakeAcd = Callable[..., Awaitable[Acd]]
 
 
+@pytest.fixture(scope="session")
+def guard_store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store at the current schema for the ACD tests' dial guards (an empty do-not-call list)."""
+    url = f"sqlite+aiosqlite:///{tmp_path_factory.mktemp('guard') / 'cti.sqlite3'}"
+    schema.upgrade(url)
+    return url
+
+
+#: The ACD tests' dialing rules: any hour (the tests run at any time of day, the callbacks with them).
+ANY_HOUR = OutboundSettings(calling_hours="00:00-24:00")
+
+
 @pytest.fixture
-async def make_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeAcd]:
+async def make_acd(
+    ari: AriClient, redis_url: str, settings: Settings, guard_store_url: str
+) -> AsyncIterator[MakeAcd]:
     prefix = f"test:acd:{uuid.uuid4().hex[:8]}"
     redis = connect_redis(redis_url)
+    guard_store = make_engine(guard_store_url)
     made: list[tuple[QueueRouter, Dispatcher]] = []
 
     async def make(
@@ -479,15 +511,23 @@ async def make_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeAcd]:
         router_ari: AriClient | None = None,
         acd_options: dict[str, Any] | None = None,
         endpoint: Callable[[str], str] = sim_agent_endpoint,
+        outbound: OutboundSettings = ANY_HOUR,
     ) -> Acd:
         """``router_ari``: the client the router's requests go through (a cut relay, say);
         its events come through the test's own client either way. ``acd_options``: more keys
-        of the ACD file (``callback_ring_s``, say). ``endpoint``: an agent's dial string."""
+        of the ACD file (``callback_ring_s``, say). ``endpoint``: an agent's dial string.
+        ``outbound``: the callbacks' dialing rules."""
         app = f"acd-{uuid.uuid4().hex[:8]}"
         config = AcdConfig(agents=agents(agent_ids, skills, endpoint), queues=queues, **(acd_options or {}))
         state = AcdState(redis, prefix)
         outbox = EventOutbox(redis, f"{prefix}:events:{app}")
-        router = QueueRouter(router_ari or ari, app, config, state, outbox, rng=rng, prompts=prompts)
+        ruled = settings.model_copy(
+            update={"outbound": outbound, "acd": settings.acd.model_copy(update={"redis_prefix": prefix})}
+        )
+        guard = DialGuard.from_settings(ruled, guard_store, redis, outbox)
+        router = QueueRouter(
+            router_ari or ari, app, config, state, outbox, rng=rng, prompts=prompts, guard=guard
+        )
         router.start(safety_pass_s)
 
         dispatcher = Dispatcher(acd_entry(router))
@@ -506,7 +546,7 @@ async def make_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeAcd]:
         if login:
             for agent_id in agent_ids:
                 await state.transition(agent_id, Command.LOGIN, time.time())
-        return Acd(ari, app, router, state, outbox)
+        return Acd(ari, app, router, state, outbox, guard)
 
     tasks: list[asyncio.Task[None]] = []
     streams: list[EventStream] = []
@@ -519,6 +559,7 @@ async def make_acd(ari: AriClient, redis_url: str) -> AsyncIterator[MakeAcd]:
         await dispatcher.aclose()
         await router.aclose()
     await _forget(redis, prefix)
+    await guard_store.dispose()
 
 
 async def _forget(redis: Any, prefix: str) -> None:

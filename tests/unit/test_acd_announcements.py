@@ -7,6 +7,7 @@ import pytest
 from cti.acd.announcements import (
     DEFAULT_HANDLE_S,
     callback_confirmation,
+    callback_refused,
     expected_wait_s,
     position_announcement,
     serving,
@@ -69,3 +70,15 @@ def test_an_unknown_language_is_spoken_in_english() -> None:
 
 def test_the_callback_confirmation_reads_the_number_digit_by_digit() -> None:
     assert "1 3 8 0 0 1 3 8 0 0 0" in callback_confirmation("13800138000", "en")
+
+
+@pytest.mark.parametrize(
+    ("language", "said"),
+    [
+        ("zh", "抱歉，我们无法回拨您的号码，请继续等候。"),
+        ("en", "Sorry, we cannot call your number back. Please stay on the line."),
+        ("fr", "Sorry, we cannot call your number back. Please stay on the line."),
+    ],
+)
+def test_a_refused_callback_is_said_and_the_caller_asked_to_stay(language: str, said: str) -> None:
+    assert callback_refused(language) == said

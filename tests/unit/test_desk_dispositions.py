@@ -97,3 +97,8 @@ def test_the_kpis_count_what_a_disposition_records() -> None:
     stages = {row["stage"]: row for row in funnel(lost.leads)}
     assert stages["contacted"]["lost"] == {"competitor": 1}
     assert stages["assessed"]["count"] == 1
+
+
+def test_a_right_party_contact_is_any_code_but_a_wrong_number() -> None:
+    assert "wrong_number" in SHIPPED.codes
+    assert SHIPPED.right_party_codes == frozenset(SHIPPED.codes) - {"wrong_number"}

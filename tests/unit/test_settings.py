@@ -50,6 +50,7 @@ def test_given_cti_config_env_then_that_file_is_read(tmp_path: Path) -> None:
         ({"CTI_LOG_LEVEL": "LOUD"}, "CTI_LOG_LEVEL", "log.level"),
         ({"CTI_LOG_JSON": "maybe"}, "CTI_LOG_JSON", "log.json"),
         ({"CTI_ARI_REQUEST_TIMEOUT_S": "-1"}, "CTI_ARI_REQUEST_TIMEOUT_S", "ari.request_timeout_s"),
+        ({"CTI_OUTBOUND_CALLING_HOURS": "8-21"}, "CTI_OUTBOUND_CALLING_HOURS", "outbound.calling_hours"),
     ],
 )
 def test_given_bad_env_value_then_error_names_the_variable_and_key(

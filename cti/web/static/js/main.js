@@ -1,6 +1,8 @@
 // The page's start: the language, the sign-in form, and by the signed-in role the agent
-// desktop (agent) or the wallboard (supervisor, manager). The session survives a reload of
+// desktop (agent) or the wallboard and the campaigns (supervisor, manager; a switch in the top
+// bar, campaigns.js). The session survives a reload of
 // this tab; signing out, or a session the service ends, comes back to the sign-in form.
+import { withCampaigns } from "./campaigns.js";
 import { startDesk } from "./desk.js";
 import { byId, show } from "./dom.js";
 import { lang, setLang, t } from "./i18n.js";
@@ -9,7 +11,11 @@ import { onEnded, onRenewed, resume, signIn, signOut } from "./session.js";
 import { startTicker } from "./time.js";
 import { startWallboard } from "./wallboard.js";
 
-const VIEWS = { agent: startDesk, supervisor: startWallboard, manager: startWallboard };
+const VIEWS = {
+  agent: startDesk,
+  supervisor: withCampaigns(startWallboard, "supervisor"),
+  manager: withCampaigns(startWallboard, "manager"),
+};
 let view = null;
 
 function signinError(text) {
