@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing.sharedctypes import Synchronized
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -40,7 +41,9 @@ from cti.ivr.model import Flow
 from cti.ivr.runner import IvrRunner
 from cti.live import AcdState, EventOutbox, InstanceLease, OutboxDrainer, OwnedCalls, connect_redis
 from cti.live.acd_state import StaleAgentState
+from cti.live.outbox import FLUSH_S
 from cti.loop_lag import watch_loop_lag
+from cti.loop_process import LoopProcess, shared_count
 from cti.loop_thread import LoopThread
 from cti.outbound.dialer import Dialer, DialerParts
 from cti.outbound.guard import DialGuard
@@ -63,6 +66,7 @@ log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 SCHEMA_RETRY_S = 5.0  # how often a store away at the start is tried again
+DRAIN_STOP_S = FLUSH_S + 5.0  # a stop waits this long for the drain's last batches and exit
 STOP_GRACE_S = 5.0  # how long a stop waits for the event handlers under way
 
 
@@ -155,9 +159,17 @@ async def _run_leased(
         raise ConfigError("[web]", "web.port", f"cannot listen on {where}: {exc.strerror}") from exc
     log.info("HTTP API listening", extra={"url": f"http://{settings.web.host}:{settings.web.port}/api/"})
     consumer = f"{settings.ari.app}@{socket.gethostname()}"  # of the outbox's groups, store and desk
-    draining: list[OutboxDrainer] = []  # made on the drain's own thread: its clients are that loop's
-    vitals.drained = lambda: sum(drainer.drained for drainer in draining)
-    drain = LoopThread("outbox-drainer", lambda ending: _drain(settings, consumer, draining, ending))
+    drained = shared_count()  # entries the drain's process stored, for /metrics
+    vitals.drained = lambda: int(drained.value)
+    drain = LoopProcess(
+        "outbox-drainer",
+        _drain,
+        settings,
+        consumer,
+        drained,
+        log_level=settings.log.level,
+        json_lines=settings.log.json_lines,
+    )
     drain.start()
     publishing: list[DeskPublisher] = []  # made on the publisher's own thread, as the drainer
     desk_publisher = LoopThread(
@@ -179,7 +191,7 @@ async def _run_leased(
         await leads.aclose()  # callback leads being stored get a moment
         await outbox.aclose()  # what it held while Redis was away, before the last drain
         stopping.set()
-        await asyncio.gather(drain.stop(), desk_publisher.stop(), wallboard_task, refill)
+        await asyncio.gather(drain.stop(DRAIN_STOP_S), desk_publisher.stop(), wallboard_task, refill)
         heartbeat.cancel()
         lag.cancel()
         await asyncio.gather(heartbeat, lag, return_exceptions=True)
@@ -207,18 +219,18 @@ def _push_figures(
 
 
 async def _drain(
-    settings: Settings, consumer: str, draining: list[OutboxDrainer], stopping: asyncio.Event
+    stopping: asyncio.Event, settings: Settings, consumer: str, drained: Synchronized[int]
 ) -> None:
-    """Drain the outbox into the store until ``stopping`` is set, on its own thread's loop
-    (``cti.loop_thread``): storing a batch recomputes its calls' KPI facts, tens of milliseconds
-    of Python at a time in a burst of calls, which the call-handling loop would otherwise wait
-    for. Once the store's schema is known good: a store that was away at the start is checked
-    again every few seconds (a wrong schema is an error in the log then, not a stopped service:
-    calls are being taken)."""
+    """Drain the outbox into the store until ``stopping`` is set, in a process of its own
+    (``cti.loop_process``): storing a batch recomputes its calls' KPI facts, tens of milliseconds
+    of Python at a time in a burst of calls, which the call-handling loop and the desk's
+    publisher would otherwise wait for. Once the store's schema is known good: a store that was
+    away at the start is checked again every few seconds (a wrong schema is an error in the log
+    then, not a stopped service: calls are being taken)."""
     redis = connect_redis(settings.redis.url)
     engine = make_engine(settings.database.url)
     drainer = OutboxDrainer(redis, engine, consumer, stream=settings.redis.outbox_stream)
-    draining.append(drainer)
+    counting = asyncio.create_task(_count_drained(drainer, drained))
     try:
         while not stopping.is_set():
             try:
@@ -230,8 +242,29 @@ async def _drain(
                     await asyncio.wait_for(stopping.wait(), SCHEMA_RETRY_S)
         await drainer.run(stopping)
     finally:
+        counting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await counting
         await engine.dispose()
         await redis.aclose()
+
+
+async def _count_drained(drainer: OutboxDrainer, drained: Synchronized[int]) -> None:
+    """Tell the service what the drainer stored: every second, and once more at the end."""
+    told = 0
+
+    def tell() -> None:
+        nonlocal told
+        with drained.get_lock():
+            drained.value += drainer.drained - told
+        told = drainer.drained
+
+    try:
+        while True:
+            await asyncio.sleep(1.0)
+            tell()
+    finally:
+        tell()
 
 
 async def _publish(

@@ -1,14 +1,12 @@
 """A task on a thread of its own, with its own event loop, started and stopped from the main loop.
 
-For work that must not wait for the call-handling loop's turns, or that loop for it: in a burst
-of calls that loop runs fifty calls' callbacks between two turns of any one task, so a task with
-a chain of round trips (the desk's publisher: read, journeys, the CRM, publish) waits that long
-at every step; and a task that runs long stretches of Python between its awaits (the outbox's
-drainer: each stored batch recomputes its calls' KPI facts) holds up every call for as long. On
-a loop of its own such a task shares the interpreter in slices: a thread that wants it gets it
-within ``sys.getswitchinterval()`` (5 ms), or as soon as the other waits for I/O. Its clients
-(Redis, the database engine) are its own: asyncio connections belong to the loop that opened
-them.
+For work that must not wait for the call-handling loop's turns: in a burst of calls that loop
+runs fifty calls' callbacks between two turns of any one task, so a task with a chain of round
+trips (the desk's publisher: read, journeys, publish) would wait that long at every step. On a
+loop of its own it shares the interpreter in slices: a thread that wants it gets it within
+``sys.getswitchinterval()`` (5 ms), or as soon as the other waits for I/O. Work that runs long
+stretches of Python goes to a process instead (``cti.loop_process``). Its clients (Redis, the
+database engine) are its own: asyncio connections belong to the loop that opened them.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
@@ -26,6 +25,7 @@ from cti.errors import CtiError
 from cti.kpi.definitions import KpiConfig
 from cti.kpi.report import Period
 from cti.kpi.service import kpi_report
+from cti.loop_process import exit_with_parent
 
 
 class ReportsBusy(CtiError):
@@ -42,22 +42,6 @@ def _report_in_worker(
     return asyncio.run(
         kpi_report(database_url, cfg, period=period, queue=queue, by=by, tz=ZoneInfo(tz), for_page=page)
     )
-
-
-PARENT_CHECK_S = 1.0  # how often a worker looks whether the service that started it is gone
-
-
-def _exit_with(parent: int) -> None:
-    """A worker's first act: leave once the service that started it is gone. A service killed
-    outright (SIGKILL, the OOM killer) cannot stop its pool, and the workers would wait for
-    work forever, each holding a Python interpreter's memory."""
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(PARENT_CHECK_S)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="exit-with-service", daemon=True).start()
 
 
 class ReportWorkers:
@@ -81,7 +65,7 @@ class ReportWorkers:
         return ProcessPoolExecutor(
             max_workers=self.workers,
             mp_context=multiprocessing.get_context("spawn"),
-            initializer=_exit_with,
+            initializer=exit_with_parent,
             initargs=(os.getpid(),),
         )
 

@@ -226,7 +226,12 @@ async def test_with_the_database_away_the_service_starts_and_takes_calls_into_th
     finally:
         outbox.close()
     await bridged_pair(ari, caller)
-    assert "outbox waits for the store" in service_processes.log(0)
+    # said by the drain's own process, which starts a moment after the service
+    await eventually(
+        lambda: service_processes.log(0),
+        lambda log: "outbox waits for the store" in log,
+        what="the drain waiting for the store",
+    )
     async with (
         aiohttp.ClientSession() as http,
         http.get(f"http://127.0.0.1:{service_processes.env['CTI_WEB_PORT']}/ready") as ready,
