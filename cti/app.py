@@ -317,6 +317,7 @@ async def _serve(
     async with ari_client(settings) as ari:
         stream = EventStream(ari, settings.ari.app, backoff=Backoff(cap_s=settings.ari.reconnect_cap_s))
         fallback = DialplanLocation(settings.ari.hotline_context, settings.ari.hotline_extension, "fallback")
+        guard = DialGuard.from_settings(settings, engine, acd_state.redis, outbox)  # callbacks', dialer's
         router = QueueRouter(
             ari,
             settings.ari.app,
@@ -326,7 +327,7 @@ async def _serve(
             prompts=prompts,
             recall=lambda: recall_acd(engine),
             observe_routing=vitals.routing_seconds.observe,
-            guard=DialGuard.from_settings(settings, engine, acd_state.redis, outbox),
+            guard=guard,
             unserved_callbacks=leads,
         )
         await router.recover()  # Redis may have lost the live state (or this is its first start)
@@ -361,6 +362,7 @@ async def _serve(
                 outbox,
                 settings.outbound,
                 prompts,
+                guard,
             )
         )
         await dialer.prepare()

@@ -4,16 +4,16 @@ Progressive dialing (one line per free agent), run by every instance: each pass 
 lines may be dialled now (``_lines``: a ready agent of the queue each, less the callers waiting
 in it and the reservations already asked), takes that many due leads (``take_due``: atomic, so
 two instances never take one lead), and works each lead on its own task: the number is checked
-(``_check``), an agent is reserved through the ACD's one claim path (``OutboundDesk.reserve``:
-after every inbound caller; none within ``[outbound] reserve_wait_s`` puts the lead back), and the
-customer's leg is dialled (``cti.outbound.outbound_leg``). When the attempt ends, its result
+(``_check``: the dial guard, which counts the attempt), an agent is reserved through the ACD's
+one claim path (``OutboundDesk.reserve``: after every inbound caller; none within ``[outbound]
+reserve_wait_s`` puts the lead back), and the customer's leg is dialled
+(``cti.outbound.outbound_leg``). When the attempt ends, its result
 decides the lead's next step (``cti.outbound.retries``) and both are stored.
 
 Where the other outbound parts plug in (each call site is the one place to change):
 ``_lines`` is pacing's (``pacing.pace``: predictive dials more lines than agents, with
-``dial(lead, reserve=False)``); ``take_due`` the hopper's (``Hopper.take``); ``_check`` the
-guard's (``DialGuard.take``, which also counts the attempt); ``queue_of`` and ``_rules_of`` the
-campaigns' (the campaign's queue and retry rules).
+``dial(lead, reserve=False)``); ``take_due`` the hopper's (``Hopper.take``); ``queue_of`` and
+``_rules_of`` the campaigns' (the campaign's queue and retry rules).
 """
 
 from __future__ import annotations
@@ -32,9 +32,8 @@ from cti.acd.model import Entry
 from cti.acd.strategies import eligible
 from cti.ari.events import Event
 from cti.cancellation import raise_if_cancelling
-from cti.events import CallEvent, EventKind
 from cti.outbound.dial_records import Attempt, DueLead, put_back, refuse, settle, take_due
-from cti.outbound.numbers import Dialable, NumberPolicy, read_number
+from cti.outbound.numbers import Dialable
 from cti.outbound.outbound_leg import CustomerLegs, DialerParts, OutboundCall
 from cti.outbound.refusal import Refusal
 from cti.outbound.retries import DEFAULT_RULES, DialResult, RetryRule, after
@@ -48,7 +47,6 @@ class Dialer:
     def __init__(self, parts: DialerParts) -> None:
         self.parts = parts
         settings = parts.settings
-        self.policy = NumberPolicy.of(settings.region, settings.allowed_regions, settings.allowed_types)
         self.legs = CustomerLegs(parts, self._settle)
         self._asking: set[str] = set()  # calls waiting for their reservation
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -134,8 +132,12 @@ class Dialer:
         return max(0, len(ready) - waiting - len(self._asking))
 
     async def _check(self, lead: DueLead) -> Dialable | Refusal:
-        """May this lead's number be dialled now (SWAP AT MERGE: ``DialGuard.take``)."""
-        return read_number(lead.phone_number, self.policy)
+        """May this lead's number be dialled now: the guard's every rule, and the attempt counted
+        (a refusal is recorded there, ``dial_refused``, and logged)."""
+        now = datetime.fromtimestamp(self.parts.clock(), UTC)
+        return await self.parts.guard.take(
+            lead.phone_number, lead_id=lead.lead_id, campaign=lead.campaign, now=now
+        )
 
     def queue_of(self, lead: DueLead) -> str:
         """The queue whose agents take the lead (SWAP AT MERGE: its campaign's queue)."""
@@ -164,21 +166,8 @@ class Dialer:
             self._asking.discard(call_id)
 
     async def _refused(self, lead: DueLead, refusal: Refusal) -> None:
+        """The lead of a refused dial: refused for good, or back for when the rules allow it."""
         parts, now = self.parts, self.parts.clock()
-        event = CallEvent(
-            EventKind.DIAL_REFUSED,
-            datetime.fromtimestamp(now, UTC),
-            "",  # no call yet: the lead is the subject
-            lead_id=lead.lead_id,
-            data={"rule": refusal.rule.value, "reason": refusal.reason, "campaign": lead.campaign},
-        )
-        await parts.outbox.try_record(event)
-        log.info(
-            "outbound: dial refused (%s): %s",
-            refusal.rule.value,
-            refusal.reason,
-            extra={"lead": lead.lead_id},
-        )
         if refusal.retry_at is None:
             await refuse(parts.engine, lead, refusal.rule.value, now)
         else:

@@ -44,6 +44,7 @@ from cti.events import CallEvent, EventKind
 from cti.live.acd_state import AcdState
 from cti.live.outbox import EventOutbox
 from cti.outbound.dial_records import DueLead
+from cti.outbound.guard import DialGuard
 from cti.outbound.numbers import Dialable
 from cti.outbound.retries import DialResult, result_of
 from cti.settings import OutboundSettings
@@ -71,6 +72,7 @@ class DialerParts:
     outbox: EventOutbox
     settings: OutboundSettings
     prompts: Prompts
+    guard: DialGuard  # every number, just before its dial (and the lock-out after an abandon)
     clock: Callable[[], float] = time.time
 
 
@@ -221,6 +223,7 @@ class CustomerLegs:
         call.outcome = DialResult.ABANDONED
         wait = {"wait_s": round(parts.clock() - (call.answered_at or parts.clock()), 3)}
         await self._record(EventKind.OUTBOUND_ABANDONED, call, wait)
+        await parts.guard.note_abandoned(call.number.e164, datetime.fromtimestamp(parts.clock(), UTC))
         await self._say_sorry(call)
 
     async def _say_sorry(self, call: OutboundCall) -> None:

@@ -73,6 +73,7 @@ def service_processes(
         "CTI_ACD_REDIS_PREFIX": f"test:{app_name}:acd",
         "CTI_WEB_PORT": str(free_port()),
         "CTI_WEB_DEMO_USERS": "false",  # each costs an argon2 hash; tests that sign in make their own
+        "CTI_OUTBOUND_CALLING_HOURS": "00:00-24:00",  # the tests run at any time of day
     }
     processes = ServiceProcesses(env, tmp_path, [])
     try:

@@ -11,7 +11,10 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from datetime import time as dtime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import insert, select
@@ -25,20 +28,36 @@ from cti.ari.models import Bridge
 from cti.errors import AriNotFound
 from cti.events import CallEvent, EventKind, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
+from cti.outbound.attempts import DialAttempts
 from cti.outbound.dial_records import take_due
 from cti.outbound.dialer import Dialer, DialerParts
+from cti.outbound.guard import DialGuard
+from cti.outbound.numbers import NumberPolicy
+from cti.outbound.rules import CallingRules
 from cti.settings import OutboundSettings
 from cti.sim import Customer, acd_entry, customer_number, place_simulated_call, set_agent_timing
 from cti.store import make_engine
-from cti.store.models import DialAttemptRow, LeadRow
+from cti.store.models import DialAttemptRow, DncNumberRow, LeadRow
 from cti.tts import PromptRenderer
 from tests.conftest import eventually
 from tests.integration.conftest import agents, sales
 from tests.integration.hotline import FAST_SPEECH
 
-OUTBOUND = OutboundSettings(
-    trunk="Local/{national}@customer-sim", caller_id="4000", queue="sales", poll_s=0.2
+OUTBOUND = OutboundSettings(  # any hour: the tests run at any hour (but those of the hours)
+    trunk="Local/{national}@customer-sim",
+    caller_id="4000",
+    queue="sales",
+    poll_s=0.2,
+    calling_hours="00:00-24:00",
 )
+BEIJING = ZoneInfo("Asia/Shanghai")
+
+
+def beijing_clock(hour: int, minute: int) -> Callable[[], float]:
+    """A clock that reads ``hour:minute`` in Beijing now, and runs on from there."""
+    today = datetime.now(BEIJING).date()
+    offset = datetime.combine(today, dtime(hour, minute), tzinfo=BEIJING).timestamp() - time.time()
+    return lambda: time.time() + offset
 
 
 @dataclass
@@ -117,19 +136,28 @@ async def make_outbound(ari: AriClient, redis_url: str, store: AsyncEngine) -> A
     redis = connect_redis(redis_url)
     made: list[tuple[QueueRouter, Dialer, Dispatcher, EventStream, asyncio.Task[None]]] = []
 
-    async def make(**outbound: Any) -> Outbound:
+    async def make(clock: Callable[[], float] = time.time, **outbound: Any) -> Outbound:
         """A router with agent 1001 in the sales queue, and a dialer with ``OUTBOUND``'s
-        settings, or ``outbound``'s where it names some."""
+        settings, or ``outbound``'s where it names some, on ``clock``."""
         app = f"out-{uuid.uuid4().hex[:8]}"
         config = AcdConfig(agents=agents(["1001"]), queues=(sales(),))
         state = AcdState(redis, prefix)
         outbox = EventOutbox(redis, f"{prefix}:events:{app}")
-        router = QueueRouter(ari, app, config, state, outbox)
+        settings = OUTBOUND.model_copy(update=outbound)
+        guard = DialGuard(
+            NumberPolicy.of(settings.region, settings.allowed_regions, settings.allowed_types),
+            CallingRules.from_settings(settings, BEIJING.key),
+            store,
+            DialAttempts(redis, f"{prefix}:dialled:{app}"),
+            outbox,
+        )
+        router = QueueRouter(ari, app, config, state, outbox, guard=guard)
         router.start()
         prompts = PromptRenderer.from_settings(FAST_SPEECH)
-        settings = OUTBOUND.model_copy(update=outbound)
         dialer = Dialer(
-            DialerParts(ari, app, router.outbound, config, state, store, outbox, settings, prompts)
+            DialerParts(
+                ari, app, router.outbound, config, state, store, outbox, settings, prompts, guard, clock
+            )
         )
         entry = acd_entry(router)
 
@@ -271,6 +299,48 @@ async def test_given_a_number_the_rules_refuse_when_its_lead_is_due_then_it_is_n
     assert await out.attempts(lead_id) == []
     status, _ = await out.state.agent("1001")
     assert status.state is AgentState.READY  # no agent was reserved for it
+
+
+async def test_given_a_number_on_the_do_not_call_list_when_its_lead_is_due_then_it_is_never_dialled(
+    make_outbound: MakeOutbound,
+) -> None:
+    out = await make_outbound()
+    await login(out, "1001")
+    number = customer_number(Customer.ANSWERS, ring_s=1, stay_s=5, line=6)
+    lead_id = await out.lead(number)
+    async with out.engine.begin() as connection:
+        row = {"number": f"+86{number}", "source": "customer", "added_at_us": int(time.time() * 1e6)}
+        await connection.execute(insert(DncNumberRow).values(**row))
+
+    assert await out.dialer.tick() == 1
+    lead = await eventually(lambda: out.row(lead_id), lambda r: r.status == "refused")
+    assert lead.last_result == "dnc"
+    (refused,) = await out.events(lead_id)
+    assert (refused.kind, refused.data["rule"]) == (EventKind.DIAL_REFUSED, "dnc")
+    assert await out.attempts(lead_id) == []
+
+
+async def test_given_hours_to_21_00_when_leads_are_due_at_20_59_and_21_01_then_the_second_waits_for_08_00(
+    make_outbound: MakeOutbound, ari: AriClient
+) -> None:
+    await set_agent_timing(ari, "1001", ring_s=1)
+    before = await make_outbound(clock=beijing_clock(20, 59), calling_hours="08:00-21:00")
+    await login(before, "1001")
+    dialled = await before.lead(customer_number(Customer.ANSWERS, ring_s=1, stay_s=1, line=7))
+    assert await before.dialer.tick() == 1
+    await before.until(dialled, ended(EventKind.DIAL_STARTED))
+    await before.until(dialled, ended(EventKind.DIAL_RESULT), within_s=60)
+    await eventually(lambda: before.state.agent("1001"), lambda s: s[0].state is AgentState.READY)
+
+    after = await make_outbound(clock=beijing_clock(21, 1), calling_hours="08:00-21:00")
+    held = await after.lead(customer_number(Customer.ANSWERS, ring_s=1, stay_s=1, line=8))
+    assert await after.dialer.tick() == 1
+    row = await eventually(lambda: after.row(held), lambda r: r.status == "retry")
+    (refused,) = await after.events(held)
+    assert (refused.kind, refused.data["rule"]) == (EventKind.DIAL_REFUSED, "calling_hours")
+    opens = datetime.combine(datetime.now(BEIJING).date() + timedelta(days=1), dtime(8), tzinfo=BEIJING)
+    assert row.next_attempt_at_us == int(opens.timestamp() * 1e6)  # held until the window opens
+    assert await after.attempts(held) == []
 
 
 async def test_given_a_caller_waiting_when_an_agent_is_free_for_both_then_the_caller_gets_the_agent(
