@@ -45,6 +45,7 @@ from cti.live.outbox import FLUSH_S
 from cti.loop_lag import watch_loop_lag
 from cti.loop_process import LoopProcess, shared_count
 from cti.loop_thread import LoopThread
+from cti.outbound.campaign_store import CampaignStore
 from cti.outbound.dialer import Dialer, DialerParts
 from cti.outbound.guard import DialGuard
 from cti.outbound.intake import LeadIntake
@@ -363,6 +364,7 @@ async def _serve(
                 settings.outbound,
                 prompts,
                 guard,
+                CampaignStore(engine, tz=ZoneInfo(settings.kpi.timezone)),
             )
         )
         await dialer.prepare()

@@ -110,6 +110,11 @@ class CampaignStore:
         self._clock = clock
 
     @property
+    def tz(self) -> tzinfo:
+        """The center's timezone: the one whose days a campaign's schedule counts."""
+        return self._tz
+
+    @property
     def engine(self) -> AsyncEngine:
         """The store's engine (a list import runs its own transaction on it)."""
         return self._engine

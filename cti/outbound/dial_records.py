@@ -9,6 +9,7 @@ read, checked by its row count), so two instances never take one lead.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,14 +47,19 @@ class DueLead:
         return self.deadline_at if self.deadline_at is not None else float("inf")
 
 
-async def take_due(engine: AsyncEngine, now: float, limit: int) -> list[DueLead]:
-    """Up to ``limit`` due leads, most urgent deadline first, each now ``dialing`` and this
-    caller's alone (SWAP AT MERGE: ``Hopper.take``)."""
-    if limit <= 0:
+async def take_due(
+    engine: AsyncEngine, now: float, limit: int, campaigns: Collection[str | None]
+) -> list[DueLead]:
+    """Up to ``limit`` due leads of ``campaigns`` (None: the leads of no campaign), most urgent
+    deadline first, each now ``dialing`` and this caller's alone (SWAP AT MERGE: ``Hopper.take``)."""
+    names = [name for name in campaigns if name is not None]
+    if limit <= 0 or not campaigns:
         return []
+    of_campaigns = LeadRow.campaign.in_(names)
     query = (
         select(LeadRow)
         .where(LeadRow.status.in_(DUE))
+        .where(or_(LeadRow.campaign.is_(None), of_campaigns) if None in campaigns else of_campaigns)
         .where(or_(LeadRow.next_attempt_at_us.is_(None), LeadRow.next_attempt_at_us <= _us(now)))
         .order_by(LeadRow.deadline_at_us.asc().nulls_last(), LeadRow.created_at_us, LeadRow.lead_id)
         .limit(limit)

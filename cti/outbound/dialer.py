@@ -10,10 +10,11 @@ reserve_wait_s`` puts the lead back), and the customer's leg is dialled
 (``cti.outbound.outbound_leg``). When the attempt ends, its result
 decides the lead's next step (``cti.outbound.retries``) and both are stored.
 
-Where the other outbound parts plug in (each call site is the one place to change):
-``_lines`` is pacing's (``pacing.pace``: predictive dials more lines than agents, with
-``dial(lead, reserve=False)``); ``take_due`` the hopper's (``Hopper.take``); ``queue_of`` and
-``_rules_of`` the campaigns' (the campaign's queue and retry rules).
+A lead's campaign decides its queue (``queue_of``), its calling hours (``_check``) and its retry
+rules (``_rules_of``); only running campaigns on a day of their schedule are dialled. Still to
+plug in, each at its one call site: pacing (``_lines``: ``pacing.pace``, predictive dialling
+more lines than agents with ``dial(lead, reserve=False)``) and the hopper (``take_due``:
+``Hopper.take``).
 """
 
 from __future__ import annotations
@@ -32,11 +33,13 @@ from cti.acd.model import Entry
 from cti.acd.strategies import eligible
 from cti.ari.events import Event
 from cti.cancellation import raise_if_cancelling
+from cti.outbound.campaigns import RETRY_RESULTS, Campaign
 from cti.outbound.dial_records import Attempt, DueLead, put_back, refuse, settle, take_due
 from cti.outbound.numbers import Dialable
 from cti.outbound.outbound_leg import CustomerLegs, DialerParts, OutboundCall
+from cti.outbound.pacing import DialMode
 from cti.outbound.refusal import Refusal
-from cti.outbound.retries import DEFAULT_RULES, DialResult, RetryRule, after
+from cti.outbound.retries import DEFAULT_RULES, DialResult, RetryRule, Rule, after
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +53,8 @@ class Dialer:
         self.legs = CustomerLegs(parts, self._settle)
         self._asking: set[str] = set()  # calls waiting for their reservation
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: The running campaigns that dial today, by name, as the last pass read them.
+        self.campaigns: dict[str, Campaign] = {}
         #: The queue of leads of no campaign; a center whose ACD has no such queue dials none.
         self.queue = settings.queue if settings.queue in {q.name for q in parts.acd.queues} else None
         if self.queue is None:
@@ -76,13 +81,25 @@ class Dialer:
             await asyncio.sleep(self.parts.settings.poll_s)
 
     async def tick(self) -> int:
-        """One pass: take as many due leads as lines may be dialled, work each; how many."""
-        leads = await take_due(
-            self.parts.engine, self.parts.clock(), await self._lines(self.parts.settings.queue)
-        )
-        for lead in leads:
-            self._spawn(self.dial(lead))
-        return len(leads)
+        """One pass: per queue, take as many due leads as lines may be dialled, work each; how
+        many. A queue's leads are those of no campaign (``[outbound] queue``'s) and those of
+        the running campaigns it takes, on a day of their schedule; a preview campaign's wait
+        for an agent to ask for them (``cti.outbound.preview``)."""
+        now = self.parts.clock()
+        today = datetime.fromtimestamp(now, self.parts.campaigns.tz).date()
+        running = await self.parts.campaigns.running()
+        self.campaigns = {c.name: c for c in running if c.settings.schedule.dials_on(today)}
+        groups: dict[str, list[str | None]] = {} if self.queue is None else {self.queue: [None]}
+        for campaign in self.campaigns.values():
+            if campaign.dial_mode is not DialMode.PREVIEW:
+                groups.setdefault(campaign.queue, []).append(campaign.name)
+        taken = 0
+        for queue, campaigns in groups.items():
+            leads = await take_due(self.parts.engine, now, await self._lines(queue), campaigns)
+            for lead in leads:
+                self._spawn(self.dial(lead))
+            taken += len(leads)
+        return taken
 
     async def handle(self, event: Event) -> bool:
         """An ARI event of an outbound customer's leg; True if nobody else needs it."""
@@ -125,27 +142,49 @@ class Dialer:
         """Progressive pacing: a line per ready agent of the queue, less the callers waiting
         for it (inbound first) and the reservations asked already (SWAP AT MERGE: ``pace``)."""
         parts, now = self.parts, self.parts.clock()
-        queue = next(q for q in parts.acd.queues if q.name == queue_name)
+        queue = next((q for q in parts.acd.queues if q.name == queue_name), None)
+        if queue is None:  # a campaign's queue the ACD's configuration no longer has
+            log.error("outbound: queue %r is not a queue of the ACD: its leads wait", queue_name)
+            return 0
         agents = await parts.state.snapshots(parts.acd.agents)
         ready = eligible(queue, agents, Entry("", queue_name, now), now)
         waiting = await parts.state.queue_length(queue_name)
         return max(0, len(ready) - waiting - len(self._asking))
 
     async def _check(self, lead: DueLead) -> Dialable | Refusal:
-        """May this lead's number be dialled now: the guard's every rule, and the attempt counted
-        (a refusal is recorded there, ``dial_refused``, and logged)."""
+        """May this lead's number be dialled now: the guard's every rule, within its campaign's
+        calling hours, and the attempt counted (a refusal is recorded there, ``dial_refused``,
+        and logged)."""
         now = datetime.fromtimestamp(self.parts.clock(), UTC)
+        campaign = self.campaigns.get(lead.campaign or "")
+        hours = None if campaign is None else campaign.settings.calling_hours
         return await self.parts.guard.take(
-            lead.phone_number, lead_id=lead.lead_id, campaign=lead.campaign, now=now
+            lead.phone_number,
+            lead_id=lead.lead_id,
+            campaign=lead.campaign,
+            now=now,
+            calling_hours=None if hours is None else str(hours),
         )
 
     def queue_of(self, lead: DueLead) -> str:
-        """The queue whose agents take the lead (SWAP AT MERGE: its campaign's queue)."""
-        return self.queue or self.parts.settings.queue
+        """The queue whose agents take the lead: its campaign's, else ``[outbound] queue``."""
+        campaign = self.campaigns.get(lead.campaign or "")
+        return campaign.queue if campaign is not None else self.queue or self.parts.settings.queue
 
     def _rules_of(self, lead: DueLead) -> Mapping[DialResult, RetryRule]:
-        """The lead's retry rules (SWAP AT MERGE: its campaign's)."""
-        return DEFAULT_RULES
+        """The lead's retry rules: its campaign's for the results it names (a result it leaves
+        out is not retried), none beyond its attempts in all; the defaults for the rest (an
+        abandoned or dropped call) and for leads of no campaign."""
+        campaign = self.campaigns.get(lead.campaign or "")
+        if campaign is None:
+            return DEFAULT_RULES
+        settings = campaign.settings
+        rules: dict[DialResult, RetryRule] = {
+            result: rule for result, rule in DEFAULT_RULES.items() if result.value not in RETRY_RESULTS
+        }
+        for result, rule in settings.retries.items():
+            rules[DialResult(result)] = Rule(rule.after_s, min(rule.max_attempts, settings.max_attempts))
+        return rules
 
     # --- the steps ----------------------------------------------------------------------------
     async def _reserve(self, call_id: str, queue: str, lead: DueLead) -> str | None:

@@ -43,6 +43,7 @@ from cti.errors import AriError, AriUnavailable
 from cti.events import CallEvent, EventKind
 from cti.live.acd_state import AcdState
 from cti.live.outbox import EventOutbox
+from cti.outbound.campaign_store import CampaignStore
 from cti.outbound.dial_records import DueLead
 from cti.outbound.guard import DialGuard
 from cti.outbound.numbers import Dialable
@@ -73,6 +74,7 @@ class DialerParts:
     settings: OutboundSettings
     prompts: Prompts
     guard: DialGuard  # every number, just before its dial (and the lock-out after an abandon)
+    campaigns: CampaignStore  # which campaigns dial now, their queues, hours and retry rules
     clock: Callable[[], float] = time.time
 
 

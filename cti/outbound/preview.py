@@ -1,11 +1,11 @@
 """Preview dialing: the agent sees the record first, then dials it (or skips it).
 
-``offer`` takes the next due lead from the hopper for the agent (leased like any dial: no other
-agent or instance gets it) and remembers it in Redis with the agent for ``PREVIEW_TTL_S``, so
-whichever instance serves the agent's next request knows it. ``dial`` claims the agent through
-the ACD's one claim (ready -> ringing for the call, the same Lua step inbound calls use) and
-hands the lead to the dialer with that agent reserved; an agent not ready, or callers waiting in
-the lead's queue (inbound first), is refused. ``skip`` puts the lead back.
+``offer`` takes the next due lead of a running preview campaign of the agent's queues for the
+agent (leased like any dial: no other agent or instance gets it) and remembers it in Redis with
+the agent for ``PREVIEW_TTL_S``, so whichever instance serves the agent's next request knows it.
+``dial`` claims the agent through the ACD's one claim (ready -> ringing for the call, the same Lua
+step inbound calls use) and hands the lead to the dialer with that agent reserved; an agent not
+ready, or callers waiting in the lead's queue (inbound first), is refused. ``skip`` puts the lead back.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from cti.live.acd_state import AcdState
 from cti.live.outbox import EventOutbox
 from cti.outbound.dial_records import DueLead, leased, put_back, take_due
 from cti.outbound.dialer import Dialer
+from cti.outbound.pacing import DialMode
 
 PREVIEW_TTL_S = 600  # how long a previewed lead stays the agent's (then the hopper's lease decides)
 
@@ -55,18 +56,36 @@ class Previews:
         return f"{self.state.prefix}:preview:{agent_id}"
 
     async def offer(self, agent_id: str) -> DueLead | None:
-        """The lead the agent previews: the one it holds already, else the next due one; None
-        when nothing is due."""
+        """The lead the agent previews: the one it holds already, else the next due one of the
+        running preview campaigns of the agent's queues; None when nothing is due."""
         held = await self._held(agent_id)
         if held is not None:
             return held
-        leads = await take_due(self.engine, self.clock(), 1)
+        leads = await take_due(self.engine, self.clock(), 1, await self._campaigns_of(agent_id))
         if not leads:
             return None
         lead = leads[0]
         value = json.dumps({"lead": lead.lead_id, "status": lead.status})
         await self.state.redis.set(self._key(agent_id), value, ex=PREVIEW_TTL_S)
         return lead
+
+    async def _campaigns_of(self, agent_id: str) -> list[str | None]:
+        """The running preview campaigns on a day of their schedule whose queue the agent
+        serves (none before the dialer runs)."""
+        dialer = self.dialer
+        if dialer is None:
+            return []
+        store = dialer.parts.campaigns
+        today = datetime.fromtimestamp(self.clock(), store.tz).date()
+        agent = next((a for a in dialer.parts.acd.agents if a.id == agent_id), None)
+        return [
+            campaign.name
+            for campaign in await store.running()
+            if campaign.dial_mode is DialMode.PREVIEW
+            and campaign.settings.schedule.dials_on(today)
+            and agent is not None
+            and campaign.queue in agent.skills
+        ]
 
     async def dial(self, agent_id: str, lead_id: str) -> str:
         """Dial the agent's previewed lead with the agent reserved; the call's id."""

@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from cti.acd import AcdConfig, Command
@@ -29,6 +29,9 @@ from cti.errors import AriNotFound
 from cti.events import CallEvent, EventKind, event_from_json
 from cti.live import AcdState, EventOutbox, connect_redis
 from cti.outbound.attempts import DialAttempts
+from cti.outbound.campaign_checks import new_campaign
+from cti.outbound.campaign_store import CampaignStore
+from cti.outbound.campaigns import CampaignStatus, CenterLimits
 from cti.outbound.dial_records import take_due
 from cti.outbound.dialer import Dialer, DialerParts
 from cti.outbound.guard import DialGuard
@@ -70,7 +73,15 @@ class Outbound:
     outbox: EventOutbox
     engine: AsyncEngine
 
-    async def lead(self, number: str, *, deadline_in_s: float = 60) -> str:
+    async def campaign(self, name: str, **fields: Any) -> CampaignStore:
+        """A draft campaign of the sales queue (``fields``: its other fields, its settings)."""
+        store = self.dialer.parts.campaigns
+        limits = CenterLimits.of(OutboundSettings())
+        campaign = {"name": name, "title": name, "kind": "survey", "queue": "sales", **fields}
+        await store.create(new_campaign(campaign, limits), by="test")
+        return store
+
+    async def lead(self, number: str, *, deadline_in_s: float = 60, campaign: str | None = None) -> str:
         lead_id = uuid.uuid4().hex
         now_us = int(time.time() * 1e6)
         async with self.engine.begin() as connection:
@@ -82,6 +93,7 @@ class Outbound:
                     created_at_us=now_us,
                     status="new",
                     name="张三",
+                    campaign=campaign,
                     deadline_at_us=now_us + int(deadline_in_s * 1e6),
                     data={},
                     attempts=0,
@@ -156,7 +168,18 @@ async def make_outbound(ari: AriClient, redis_url: str, store: AsyncEngine) -> A
         prompts = PromptRenderer.from_settings(FAST_SPEECH)
         dialer = Dialer(
             DialerParts(
-                ari, app, router.outbound, config, state, store, outbox, settings, prompts, guard, clock
+                ari,
+                app,
+                router.outbound,
+                config,
+                state,
+                store,
+                outbox,
+                settings,
+                prompts,
+                guard,
+                CampaignStore(store, tz=BEIJING),
+                clock,
             )
         )
         entry = acd_entry(router)
@@ -261,7 +284,7 @@ async def test_given_a_busy_customer_when_dialled_then_the_lead_is_retried_by_th
     assert row.next_attempt_at_us is not None
     assert row.next_attempt_at_us >= (before + 120) * 1e6
     await eventually(lambda: out.state.agent("1001"), lambda s: s[0].state is AgentState.READY)
-    assert await take_due(out.engine, time.time(), 10) == []  # not before the rule's 2 minutes
+    assert await take_due(out.engine, time.time(), 10, [None]) == []  # not before the rule's 2 minutes
 
 
 async def test_given_no_free_agent_when_the_customer_answers_then_the_message_plays_and_it_is_abandoned(
@@ -269,7 +292,7 @@ async def test_given_no_free_agent_when_the_customer_answers_then_the_message_pl
 ) -> None:
     out = await make_outbound()  # nobody logged in
     lead_id = await out.lead(customer_number(Customer.ANSWERS, ring_s=1, stay_s=30, line=3))
-    (lead,) = await take_due(out.engine, time.time(), 1)
+    (lead,) = await take_due(out.engine, time.time(), 1, [None])
 
     await out.dialer.dial(lead, reserve=False)  # dialled ahead of agents, as predictive pacing does
     events = await out.until(lead_id, ended(EventKind.DIAL_RESULT), within_s=60)
@@ -299,6 +322,30 @@ async def test_given_a_number_the_rules_refuse_when_its_lead_is_due_then_it_is_n
     assert await out.attempts(lead_id) == []
     status, _ = await out.state.agent("1001")
     assert status.state is AgentState.READY  # no agent was reserved for it
+
+
+async def test_given_a_campaign_when_it_runs_then_its_leads_are_dialled_with_its_retry_rules(
+    make_outbound: MakeOutbound,
+) -> None:
+    out = await make_outbound()
+    await login(out, "1001")
+    busy = {"retries": {"busy": {"after_s": 900, "max_attempts": 2}}}
+    store = await out.campaign("renewals", settings=busy)
+    lead_id = await out.lead(customer_number(Customer.BUSY, ring_s=1, line=9), campaign="renewals")
+
+    assert await out.dialer.tick() == 0  # a draft dials nothing
+    await store.set_status("renewals", CampaignStatus.RUNNING, by="test")
+    before = time.time()
+    assert await out.dialer.tick() == 1
+    await out.until(lead_id, ended(EventKind.DIAL_RESULT))
+    row = await eventually(lambda: out.row(lead_id), lambda r: r.status == "retry")
+    assert row.next_attempt_at_us is not None
+    assert before + 900 <= row.next_attempt_at_us / 1e6 < time.time() + 900  # its rule, not 120 s
+    await store.set_status("renewals", CampaignStatus.PAUSED, by="test")
+    await eventually(lambda: out.state.agent("1001"), lambda s: s[0].state is AgentState.READY)
+    async with out.engine.begin() as connection:  # due again now: a paused campaign still waits
+        await connection.execute(update(LeadRow).values(next_attempt_at_us=None))
+    assert await out.dialer.tick() == 0
 
 
 async def test_given_a_number_on_the_do_not_call_list_when_its_lead_is_due_then_it_is_never_dialled(
@@ -351,7 +398,7 @@ async def test_given_a_caller_waiting_when_an_agent_is_free_for_both_then_the_ca
     await login(out, "1001")
     await out.state.transition("1001", Command.PAUSE, time.time(), reason="break")
     lead_id = await out.lead(customer_number(Customer.ANSWERS, ring_s=1, stay_s=5, line=4))
-    (lead,) = await take_due(out.engine, time.time(), 1)
+    (lead,) = await take_due(out.engine, time.time(), 1, [None])
     dialling = asyncio.create_task(out.dialer.dial(lead))  # asks for an agent: none is free
     await eventually(lambda: out.dialer._asking, what="the reservation asked")
     caller = await place_simulated_call(ari, app=out.app, app_args="caller,sales", hold_s=30)
@@ -380,7 +427,7 @@ async def test_given_two_instances_when_both_take_due_leads_then_no_lead_is_take
     other = make_engine(migrated_database)  # a second instance: its own engine and connections
     try:
         batches = await asyncio.gather(
-            *(take_due(engine, time.time(), 12) for engine in (out.engine, other, out.engine, other))
+            *(take_due(engine, time.time(), 12, [None]) for engine in (out.engine, other, out.engine, other))
         )
     finally:
         await other.dispose()

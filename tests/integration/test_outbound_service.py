@@ -20,7 +20,10 @@ from cti.ari import AriClient
 from cti.desk.push import PushTopics
 from cti.events import CallEvent, EventKind
 from cti.live import connect_redis
-from cti.settings import DatabaseSettings, RedisSettings
+from cti.outbound.campaign_checks import new_campaign
+from cti.outbound.campaign_store import CampaignStore
+from cti.outbound.campaigns import CampaignStatus, CenterLimits
+from cti.settings import DatabaseSettings, OutboundSettings, RedisSettings
 from cti.sim import Customer, customer_number
 from cti.sim.drill import free_port
 from cti.store import events_between, make_engine
@@ -33,7 +36,7 @@ OPEN = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 NUMBER = customer_number(Customer.ANSWERS, ring_s=1, stay_s=8, line=42)
 
 
-async def add_lead(engine: AsyncEngine, number: str) -> str:
+async def add_lead(engine: AsyncEngine, number: str, campaign: str | None = None) -> str:
     lead_id = uuid.uuid4().hex
     async with engine.begin() as connection:
         now_us = int(time.time() * 1e6)
@@ -45,6 +48,7 @@ async def add_lead(engine: AsyncEngine, number: str) -> str:
                 created_at_us=now_us,
                 status="new",
                 name="李女士",
+                campaign=campaign,
                 deadline_at_us=now_us + 60_000_000,
                 data={},
                 attempts=0,
@@ -115,7 +119,19 @@ async def test_given_a_preview_when_the_agent_dials_it_then_that_agent_talks_to_
     engine = make_engine(migrated_database)
     api = {"Authorization": "Bearer dev-api-token"}
     try:
-        lead_id = await add_lead(engine, customer_number(Customer.ANSWERS, ring_s=1, stay_s=6, line=43))
+        limits = CenterLimits.of(OutboundSettings())
+        fields = {
+            "name": "survey",
+            "title": "回访",
+            "kind": "survey",
+            "queue": "sales",
+            "dial_mode": "preview",
+        }
+        store = CampaignStore(engine)
+        await store.create(new_campaign(fields, limits), by="test")
+        await store.set_status("survey", CampaignStatus.RUNNING, by="test")
+        number = customer_number(Customer.ANSWERS, ring_s=1, stay_s=6, line=43)
+        lead_id = await add_lead(engine, number, campaign="survey")
         async with aiohttp.ClientSession(hotline.web, headers=api) as http:
             async with http.post("/api/agents/1001/preview") as response:
                 assert response.status == 200
