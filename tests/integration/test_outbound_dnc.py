@@ -7,19 +7,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from click.testing import CliRunner
 
 from cti.cli import cli
-from cti.settings import DatabaseSettings, WebSettings, load_settings
-from cti.web import build_web_app
+from tests.integration.web import Client, call, web_client
 
 PROJECT = Path(__file__).resolve().parents[2]
 MANAGER = {"Authorization": "Bearer dev-manager-token"}
 API = {"Authorization": "Bearer dev-api-token"}
 SUPERVISOR = {"Authorization": "Bearer dev-supervisor-token"}
 AGENT = {"Authorization": "Bearer dev-agent-token"}
-Client = TestClient  # type: ignore[type-arg]
 
 
 def cti_dnc(database_url: str, *args: str) -> tuple[int, str, str]:
@@ -88,22 +85,8 @@ def test_cti_dnc_adds_checks_and_removes_a_number(migrated_database: str) -> Non
 # --- HTTP ---------------------------------------------------------------------------------------
 @pytest.fixture
 async def client(migrated_database: str) -> AsyncIterator[Client]:
-    base = load_settings(PROJECT / "config" / "cti.toml", {})
-    settings = base.model_copy(
-        update={
-            "database": DatabaseSettings(url=migrated_database),
-            "web": WebSettings(tokens_file=PROJECT / "config" / "web-tokens.dev"),
-        }
-    )
-    async with TestClient(TestServer(build_web_app(settings), host="127.0.0.1")) as test_client:
+    async with web_client(migrated_database) as test_client:
         yield test_client
-
-
-async def call(
-    client: Client, method: str, path: str, headers: dict[str, str], **kwargs: Any
-) -> tuple[int, Any]:
-    response = await client.request(method, path, headers=headers, **kwargs)
-    return response.status, (await response.json() if response.status != 204 else None)
 
 
 async def test_a_number_is_added_read_and_removed_over_http(client: Client) -> None:

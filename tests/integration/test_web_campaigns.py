@@ -6,44 +6,25 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 from openpyxl import Workbook
 
-from cti.settings import DatabaseSettings, WebSettings, load_settings
-from cti.web import build_web_app
+from tests.integration.web import Client, call, web_client
 
-PROJECT = Path(__file__).resolve().parents[2]
 MANAGER = {"Authorization": "Bearer dev-manager-token"}
 SUPERVISOR = {"Authorization": "Bearer dev-supervisor-token"}
 AGENT = {"Authorization": "Bearer dev-agent-token"}
-Client = TestClient  # type: ignore[type-arg]
 CAMPAIGN = {"name": "renewals", "title": "续保 12 月", "kind": "insurance_renewal", "queue": "sales"}
 LIST = "客户,联系方式,到期日\n李娜,13800000001,2027-01-31\n张伟,110,\n王芳,13800000002,\n"
 
 
 @pytest.fixture
 async def client(migrated_database: str) -> AsyncIterator[Client]:
-    base = load_settings(PROJECT / "config" / "cti.toml", {})
-    settings = base.model_copy(
-        update={
-            "database": DatabaseSettings(url=migrated_database),
-            "web": WebSettings(tokens_file=PROJECT / "config" / "web-tokens.dev"),
-        }
-    )
-    async with TestClient(TestServer(build_web_app(settings), host="127.0.0.1")) as test_client:
+    async with web_client(migrated_database) as test_client:
         yield test_client
-
-
-async def call(
-    client: Client, method: str, path: str, headers: dict[str, str], **kwargs: Any
-) -> tuple[int, Any]:
-    response = await client.request(method, path, headers=headers, **kwargs)
-    return response.status, await response.json()
 
 
 def upload(name: str, data: bytes, **fields: str | list[str]) -> aiohttp.FormData:

@@ -2,16 +2,13 @@
 
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
 from cti.crm.store import import_files
-from cti.settings import DatabaseSettings, WebSettings, load_settings
 from cti.store import make_engine, schema
-from cti.web import build_web_app
+from tests.integration.web import Client, call, web_client
 
 PROJECT = Path(__file__).resolve().parents[2]
 DEMO = sorted((PROJECT / "config" / "crm-demo").glob("*.csv"))
@@ -19,7 +16,6 @@ AGENT = {"Authorization": "Bearer dev-agent-token"}
 MANAGER = {"Authorization": "Bearer dev-manager-token"}
 SUPERVISOR = {"Authorization": "Bearer dev-supervisor-token"}
 API = {"Authorization": "Bearer dev-api-token"}
-Client = TestClient  # type: ignore[type-arg]
 
 
 @pytest.fixture
@@ -30,22 +26,8 @@ async def client(tmp_path: Path) -> AsyncIterator[Client]:
     loaded = await import_files(engine, [(p.name, p.read_bytes()) for p in DEMO], ZoneInfo("Asia/Shanghai"))
     assert loaded.problems == ()
     await engine.dispose()
-    base = load_settings(PROJECT / "config" / "cti.toml", {})
-    settings = base.model_copy(
-        update={
-            "database": DatabaseSettings(url=url),
-            "web": WebSettings(tokens_file=PROJECT / "config" / "web-tokens.dev"),
-        }
-    )
-    async with TestClient(TestServer(build_web_app(settings), host="127.0.0.1")) as test_client:
+    async with web_client(url) as test_client:
         yield test_client
-
-
-async def call(
-    client: Client, method: str, path: str, headers: dict[str, str], **kwargs: Any
-) -> tuple[int, Any]:
-    response = await client.request(method, path, headers=headers, **kwargs)
-    return response.status, await response.json()
 
 
 async def test_the_card_for_an_agent_shows_numbers_and_only_the_last_six_of_a_vin(client: Client) -> None:
