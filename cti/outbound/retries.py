@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
+from cti.outbound.leads import LeadStatus
+
 
 class DialResult(StrEnum):
     """How one dial attempt ended (``dial_result`` events and ``dial_attempts.result``)."""
@@ -26,14 +28,6 @@ class DialResult(StrEnum):
     MACHINE = "machine"  # an answering machine (Asterisk's AMD)
     ABANDONED = "abandoned"  # answered, but no agent within ``[outbound] no_agent_s``
     DROPPED = "dropped"  # answered, and hung up before the agent came (within the allowance)
-
-
-class LeadStatus(StrEnum):
-    """The lead's ``status`` after an attempt (``leads.status``)."""
-
-    CONTACTED = "contacted"
-    RETRY = "retry"
-    EXHAUSTED = "exhausted"
 
 
 class RetryRule(Protocol):

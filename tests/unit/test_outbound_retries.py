@@ -4,7 +4,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from cti.outbound.retries import DEFAULT_RULES, DialResult, LeadStatus, Next, Rule, after, result_of
+from cti.outbound.leads import LeadStatus
+from cti.outbound.retries import DEFAULT_RULES, DialResult, Next, Rule, after, result_of
 
 NOW = 1_000_000.0
 R = DialResult
