@@ -176,6 +176,8 @@ async def test_given_two_service_instances_when_leads_are_due_then_each_lead_is_
                 "database": DatabaseSettings(url=migrated_database),
                 "web": asterisk.settings.web.model_copy(update={"port": free_port(), "demo_users": False}),
                 "sounds": FAST_SPEECH,
+                # dials at any hour: the test runs at any time of day
+                "outbound": asterisk.settings.outbound.model_copy(update={"calling_hours": "00:00-24:00"}),
                 "acd": asterisk.settings.acd.model_copy(
                     update={"config_file": Path("config/acd.demo.toml"), "redis_prefix": f"test:{shared}:acd"}
                 ),
