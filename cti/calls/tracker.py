@@ -9,6 +9,7 @@ step is logged, which is what ``cti call`` shows in the service log.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import time
@@ -37,6 +38,10 @@ from cti.ivr.runner import IvrRunner
 from cti.live.outbox import EventOutbox
 
 log = logging.getLogger(__name__)
+
+#: How long a channel found in our app at a resync, owned by nobody, has to be claimed (its
+#: StasisStart was still on its way) before it goes to the dialplan fallback.
+UNCLAIMED_GRACE_S = 1.0
 
 
 @dataclass
@@ -106,6 +111,7 @@ class CallTracker:
         self.flows = flows
         self.calls: dict[str, LiveCall] = {}
         self.holds = HoldRecorder(router, outbox)
+        self._unclaimed: set[asyncio.Task[None]] = set()  # resyncs' checks of unowned channels
 
     async def handle(self, event: Event) -> None:
         if await self.holds.handle(event):
@@ -183,7 +189,8 @@ class CallTracker:
 
     async def _reconcile(self, notice: Resynced) -> None:
         """After every (re)connect: each part reconciles what it owns, and only then are the
-        channels nobody owns (and that no bridge holds) handed to the dialplan fallback.
+        channels nobody owns (and that no bridge holds) handed to the dialplan fallback, if
+        still nobody's a moment later (``_fallback_unclaimed``).
 
         The ACD goes first (its callers, agent and customer legs, bridges), then the IVR (its
         journeys; a restart resumes them at their node). A caller whose end was missed is
@@ -205,6 +212,7 @@ class CallTracker:
         owned = (
             acd.channels | ivr.channels | set(self.calls) | (self.dialer.channels if self.dialer else set())
         )
+        unclaimed = []
         for channel in alive.values():
             if channel.id in owned or channel.stasis_args is None:
                 continue  # ours, or the far half of a Local channel we originated
@@ -213,18 +221,47 @@ class CallTracker:
                     "resync: a bridged channel nobody owns is left alone", extra={"channel": channel.id}
                 )
                 continue
+            unclaimed.append(channel.id)
+        if unclaimed:
+            task = asyncio.create_task(self._fallback_unclaimed(unclaimed), name="resync-unclaimed")
+            self._unclaimed.add(task)
+            task.add_done_callback(self._unclaimed.discard)
+        log.info("resynced", extra={"live_calls": len(self.calls), "restarted": notice.restarted})
+
+    async def _fallback_unclaimed(self, channel_ids: list[str]) -> None:
+        """The channels in our app that nobody owned at a resync, ``UNCLAIMED_GRACE_S`` later:
+        a caller who entered the app between the connect and the stock-taking is listed before
+        its StasisStart is handled, and is ours by then. What is still nobody's (the service
+        restarted mid-call and nothing adopted it) goes to the dialplan fallback."""
+        await asyncio.sleep(UNCLAIMED_GRACE_S)
+        for channel_id in channel_ids:
+            if self._claimed(channel_id):
+                continue
             log.warning(
                 "unknown call found on resync: handing it to the dialplan fallback",
-                extra={"channel": channel.id},
+                extra={"channel": channel_id},
             )
-            await self._to_fallback(channel.id)
-        log.info("resynced", extra={"live_calls": len(self.calls), "restarted": notice.restarted})
+            await self._to_fallback(channel_id)
+
+    def _claimed(self, channel_id: str) -> bool:
+        """Whether a part of the service owns the channel now (a caller, an agent's or a
+        customer's leg, an outbound attempt)."""
+        return (
+            channel_id in self.calls
+            or channel_id in self.ivr.calls
+            or channel_id in self.router.legs
+            or channel_id in self.router.customer_legs
+            or (self.dialer is not None and channel_id in self.dialer.channels)
+        )
 
     async def stop(self) -> None:
         """A graceful stop: the callers still in the IVR go to the dialplan fallback (the
         apology and app_queue's fallback queue) rather than wait in silence in a stopped app.
         Callers waiting in the ACD hear their music and keep their place, conversations keep
         talking: the next start adopts both (``_reconcile``)."""
+        for task in list(self._unclaimed):  # a stopping service sends nobody anywhere
+            task.cancel()
+        await asyncio.gather(*self._unclaimed, return_exceptions=True)
         handed = await self.ivr.hand_over()
         for channel_id in handed:
             log.warning(
